@@ -1,0 +1,155 @@
+// swift-tools-version: 6.2
+import PackageDescription
+
+let strict: [SwiftSetting] = [.treatAllWarnings(as: .error)]
+
+let package = Package(
+    name: "courier",
+    platforms: [.macOS(.v15)],
+    products: [
+        .executable(name: "courier", targets: ["courier"]),
+        .library(name: "MQTT", targets: ["MQTT"]),
+        .library(name: "CourierWorkers", targets: ["CourierWorkers"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
+        .package(url: "https://github.com/apple/swift-log", from: "1.6.0"),
+        .package(url: "https://github.com/apple/swift-metrics", from: "2.5.0"),
+        .package(url: "https://github.com/swift-server/swift-prometheus", from: "2.0.0"),
+        .package(url: "https://github.com/swift-server/swift-service-lifecycle", from: "2.6.0"),
+        .package(url: "https://github.com/groue/GRDB.swift", from: "7.0.0"),
+        .package(url: "https://github.com/jpsim/Yams", from: "6.0.0"),
+        .package(url: "https://github.com/hummingbird-project/hummingbird", from: "2.5.0"),
+    ],
+    targets: [
+        .systemLibrary(
+            name: "CMosquitto",
+            pkgConfig: "libmosquitto",
+            providers: [.apt(["libmosquitto-dev"])]
+        ),
+        .target(
+            name: "MQTT",
+            dependencies: [
+                "CMosquitto",
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            swiftSettings: strict
+        ),
+        .target(
+            name: "CourierCore",
+            dependencies: [
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            swiftSettings: strict
+        ),
+        .target(
+            name: "CourierConfig",
+            dependencies: [
+                "CourierCore",
+                .product(name: "Yams", package: "Yams"),
+            ],
+            swiftSettings: strict
+        ),
+        .target(
+            name: "CourierStore",
+            dependencies: [
+                "CourierCore",
+                .product(name: "GRDB", package: "GRDB.swift"),
+            ],
+            swiftSettings: strict
+        ),
+        .target(
+            name: "CourierWorkers",
+            dependencies: [
+                "CourierCore",
+                "MQTT",
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            ],
+            swiftSettings: strict
+        ),
+        .target(
+            name: "CourierBridge",
+            dependencies: [
+                "CourierCore",
+                "CourierStore",
+                "CourierWorkers",
+                "MQTT",
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "Metrics", package: "swift-metrics"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            ],
+            swiftSettings: strict
+        ),
+        .target(
+            name: "CourierHTTP",
+            dependencies: [
+                "CourierBridge",
+                "CourierCore",
+                "CourierStore",
+                .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "Prometheus", package: "swift-prometheus"),
+            ],
+            swiftSettings: strict
+        ),
+        .target(
+            name: "CourierDevices",
+            dependencies: [
+                "CourierCore",
+                "MQTT",
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "Yams", package: "Yams"),
+            ],
+            swiftSettings: strict
+        ),
+        .executableTarget(
+            name: "courier",
+            dependencies: [
+                "CourierBridge",
+                "CourierConfig",
+                "CourierCore",
+                "CourierDevices",
+                "CourierHTTP",
+                "CourierStore",
+                "CourierWorkers",
+                "MQTT",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "Metrics", package: "swift-metrics"),
+                .product(name: "Prometheus", package: "swift-prometheus"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            ],
+            swiftSettings: strict
+        ),
+        .target(
+            name: "CourierTesting",
+            dependencies: ["MQTT"],
+            swiftSettings: strict
+        ),
+        .testTarget(
+            name: "MQTTTests",
+            dependencies: ["MQTT", "CourierTesting"],
+            swiftSettings: strict
+        ),
+        .testTarget(
+            name: "CourierCoreTests",
+            dependencies: ["CourierCore", "CourierConfig"],
+            swiftSettings: strict
+        ),
+        .testTarget(
+            name: "CourierStoreTests",
+            dependencies: ["CourierStore", "CourierCore"],
+            swiftSettings: strict
+        ),
+        .testTarget(
+            name: "CourierWorkersTests",
+            dependencies: ["CourierWorkers", "CourierCore"],
+            swiftSettings: strict
+        ),
+        .testTarget(
+            name: "CourierEndToEndTests",
+            dependencies: ["CourierTesting", "MQTT", "CourierCore"],
+            swiftSettings: strict
+        ),
+    ]
+)

@@ -1,0 +1,75 @@
+/// Everything a Courier daemon is configured with. `Config/courier.yaml` is its text form; flags
+/// and `COURIER_*` environment variables override it.
+public struct CourierConfiguration: Sendable, Equatable {
+    public struct TLS: Sendable, Equatable {
+        public var caFile: String?
+        public var certFile: String?
+        public var keyFile: String?
+
+        public init(caFile: String? = nil, certFile: String? = nil, keyFile: String? = nil) {
+            self.caFile = caFile
+            self.certFile = certFile
+            self.keyFile = keyFile
+        }
+    }
+
+    public struct Broker: Sendable, Equatable {
+        public var url: String = "mqtt://127.0.0.1:1883"
+        public var username: String?
+        public var password: String?
+        public var passwordFile: String?
+        public var tls: TLS?
+
+        public init() {}
+    }
+
+    public struct Store: Sendable, Equatable {
+        public var path: String = ".courier/courier.sqlite"
+        public var retention: Duration = .seconds(600)
+
+        public init() {}
+    }
+
+    public struct Limits: Sendable, Equatable {
+        public var maxPendingPerDevice: Int = 32
+        public var maxPendingTotal: Int = 100_000
+        public var maxCorrelationDataBytes: Int = 64
+
+        public init() {}
+    }
+
+    public struct Workers: Sendable, Equatable {
+        public var concurrency: Int = 8
+        /// Operations this worker process serves; empty means every built-in one it has.
+        public var operations: [String] = []
+        /// Set to give a worker a stable id; by default each process makes a unique one.
+        public var id: String?
+
+        public init() {}
+    }
+
+    public var broker = Broker()
+    public var bridgeID: String = "bridge-1"
+    public var store = Store()
+    public var httpAddress: String = "127.0.0.1:8080"
+    public var limits = Limits()
+    public var operations: [OperationConfig] = CourierConfiguration.defaultOperations
+    public var workers = Workers()
+    /// QoS of replies to devices.
+    public var replyQoS: Int = 1
+    public var logLevel: String = "info"
+
+    public init() {}
+
+    /// The operation with this name, if configured.
+    public func operation(named name: String) -> OperationConfig? {
+        operations.first { $0.name == name }
+    }
+
+    /// The built-in operations, served when a file configures none.
+    public static let defaultOperations: [OperationConfig] = [
+        OperationConfig(name: "echo", content: .any, timeout: .seconds(10), attemptTimeout: .seconds(3)),
+        OperationConfig(name: "telemetry.summary", content: .json, timeout: .seconds(5)),
+        OperationConfig(name: "telemetry.anomalies", content: .json, timeout: .seconds(5)),
+    ]
+}

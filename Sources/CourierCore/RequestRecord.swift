@@ -1,0 +1,108 @@
+import Foundation
+
+/// How the device asked, which decides how the reply is addressed.
+public enum DeviceProtocol: String, Sendable, Codable {
+    /// MQTT 5: the reply goes to the Response Topic with the Correlation Data.
+    case mqtt5
+    /// MQTT 3.1.1: the request id is a topic level and the status is the reply topic's last level.
+    case mqtt311
+    /// The HTTP API (Asynchronous Request-Reply): the result is fetched, nothing is published.
+    case http
+}
+
+/// One request, as the store keeps it: the pending correlation and, later, its outcome.
+public struct RequestRecord: Sendable, Equatable, Codable {
+    /// The bridge's own id: 128 random bits, hex. Workers echo it; devices never see it.
+    public var id: String
+    public var device: String
+    public var operation: String
+    public var deviceProtocol: DeviceProtocol
+    /// MQTT 5 correlation data, echoed byte for byte.
+    public var correlationData: Data?
+    /// MQTT 3.1.1 request id, or the HTTP idempotency key.
+    public var requestId: String?
+    /// Key for duplicate suppression; nil when the request has no identity.
+    public var identity: String?
+    /// Where the reply goes; nil when nobody is listening for one.
+    public var responseTopic: String?
+    public var qos: Int
+    public var payload: Data
+    public var contentType: String?
+    public var payloadFormatIndicator: Int?
+    public var userProperties: [UserProperty]
+    public var state: RequestState
+    public var attempts: Int
+    /// Unix milliseconds.
+    public var receivedAt: Int64
+    public var updatedAt: Int64
+    public var deadline: Int64
+    /// When the bridge must look at the request again (attempt timeout, retry, deadline); nil
+    /// when no timer is due.
+    public var wakeAt: Int64?
+    public var replyStatus: Int?
+    public var replyCode: String?
+    public var replyPayload: Data?
+    public var replyContentType: String?
+    public var replyUserProperties: [UserProperty]
+    /// Set once the broker acknowledged the final reply (or nothing had to be published).
+    public var deliveredAt: Int64?
+    /// Why a dead letter is one (`forbidden_response_topic`, `worker_error`, ...).
+    public var reason: String?
+
+    public init(
+        id: String,
+        device: String,
+        operation: String,
+        deviceProtocol: DeviceProtocol,
+        correlationData: Data? = nil,
+        requestId: String? = nil,
+        identity: String? = nil,
+        responseTopic: String? = nil,
+        qos: Int = 1,
+        payload: Data = Data(),
+        contentType: String? = nil,
+        payloadFormatIndicator: Int? = nil,
+        userProperties: [UserProperty] = [],
+        state: RequestState = .received,
+        attempts: Int = 0,
+        receivedAt: Int64,
+        deadline: Int64,
+        wakeAt: Int64? = nil
+    ) {
+        self.id = id
+        self.device = device
+        self.operation = operation
+        self.deviceProtocol = deviceProtocol
+        self.correlationData = correlationData
+        self.requestId = requestId
+        self.identity = identity
+        self.responseTopic = responseTopic
+        self.qos = qos
+        self.payload = payload
+        self.contentType = contentType
+        self.payloadFormatIndicator = payloadFormatIndicator
+        self.userProperties = userProperties
+        self.state = state
+        self.attempts = attempts
+        self.receivedAt = receivedAt
+        self.updatedAt = receivedAt
+        self.deadline = deadline
+        self.wakeAt = wakeAt
+        self.replyUserProperties = []
+    }
+}
+
+extension RequestRecord {
+    /// A fresh bridge request id: 128 random bits as 32 lowercase hex digits.
+    public static func newID() -> String {
+        var generator = SystemRandomNumberGenerator()
+        let high = generator.next() as UInt64
+        let low = generator.next() as UInt64
+        return hex(high) + hex(low)
+    }
+
+    private static func hex(_ value: UInt64) -> String {
+        let digits = String(value, radix: 16)
+        return String(repeating: "0", count: 16 - digits.count) + digits
+    }
+}
