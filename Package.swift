@@ -122,8 +122,12 @@ let package = Package(
             swiftSettings: strict
         ),
         .target(
+            name: "CourierProcess",
+            swiftSettings: strict
+        ),
+        .target(
             name: "CourierTesting",
-            dependencies: ["MQTT"],
+            dependencies: ["CourierProcess", "MQTT", .product(name: "Logging", package: "swift-log")],
             swiftSettings: strict
         ),
         .testTarget(

@@ -1,0 +1,136 @@
+import Foundation
+
+/// A real `mosquitto` on a free loopback port, with a temporary config, for tests and
+/// benchmarks. Stop it with ``stop()``; it can be killed and restarted on the same port.
+public final class MosquittoBroker: Sendable {
+    public let port: Int
+    public let directory: URL
+    private let configFile: URL
+    private let process: ProcessBox
+
+    /// `127.0.0.1` and the port, as `mqtt://127.0.0.1:PORT`.
+    public var url: String { "mqtt://127.0.0.1:\(port)" }
+
+    /// Starts a broker and waits until it accepts connections.
+    /// - Parameters:
+    ///   - extraConfig: lines appended to the generated config (listeners, ACLs, TLS...). When
+    ///     it defines its own `listener` lines, pass `listener: false`.
+    ///   - persistence: keep sessions and queued messages across ``restart()``.
+    ///   - port: the port to listen on; a free one by default.
+    public static func start(
+        extraConfig: String = "",
+        listener: Bool = true,
+        persistence: Bool = false,
+        port fixedPort: Int? = nil
+    ) async throws -> MosquittoBroker {
+        var lastError: (any Error)?
+        for _ in 0..<(fixedPort == nil ? 5 : 1) {
+            let port = try fixedPort ?? FreePort.allocate()
+            do {
+                let broker = try MosquittoBroker(port: port, extraConfig: extraConfig, listener: listener, persistence: persistence)
+                try await broker.launch()
+                return broker
+            } catch {
+                lastError = error
+            }
+        }
+        throw lastError ?? FixtureError.brokerDidNotStart("unknown")
+    }
+
+    private init(port: Int, extraConfig: String, listener: Bool, persistence: Bool) throws {
+        self.port = port
+        directory = FileManager.default.temporaryDirectory.appendingPathComponent("courier-broker-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+        configFile = directory.appendingPathComponent("mosquitto.conf")
+        var lines = [
+            // Started as root, mosquitto would drop to the `mosquitto` user and lose access to
+            // the temporary files; naming the current user keeps it as it is.
+            "user \(NSUserName())",
+            "per_listener_settings false",
+            "allow_anonymous true",
+            "set_tcp_nodelay true",
+            "max_inflight_messages 1000",
+            "max_queued_messages 100000",
+            "max_keepalive 120",
+            "log_dest stderr",
+            "log_type information",
+            "log_type error",
+            "log_type warning",
+            "log_type notice",
+            "persistence \(persistence)",
+            "persistence_location \(directory.path)/",
+        ]
+        if listener { lines.insert("listener \(port) 127.0.0.1", at: 0) }
+        let text = lines.joined(separator: "\n") + "\n" + extraConfig.replacingOccurrences(of: "{PORT}", with: "\(port)") + "\n"
+        try text.write(to: configFile, atomically: true, encoding: .utf8)
+        process = ProcessBox()
+    }
+
+    private func launch() async throws {
+        try process.start(executable: "mosquitto", arguments: ["-c", configFile.path], output: directory.appendingPathComponent("mosquitto.log"))
+        let deadline = ContinuousClock.now + .seconds(10)
+        while ContinuousClock.now < deadline {
+            if !process.isRunning {
+                let log = (try? String(contentsOf: directory.appendingPathComponent("mosquitto.log"), encoding: .utf8)) ?? ""
+                throw FixtureError.brokerDidNotStart(log)
+            }
+            if FreePort.accepts(port: port) { return }
+            try await Task.sleep(for: .milliseconds(10))
+        }
+        process.terminate()
+        throw FixtureError.brokerDidNotStart("no connection on port \(port) within 10 s")
+    }
+
+    /// Stops the broker (SIGTERM) and waits for it to exit.
+    public func stop() async {
+        await process.terminateAndWait(signal: SIGTERM)
+    }
+
+    /// Kills the broker (SIGKILL) and waits for it to exit.
+    public func kill() async {
+        await process.terminateAndWait(signal: SIGKILL)
+    }
+
+    /// Starts the broker again on the same port, after ``stop()`` or ``kill()``.
+    public func restart() async throws {
+        try await launch()
+    }
+
+    /// The broker's log, for failure messages.
+    public var log: String {
+        (try? String(contentsOf: directory.appendingPathComponent("mosquitto.log"), encoding: .utf8)) ?? ""
+    }
+}
+
+/// Errors of the test fixtures.
+public enum FixtureError: Error, CustomStringConvertible {
+    case brokerDidNotStart(String)
+    case commandFailed(String)
+    case timeout(String)
+
+    public var description: String {
+        switch self {
+        case .brokerDidNotStart(let log): "mosquitto did not start: \(log)"
+        case .commandFailed(let message): "command failed: \(message)"
+        case .timeout(let what): "timed out: \(what)"
+        }
+    }
+}
+
+/// Runs `body` with a fresh broker and stops the broker afterwards, whether `body` threw or not.
+public func withBroker<T>(
+    extraConfig: String = "",
+    listener: Bool = true,
+    persistence: Bool = false,
+    _ body: (MosquittoBroker) async throws -> T
+) async throws -> T {
+    let broker = try await MosquittoBroker.start(extraConfig: extraConfig, listener: listener, persistence: persistence)
+    do {
+        let result = try await body(broker)
+        await broker.stop()
+        return result
+    } catch {
+        await broker.stop()
+        throw error
+    }
+}

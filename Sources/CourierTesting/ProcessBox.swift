@@ -1,0 +1,41 @@
+import CourierProcess
+import Foundation
+import Synchronization
+
+/// A restartable child process, stopped by PID.
+public final class ProcessBox: Sendable {
+    private let current = Mutex<ChildProcess?>(nil)
+
+    public init() {}
+
+    /// Starts the executable (looked up on PATH unless it is a path), stdout and stderr to
+    /// `output` or discarded.
+    public func start(executable: String, arguments: [String], environment: [String: String]? = nil, output: URL? = nil) throws {
+        let child = try ChildProcess.spawn(executable, arguments, environment: environment, output: output?.path)
+        current.withLock { $0 = child }
+    }
+
+    public var isRunning: Bool { current.withLock { $0?.isRunning ?? false } }
+
+    public var pid: Int32? { current.withLock { $0?.pid } }
+
+    /// Sends SIGTERM without waiting.
+    public func terminate() {
+        current.withLock { $0 }?.signal(SIGTERM)
+    }
+
+    /// Sends a signal and waits until the process has exited; returns its exit status.
+    @discardableResult
+    public func terminateAndWait(signal: Int32) async -> Int32? {
+        guard let child = current.withLock({ $0 }) else { return nil }
+        child.signal(signal)
+        return await child.wait()
+    }
+
+    /// Waits until the process exits by itself; returns its exit status.
+    @discardableResult
+    public func waitForExit() async -> Int32? {
+        guard let child = current.withLock({ $0 }) else { return nil }
+        return await child.wait()
+    }
+}

@@ -1,0 +1,85 @@
+import Foundation
+
+/// Quality of service of a publish or subscription.
+public enum MQTTQoS: Int, Sendable, Comparable {
+    case atMostOnce = 0
+    case atLeastOnce = 1
+
+    public static func < (lhs: MQTTQoS, rhs: MQTTQoS) -> Bool { lhs.rawValue < rhs.rawValue }
+}
+
+/// The MQTT 5 PUBLISH properties a request/reply exchange uses. Ignored on 3.1.1 connections.
+public struct MQTTProperties: Sendable, Equatable {
+    /// One user property; names may repeat and order is kept.
+    public struct UserProperty: Sendable, Hashable {
+        public var name: String
+        public var value: String
+
+        public init(_ name: String, _ value: String) {
+            self.name = name
+            self.value = value
+        }
+    }
+
+    public var responseTopic: String?
+    public var correlationData: Data?
+    /// Seconds until the broker discards the message.
+    public var messageExpiry: UInt32?
+    public var contentType: String?
+    /// 1 when the payload is UTF-8 text.
+    public var payloadFormatIndicator: UInt8?
+    public var userProperties: [UserProperty]
+
+    public init(
+        responseTopic: String? = nil,
+        correlationData: Data? = nil,
+        messageExpiry: UInt32? = nil,
+        contentType: String? = nil,
+        payloadFormatIndicator: UInt8? = nil,
+        userProperties: [UserProperty] = []
+    ) {
+        self.responseTopic = responseTopic
+        self.correlationData = correlationData
+        self.messageExpiry = messageExpiry
+        self.contentType = contentType
+        self.payloadFormatIndicator = payloadFormatIndicator
+        self.userProperties = userProperties
+    }
+
+    /// The value of the first user property with this name.
+    public func userProperty(_ name: String) -> String? {
+        userProperties.first { $0.name == name }?.value
+    }
+
+    var isEmpty: Bool { self == MQTTProperties() }
+}
+
+/// A received PUBLISH, copied out of libmosquitto's buffers.
+public struct MQTTMessage: Sendable {
+    public var topic: String
+    public var payload: Data
+    public var qos: MQTTQoS
+    public var retain: Bool
+    public var properties: MQTTProperties
+
+    public init(topic: String, payload: Data, qos: MQTTQoS, retain: Bool = false, properties: MQTTProperties = .init()) {
+        self.topic = topic
+        self.payload = payload
+        self.qos = qos
+        self.retain = retain
+        self.properties = properties
+    }
+}
+
+/// What the broker said about a publish: for QoS 1 the PUBACK reason code, for QoS 0 that
+/// the message was written to the socket.
+public struct PublishAck: Sendable, Equatable {
+    /// The PUBACK reason code (0 for QoS 0 and for MQTT 3.1.1).
+    public var reasonCode: Int
+
+    /// True unless the broker refused the message (reason >= 0x80) or had no subscriber for it
+    /// (reason 16, "no matching subscribers").
+    public var isDelivered: Bool { reasonCode < 0x80 && reasonCode != Self.noMatchingSubscribers }
+
+    public static let noMatchingSubscribers = 16
+}

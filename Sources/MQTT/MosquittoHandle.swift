@@ -1,0 +1,314 @@
+internal import CMosquitto
+import Foundation
+import Logging
+import Synchronization
+
+/// Owns one `struct mosquitto` and is the target of its callbacks.
+///
+/// libmosquitto calls back on its network thread with the `obj` pointer given to
+/// `mosquitto_new`, which is this object (see `callbacks.swift`). Callbacks copy what they are
+/// given, update state under `state`'s lock, and resume continuations after unlocking. They
+/// never await and never set callbacks.
+final class MosquittoHandle: Sendable {
+    enum Phase {
+        case idle
+        case connecting
+        case connected
+        case reconnecting
+        case refused(MQTTError)
+        case shutDown
+    }
+
+    struct State {
+        var phase = Phase.idle
+        /// The `struct mosquitto *`, from connect until shutdown.
+        var mosq: Pointer?
+        var connectWaiters: [CheckedContinuation<Void, any Error>] = []
+        /// Every subscribed filter with its QoS, subscribed again after each reconnect.
+        var subscriptions: [String: MQTTQoS] = [:]
+    }
+
+    let configuration: MQTTConfiguration
+    let logger: Logger
+    let hook: MQTTClient.MessageHook?
+    let inbound: InboundBuffer
+    let acks = AckTable()
+    let state = Mutex(State())
+
+    init(configuration: MQTTConfiguration, logger: Logger, hook: MQTTClient.MessageHook?) {
+        self.configuration = configuration
+        var logger = logger
+        logger[metadataKey: "mqtt.client"] = "\(configuration.clientID)"
+        self.logger = logger
+        self.hook = hook
+        inbound = InboundBuffer(capacity: configuration.inboundCapacity, overflowWait: configuration.inboundOverflowWait)
+    }
+
+    var isConnected: Bool {
+        state.withLock { if case .connected = $0.phase { true } else { false } }
+    }
+
+    // MARK: Connecting
+
+    func connect() async throws {
+        let shouldStart: Bool = try state.withLock { state in
+            switch state.phase {
+            case .idle:
+                state.phase = .connecting
+                return true
+            case .refused(let error): throw error
+            case .shutDown: throw MQTTError.shutdown
+            case .connecting, .connected, .reconnecting: return false
+            }
+        }
+        if shouldStart {
+            do {
+                try start()
+            } catch {
+                state.withLock { $0.phase = .refused(error) }
+                throw error
+            }
+        }
+        try await withCheckedThrowingContinuation { (continuation: CheckedContinuation<Void, any Error>) in
+            let outcome: Result<Void, any Error>? = state.withLock { state in
+                switch state.phase {
+                case .connected: return .success(())
+                case .refused(let error): return .failure(error)
+                case .shutDown: return .failure(MQTTError.shutdown)
+                case .idle, .connecting, .reconnecting:
+                    state.connectWaiters.append(continuation)
+                    return nil
+                }
+            }
+            if let outcome { continuation.resume(with: outcome) }
+        }
+    }
+
+    /// Creates the libmosquitto client, sends CONNECT and starts the network thread.
+    private func start() throws(MQTTError) {
+        _ = Mosquitto.initialized
+        let config = configuration
+        let isV5 = config.protocolVersion == .v5
+        // Retained for libmosquitto's callbacks; released in `shutdown()` after
+        // `mosquitto_destroy`, when no callback can run any more.
+        let obj = Unmanaged.passRetained(self).toOpaque()
+        guard let mosq = mosquitto_new(config.clientID, config.cleanStart, obj) else {
+            Unmanaged<MosquittoHandle>.fromOpaque(obj).release()
+            throw .invalidConfiguration("libmosquitto could not create client \(config.clientID)")
+        }
+        state.withLock { $0.mosq = Pointer(mosq) }
+
+        try Mosquitto.check(mosquitto_int_option(mosq, MOSQ_OPT_PROTOCOL_VERSION, isV5 ? MQTT_PROTOCOL_V5 : MQTT_PROTOCOL_V311))
+        // Without TCP_NODELAY every request/reply round trip waits 40-90 ms for Nagle.
+        try Mosquitto.check(mosquitto_int_option(mosq, MOSQ_OPT_TCP_NODELAY, 1))
+        try Mosquitto.check(
+            mosquitto_reconnect_delay_set(mosq, config.reconnectDelay.lowerBound, config.reconnectDelay.upperBound, true)
+        )
+        if let username = config.username {
+            try Mosquitto.check(mosquitto_username_pw_set(mosq, username, config.password))
+        }
+        if config.usesTLS {
+            if let tls = config.tls {
+                try Mosquitto.check(mosquitto_tls_set(mosq, tls.caFile, nil, tls.certFile, tls.keyFile, nil))
+            } else {
+                try Mosquitto.check(mosquitto_int_option(mosq, MOSQ_OPT_TLS_USE_OS_CERTS, 1))
+            }
+        }
+        if let will = config.will {
+            var properties = try OutgoingProperties(isV5 ? will.properties : MQTTProperties())
+            let list = properties.take()
+            let code = will.payload.withUnsafeBytes { bytes in
+                mosquitto_will_set_v5(mosq, will.topic, Int32(bytes.count), bytes.baseAddress, Int32(will.qos.rawValue), will.retain, list)
+            }
+            if code != Mosquitto.success {
+                // On error the list stays ours to free.
+                var owned = list
+                mosquitto_property_free_all(&owned)
+                throw Mosquitto.error(code)
+            }
+        }
+        installCallbacks(mosq)
+
+        // CONNECT properties can only be sent through mosquitto_connect_bind_v5.
+        let properties = try OutgoingProperties(sessionExpiry: config.sessionExpiry, receiveMaximum: config.receiveMaximum)
+        let code = mosquitto_connect_bind_v5(mosq, config.host, Int32(config.port), Int32(config.keepAlive), nil, isV5 ? properties.list : nil)
+        switch code {
+        case Mosquitto.success:
+            break
+        case Int32(MOSQ_ERR_ERRNO.rawValue), Int32(MOSQ_ERR_EAI.rawValue), Mosquitto.noConnection:
+            // Unreachable for now: the network thread keeps trying with backoff.
+            logger.warning("broker \(config.host):\(config.port) unreachable, retrying", metadata: ["mqtt.error": "\(Mosquitto.error(code))"])
+        default:
+            throw Mosquitto.error(code)
+        }
+        try Mosquitto.check(mosquitto_loop_start(mosq))
+    }
+
+    // MARK: Publishing and subscribing
+
+    func publish(topic: String, payload: Data, qos: MQTTQoS, retain: Bool, properties: MQTTProperties) async throws -> PublishAck {
+        let mosq = try liveHandle()
+        let outgoing = try OutgoingProperties(configuration.protocolVersion == .v5 ? properties : MQTTProperties())
+        let epoch = acks.epoch
+        var mid: Int32 = 0
+        let code = payload.withUnsafeBytes { bytes in
+            mosquitto_publish_v5(mosq, &mid, topic, Int32(bytes.count), bytes.baseAddress, Int32(qos.rawValue), retain, outgoing.list)
+        }
+        // While reconnecting, libmosquitto answers MOSQ_ERR_NO_CONN for QoS 1 yet keeps the
+        // message queued and sends it after reconnecting: wait for its PUBACK, never resend.
+        guard code == Mosquitto.success || (code == Mosquitto.noConnection && qos == .atLeastOnce) else {
+            throw Mosquitto.error(code)
+        }
+        let reason = try await withCheckedThrowingContinuation { continuation in
+            acks.register(mid, kind: qos == .atLeastOnce ? .publishQoS1 : .publishQoS0, epoch: epoch, continuation: continuation)
+        }
+        return PublishAck(reasonCode: reason)
+    }
+
+    func subscribe(_ filter: String, qos: MQTTQoS) async throws {
+        let mosq = try state.withLock { state throws(MQTTError) in
+            state.subscriptions[filter] = qos
+            return try Self.live(state)
+        }
+        var mid: Int32 = 0
+        let code = mosquitto_subscribe_v5(mosq, &mid, filter, Int32(qos.rawValue), 0, nil)
+        if code == Mosquitto.noConnection { return }  // subscribed when the connection is back
+        try Mosquitto.check(code)
+        let granted = try await withCheckedThrowingContinuation { continuation in
+            acks.register(mid, kind: .subscribe, epoch: acks.epoch, continuation: continuation)
+        }
+        if granted >= 0x80 {
+            _ = state.withLock { $0.subscriptions.removeValue(forKey: filter) }
+            throw MQTTError.subscriptionRefused(filter: filter, reasonCode: granted)
+        }
+    }
+
+    func unsubscribe(_ filter: String) throws {
+        let mosq = try state.withLock { state throws(MQTTError) in
+            state.subscriptions[filter] = nil
+            return try Self.live(state)
+        }
+        let code = mosquitto_unsubscribe_v5(mosq, nil, filter, nil)
+        guard code == Mosquitto.success || code == Mosquitto.noConnection else { throw Mosquitto.error(code) }
+    }
+
+    private func liveHandle() throws(MQTTError) -> OpaquePointer {
+        try state.withLock { state throws(MQTTError) in try Self.live(state) }
+    }
+
+    static func live(_ state: State) throws(MQTTError) -> OpaquePointer {
+        switch state.phase {
+        case .refused(let error): throw error
+        case .shutDown: throw .shutdown
+        default: break
+        }
+        guard let mosq = state.mosq else { throw .notConnected }
+        return mosq.value
+    }
+
+    // MARK: Shutting down
+
+    func shutdown() async {
+        let (client, waiters): (Pointer?, [CheckedContinuation<Void, any Error>]) = state.withLock { state in
+            if case .shutDown = state.phase { return (nil, []) }
+            state.phase = .shutDown
+            defer {
+                state.mosq = nil
+                state.connectWaiters = []
+            }
+            return (state.mosq, state.connectWaiters)
+        }
+        for waiter in waiters { waiter.resume(throwing: MQTTError.shutdown) }
+        acks.failAll(with: .shutdown)
+        inbound.finish()
+        guard let client else { return }
+        // Joining the network thread blocks; do it off the cooperative pool.
+        await withCheckedContinuation { (done: CheckedContinuation<Void, Never>) in
+            Thread.detachNewThread {
+                let mosq = client.value
+                mosquitto_disconnect_v5(mosq, 0, nil)
+                mosquitto_loop_stop(mosq, false)
+                mosquitto_destroy(mosq)
+                done.resume()
+            }
+        }
+        // Balances the retain in `start()`: no callback can run after mosquitto_destroy.
+        Unmanaged.passUnretained(self).release()
+    }
+
+    // MARK: Callbacks (network thread)
+
+    func didConnect(_ mosq: OpaquePointer, code: Int32) {
+        if code == 0 {
+            let (waiters, filters): ([CheckedContinuation<Void, any Error>], [String: MQTTQoS]) = state.withLock { state in
+                guard case .shutDown = state.phase else {
+                    state.phase = .connected
+                    defer { state.connectWaiters = [] }
+                    return (state.connectWaiters, state.subscriptions)
+                }
+                return ([], [:])
+            }
+            for (filter, qos) in filters {
+                var mid: Int32 = 0
+                if mosquitto_subscribe_v5(mosq, &mid, filter, Int32(qos.rawValue), 0, nil) == Mosquitto.success {
+                    acks.ignore(mid)
+                }
+            }
+            logger.debug("connected", metadata: ["mqtt.resubscribed": "\(filters.count)"])
+            for waiter in waiters { waiter.resume() }
+            return
+        }
+        let reason = configuration.protocolVersion == .v5
+            ? Mosquitto.reasonString(code) : String(cString: mosquitto_connack_string(code))
+        let error = MQTTError.connectionRefused(reasonCode: Int(code), reason: reason)
+        let waiters: [CheckedContinuation<Void, any Error>] = state.withLock { state in
+            state.phase = .refused(error)
+            defer { state.connectWaiters = [] }
+            return state.connectWaiters
+        }
+        // For MQTT 3.1.1 refusals libmosquitto would otherwise reconnect forever.
+        mosquitto_disconnect(mosq)
+        logger.error("broker refused the connection", metadata: ["mqtt.reason": "\(reason)", "mqtt.reason_code": "\(code)"])
+        acks.failAll(with: error)
+        for waiter in waiters { waiter.resume(throwing: error) }
+    }
+
+    func didDisconnect(code: Int32) {
+        let wasConnected: Bool = state.withLock { state in
+            guard case .connected = state.phase else { return false }
+            state.phase = .reconnecting
+            return true
+        }
+        acks.failLostOnDisconnect()
+        if wasConnected, code != 0 {
+            logger.warning("connection lost, reconnecting", metadata: ["mqtt.error": "\(Mosquitto.error(code))"])
+        }
+    }
+
+    func didPublish(mid: Int32, reason: Int32) {
+        acks.acknowledge(mid, code: Int(reason))
+    }
+
+    func didSubscribe(mid: Int32, granted: Int32) {
+        acks.acknowledge(mid, code: Int(granted))
+    }
+
+    func didReceive(_ message: MQTTMessage) {
+        if let hook {
+            hook(message)
+        } else if !inbound.push(message) {
+            logger.warning("inbound buffer full, message dropped", metadata: ["mqtt.topic": "\(message.topic)"])
+        }
+    }
+}
+
+/// The `struct mosquitto *`, as kept in the handle's state.
+///
+/// `@unchecked Sendable`: libmosquitto's publish, subscribe and disconnect calls are thread safe
+/// with the threaded loop (they lock internally). Setting callbacks and `mosquitto_destroy` are
+/// not: callbacks are set once before the loop starts, and `shutdown()` destroys the client only
+/// after taking the pointer out of the shared state and joining the network thread.
+struct Pointer: @unchecked Sendable {
+    let value: OpaquePointer
+    init(_ value: OpaquePointer) { self.value = value }
+}

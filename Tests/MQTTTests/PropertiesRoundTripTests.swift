@@ -1,0 +1,82 @@
+import CourierTesting
+import Foundation
+import MQTT
+import Testing
+
+@Suite(.timeLimit(.minutes(1)))
+struct PropertiesRoundTripTests {
+    @Test(arguments: [MQTTQoS.atMostOnce, .atLeastOnce])
+    func everyPublishPropertyArrivesIntact(qos: MQTTQoS) async throws {
+        try await withBroker { broker in
+            let subscriber = try await broker.connectedClient("sub")
+            let publisher = try await broker.connectedClient("pub")
+            let inbox = MessageInbox.draining(subscriber)
+            let topic = uniqueTopic("props")
+            try await subscriber.subscribe(topic, qos: .atLeastOnce)
+
+            let properties = MQTTProperties(
+                responseTopic: "devices/d1/replies/x",
+                correlationData: Data([0, 1, 2, 0xFF, 0x80, 0]),
+                messageExpiry: 120,
+                contentType: "application/json",
+                payloadFormatIndicator: 1,
+                userProperties: [.init("traceparent", "00-abc-def-01"), .init("k", "v1"), .init("k", "v2")]
+            )
+            let payload = Data("{\"x\":1}".utf8)
+            let ack = try await publisher.publish(topic, payload: payload, qos: qos, properties: properties)
+            #expect(ack.isDelivered)
+
+            let message = try await inbox.first(on: topic)
+            #expect(message.payload == payload)
+            #expect(message.qos == qos)
+            #expect(message.properties.responseTopic == properties.responseTopic)
+            #expect(message.properties.correlationData == properties.correlationData)
+            #expect(message.properties.contentType == properties.contentType)
+            #expect(message.properties.payloadFormatIndicator == 1)
+            #expect(message.properties.userProperties == properties.userProperties)
+            // The broker counts the expiry down; it can only have shrunk.
+            #expect((1...120).contains(message.properties.messageExpiry ?? 0))
+
+            await publisher.shutdown()
+            await subscriber.shutdown()
+        }
+    }
+
+    @Test
+    func emptyPayloadAndRetainedFlag() async throws {
+        try await withBroker { broker in
+            let publisher = try await broker.connectedClient("pub")
+            let topic = uniqueTopic("retained")
+            try await publisher.publish(topic, payload: Data("kept".utf8), retain: true)
+            let subscriber = try await broker.connectedClient("sub")
+            let inbox = MessageInbox.draining(subscriber)
+            try await subscriber.subscribe(topic)
+            let message = try await inbox.first(on: topic)
+            #expect(message.retain)
+            #expect(message.payload == Data("kept".utf8))
+
+            try await publisher.publish(topic, payload: Data(), retain: true)
+            await publisher.shutdown()
+            await subscriber.shutdown()
+        }
+    }
+
+    @Test
+    func mqtt311ClientsExchangeMessagesWithoutProperties() async throws {
+        try await withBroker { broker in
+            let subscriber = try await broker.connectedClient("sub311", protocolVersion: .v311)
+            let publisher = try await broker.connectedClient("pub311", protocolVersion: .v311)
+            let inbox = MessageInbox.draining(subscriber)
+            let topic = uniqueTopic("v311")
+            try await subscriber.subscribe(topic)
+            // Properties are dropped on a 3.1.1 connection rather than failing the publish.
+            let ack = try await publisher.publish(topic, payload: Data("hi".utf8), properties: .init(contentType: "text/plain"))
+            #expect(ack.reasonCode == 0)
+            let message = try await inbox.first(on: topic)
+            #expect(message.payload == Data("hi".utf8))
+            #expect(message.properties == MQTTProperties())
+            await publisher.shutdown()
+            await subscriber.shutdown()
+        }
+    }
+}
