@@ -1,0 +1,206 @@
+import CourierCore
+import Foundation
+import Yams
+
+extension ConfigLoader {
+    /// Parses the YAML text of a configuration file over the defaults. `file` is only used to
+    /// locate problems. Keys that are absent keep their defaults; `operations`, when present,
+    /// replaces the built-in list. Environment variables are not applied here.
+    public static func parse(yaml: String, file: String) throws -> CourierConfiguration {
+        var configuration = CourierConfiguration()
+        let root: Node?
+        do {
+            root = try Yams.compose(yaml: yaml)
+        } catch let error as YamlError {
+            throw syntaxError(error, file: file)
+        }
+        guard let root else { return configuration }
+        let document = ConfigNode(node: root, path: "", line: root.mark?.line ?? 1, file: file)
+        let sections = try document.mapping(keys: [
+            "broker", "bridge", "store", "http", "limits", "operations", "workers", "replyQoS", "log",
+        ])
+        // Operations first: `workers.operations` is checked against them.
+        if let node = sections["operations"] { configuration.operations = try operations(node) }
+        if let node = sections["broker"] { try broker(node, into: &configuration.broker) }
+        if let node = sections["bridge"] {
+            if let id = try node.mapping(keys: ["id"])["id"] { configuration.bridgeID = try id.id() }
+        }
+        if let node = sections["store"] { try store(node, into: &configuration.store) }
+        if let node = sections["http"] {
+            if let address = try node.mapping(keys: ["address"])["address"] {
+                let text = try address.string()
+                if let problem = ConfigRules.address(text) { throw address.error(problem) }
+                configuration.httpAddress = text
+            }
+        }
+        if let node = sections["limits"] { try limits(node, into: &configuration.limits) }
+        if let node = sections["workers"] {
+            try workers(node, operations: configuration.operations, into: &configuration.workers)
+        }
+        if let node = sections["replyQoS"] { configuration.replyQoS = try node.int(in: 0...2) }
+        if let node = sections["log"] {
+            if let level = try node.mapping(keys: ["level"])["level"] {
+                let text = try level.string()
+                if let problem = ConfigRules.logLevel(text) { throw level.error(problem) }
+                configuration.logLevel = text
+            }
+        }
+        return configuration
+    }
+
+    // MARK: Sections
+
+    private static func broker(_ node: ConfigNode, into broker: inout CourierConfiguration.Broker) throws {
+        let keys = try node.mapping(keys: ["url", "username", "password", "passwordFile", "tls"])
+        if let url = keys["url"] {
+            let text = try url.string()
+            if let problem = ConfigRules.brokerURL(text) { throw url.error(problem) }
+            broker.url = text
+        }
+        if let username = keys["username"], !username.isNull { broker.username = try username.nonEmptyString() }
+        if let password = keys["password"], !password.isNull { broker.password = try password.string() }
+        if let passwordFile = keys["passwordFile"], !passwordFile.isNull {
+            if broker.password != nil {
+                throw passwordFile.error("set password or passwordFile, not both")
+            }
+            broker.passwordFile = try passwordFile.nonEmptyString()
+        }
+        if let tlsNode = keys["tls"], !tlsNode.isNull {
+            let files = try tlsNode.mapping(keys: ["caFile", "certFile", "keyFile"])
+            var tls = CourierConfiguration.TLS()
+            func path(_ key: String) throws -> String? {
+                guard let value = files[key], !value.isNull else { return nil }
+                return try value.nonEmptyString()
+            }
+            tls.caFile = try path("caFile")
+            tls.certFile = try path("certFile")
+            tls.keyFile = try path("keyFile")
+            if (tls.certFile == nil) != (tls.keyFile == nil) {
+                let present = files[tls.certFile == nil ? "keyFile" : "certFile"] ?? tlsNode
+                throw present.error("a client certificate needs both certFile and keyFile")
+            }
+            broker.tls = tls
+        }
+    }
+
+    private static func store(_ node: ConfigNode, into store: inout CourierConfiguration.Store) throws {
+        let keys = try node.mapping(keys: ["path", "retention"])
+        if let path = keys["path"] { store.path = try path.nonEmptyString() }
+        if let retention = keys["retention"] { store.retention = try retention.duration() }
+    }
+
+    private static func limits(_ node: ConfigNode, into limits: inout CourierConfiguration.Limits) throws {
+        let keys = try node.mapping(keys: ["maxPendingPerDevice", "maxPendingTotal", "maxCorrelationDataBytes"])
+        if let value = keys["maxPendingPerDevice"] { limits.maxPendingPerDevice = try value.int(in: 1...Int.max) }
+        if let value = keys["maxPendingTotal"] { limits.maxPendingTotal = try value.int(in: 1...Int.max) }
+        if let value = keys["maxCorrelationDataBytes"] {
+            limits.maxCorrelationDataBytes = try value.int(in: 1...65535)
+        }
+    }
+
+    private static func operations(_ node: ConfigNode) throws -> [OperationConfig] {
+        let items = try node.sequence()
+        guard !items.isEmpty else {
+            throw node.error("must list at least one operation (or leave the key out for the built-in ones)")
+        }
+        var operations: [OperationConfig] = []
+        var firstIndex: [String: Int] = [:]
+        for (index, item) in items.enumerated() {
+            let keys = try item.mapping(keys: [
+                "name", "content", "timeout", "attemptTimeout", "maxAttempts", "maxPayloadBytes", "ack",
+            ])
+            guard let nameNode = keys["name"] else { throw item.error("needs a name") }
+            let name = try nameNode.id()
+            if let first = firstIndex[name] {
+                throw nameNode.error("\(quoted(name)) is already configured at operations[\(first)]")
+            }
+            firstIndex[name] = index
+
+            var content = ContentCheck.any
+            if let node = keys["content"] {
+                let text = try node.string()
+                guard let check = ContentCheck(rawValue: text) else {
+                    throw node.error("\(quoted(text)) is not a content check (write any or json)")
+                }
+                content = check
+            }
+            let defaults = OperationConfig(name: name)
+            let timeout = try keys["timeout"]?.duration(atLeast: .milliseconds(1)) ?? defaults.timeout
+            var attemptTimeout: Duration?
+            if let node = keys["attemptTimeout"] {
+                let value = try node.duration(atLeast: .milliseconds(1))
+                guard value <= timeout else {
+                    let (attempt, whole) = (DurationText.format(value), DurationText.format(timeout))
+                    throw node.error("\(attempt) is longer than the operation's timeout (\(whole))")
+                }
+                attemptTimeout = value
+            }
+            operations.append(
+                OperationConfig(
+                    name: name,
+                    content: content,
+                    timeout: timeout,
+                    attemptTimeout: attemptTimeout,
+                    maxAttempts: try keys["maxAttempts"]?.int(in: 1...1000) ?? defaults.maxAttempts,
+                    maxPayloadBytes: try keys["maxPayloadBytes"]?.int(in: 1...ConfigRules.maxPayloadBytes)
+                        ?? defaults.maxPayloadBytes,
+                    ack: try keys["ack"]?.bool() ?? defaults.ack
+                )
+            )
+        }
+        return operations
+    }
+
+    private static func workers(
+        _ node: ConfigNode,
+        operations: [OperationConfig],
+        into workers: inout CourierConfiguration.Workers
+    ) throws {
+        let keys = try node.mapping(keys: ["concurrency", "operations", "id"])
+        if let value = keys["concurrency"] { workers.concurrency = try value.int(in: 1...65535) }
+        if let value = keys["id"], !value.isNull { workers.id = try value.id() }
+        if let value = keys["operations"] {
+            var names: [String] = []
+            for item in try value.sequence() {
+                let name = try item.id()
+                if let problem = workerOperationProblem(name, names: names, operations: operations) {
+                    throw item.error(problem)
+                }
+                names.append(name)
+            }
+            workers.operations = names
+        }
+    }
+
+    /// Why a worker cannot serve this operation, if it cannot.
+    static func workerOperationProblem(_ name: String, names: [String], operations: [OperationConfig]) -> String? {
+        if names.contains(name) { return "\(quoted(name)) is listed twice" }
+        guard operations.contains(where: { $0.name == name }) else {
+            let configured = operations.map(\.name).joined(separator: ", ")
+            return "\(quoted(name)) is not a configured operation (configured: \(configured))"
+        }
+        return nil
+    }
+
+    // MARK: YAML syntax
+
+    private static func syntaxError(_ error: YamlError, file: String) -> ConfigError {
+        func located(_ mark: Mark, _ context: YamlError.Context?, _ problem: String) -> ConfigError {
+            var message = "invalid YAML: \(problem)"
+            if let context { message += " (\(context.text) at line \(context.mark.line))" }
+            return ConfigError(file: file, line: mark.line, key: "", message: message)
+        }
+        switch error {
+        case .scanner(let context, let problem, let mark, _),
+            .parser(let context, let problem, let mark, _),
+            .composer(let context, let problem, let mark, _):
+            return located(mark, context, problem)
+        case .duplicatedKeysInMapping(let duplicates, let context):
+            let keys = duplicates.map(quoted).joined(separator: ", ")
+            let message = "key \(keys) is written more than once in this mapping"
+            return ConfigError(file: file, line: context.mark.line, key: "", message: message)
+        default:
+            return ConfigError(file: file, key: "", message: "invalid YAML: \(error)")
+        }
+    }
+}
