@@ -1,0 +1,53 @@
+import CourierCore
+
+/// Filters and paging for ``RequestStore/list(_:)``.
+public struct RequestQuery: Sendable, Equatable {
+    /// Only records in this state; nil for all.
+    public var state: RequestState?
+    /// Only this device's records; nil for all.
+    public var device: String?
+    /// Only this operation's records; nil for all.
+    public var operation: String?
+    /// Page size; values below 1 count as 1.
+    public var limit: Int
+    /// The opaque `next` cursor of the previous page; nil for the first page.
+    public var before: String?
+
+    public init(
+        state: RequestState? = nil,
+        device: String? = nil,
+        operation: String? = nil,
+        limit: Int = 50,
+        before: String? = nil
+    ) {
+        self.state = state
+        self.device = device
+        self.operation = operation
+        self.limit = limit
+        self.before = before
+    }
+}
+
+/// A position in the newest-first order `(receivedAt DESC, id DESC)`: the last record of a page.
+///
+/// Written as `"{receivedAt}-{id}"`; callers treat it as opaque.
+struct PageCursor: Equatable {
+    var receivedAt: Int64
+    var id: String
+
+    init(receivedAt: Int64, id: String) {
+        self.receivedAt = receivedAt
+        self.id = id
+    }
+
+    init(_ text: String) throws {
+        guard let dash = text.firstIndex(of: "-"),
+            let receivedAt = Int64(text[..<dash]), receivedAt >= 0
+        else { throw StoreError.badCursor }
+        let id = String(text[text.index(after: dash)...])
+        guard !id.isEmpty else { throw StoreError.badCursor }
+        self.init(receivedAt: receivedAt, id: id)
+    }
+
+    var text: String { "\(receivedAt)-\(id)" }
+}

@@ -1,0 +1,170 @@
+import CourierCore
+import Foundation
+import GRDB
+
+extension RequestStore {
+    // MARK: Timers
+
+    /// Pending records whose timer is due (`wakeAt <= now`), earliest first, at most `limit`.
+    public func due(now: Int64, limit: Int) throws -> [RequestRecord] {
+        try pool.read { db in
+            try RequestRow.fetchAll(
+                db,
+                sql: """
+                    SELECT * FROM requests
+                    WHERE state IN \(RequestState.pendingSQL) AND wakeAt <= ?
+                    ORDER BY wakeAt, id
+                    LIMIT ?
+                    """,
+                arguments: [now, max(0, limit)]
+            ).map(\.record)
+        }
+    }
+
+    /// The earliest timer among pending records, nil when none is set.
+    public func nextWake() throws -> Int64? {
+        try pool.read { db in
+            try Int64.fetchOne(
+                db,
+                sql: "SELECT MIN(wakeAt) FROM requests WHERE state IN \(RequestState.pendingSQL)")
+        }
+    }
+
+    // MARK: Delivery
+
+    /// Final records with a reply to publish (a response topic) that the broker has not
+    /// acknowledged: to be republished after a restart. Oldest outcome first, at most `limit`.
+    public func undelivered(limit: Int) throws -> [RequestRecord] {
+        try pool.read { db in
+            try RequestRow.fetchAll(
+                db,
+                sql: """
+                    SELECT * FROM requests
+                    WHERE \(Self.undeliveredCondition)
+                    ORDER BY updatedAt, id
+                    LIMIT ?
+                    """,
+                arguments: [max(0, limit)]
+            ).map(\.record)
+        }
+    }
+
+    // MARK: Counts
+
+    /// Pending (received or dispatched) requests in the store. O(1).
+    public func pendingCount() throws -> Int {
+        try pool.read { db in try Self.pendingCount(db) }
+    }
+
+    /// Pending (received or dispatched) requests of one device. O(1).
+    public func pendingCount(device: String) throws -> Int {
+        try pool.read { db in try Self.pendingCount(db, device: device) }
+    }
+
+    /// How many records are in each state; every state is present, 0 when it has none.
+    public func countsByState() throws -> [RequestState: Int] {
+        try pool.read { db in
+            var counts = Dictionary(uniqueKeysWithValues: RequestState.allCases.map { ($0, 0) })
+            let rows = try Row.fetchAll(
+                db, sql: "SELECT state, COUNT(*) AS n FROM requests GROUP BY state")
+            for row in rows {
+                let raw: String = row["state"]
+                guard let state = RequestState(rawValue: raw) else {
+                    throw StoreError.corruptRecord(id: "", column: "state")
+                }
+                counts[state] = row["n"]
+            }
+            return counts
+        }
+    }
+
+    static func pendingCount(_ db: Database) throws -> Int {
+        try Int.fetchOne(db, sql: "SELECT count FROM pending_total WHERE id = 1") ?? 0
+    }
+
+    static func pendingCount(_ db: Database, device: String) throws -> Int {
+        try Int.fetchOne(
+            db, sql: "SELECT count FROM device_pending WHERE device = ?", arguments: [device]) ?? 0
+    }
+
+    // MARK: Listing
+
+    /// One page of records, newest first (`receivedAt` descending, then `id` descending),
+    /// filtered by `query`. `next` is the cursor for the following page (pass it as
+    /// `query.before`), nil on the last page. Paging is by key, so records inserted meanwhile
+    /// neither shift nor repeat pages. Throws ``StoreError/badCursor`` for a malformed cursor.
+    public func list(_ query: RequestQuery) throws -> (records: [RequestRecord], next: String?) {
+        try page(
+            states: query.state.map { [$0] },
+            device: query.device,
+            operation: query.operation,
+            limit: query.limit,
+            before: query.before)
+    }
+
+    /// Dead letters (state `failed` or `rejected`), paged like ``list(_:)``.
+    public func deadLetters(limit: Int, before: String?) throws
+        -> (records: [RequestRecord], next: String?)
+    {
+        try page(
+            states: RequestState.allCases.filter(\.isDeadLetter),
+            device: nil,
+            operation: nil,
+            limit: limit,
+            before: before)
+    }
+
+    private func page(
+        states: [RequestState]?,
+        device: String?,
+        operation: String?,
+        limit: Int,
+        before: String?
+    ) throws -> (records: [RequestRecord], next: String?) {
+        let limit = max(1, limit)
+        let cursor = try before.map(PageCursor.init)
+        return try pool.read { db in
+            typealias Columns = RequestRow.Columns
+            var request = RequestRow.all()
+            if let states {
+                request = request.filter(states.map(\.rawValue).contains(Columns.state))
+            }
+            if let device {
+                request = request.filter(Columns.device == device)
+            }
+            if let operation {
+                request = request.filter(Columns.operation == operation)
+            }
+            if let cursor {
+                request = request.filter(
+                    Columns.receivedAt < cursor.receivedAt
+                        || (Columns.receivedAt == cursor.receivedAt && Columns.id < cursor.id))
+            }
+            let rows = try request
+                .order(Columns.receivedAt.desc, Columns.id.desc)
+                .limit(limit + 1)
+                .fetchAll(db)
+            let records = rows.prefix(limit).map(\.record)
+            let next =
+                rows.count > limit
+                ? records.last.map { PageCursor(receivedAt: $0.receivedAt, id: $0.id).text } : nil
+            return (Array(records), next)
+        }
+    }
+
+    // MARK: Retention
+
+    /// Deletes records in a final state last updated before `cutoff` (unix ms); returns how many.
+    @discardableResult
+    public func purge(finishedBefore cutoff: Int64) throws -> Int {
+        try pool.write { db in
+            try db.execute(
+                sql: """
+                    DELETE FROM requests
+                    WHERE state NOT IN \(RequestState.pendingSQL) AND updatedAt < ?
+                    """,
+                arguments: [cutoff])
+            return db.changesCount
+        }
+    }
+}

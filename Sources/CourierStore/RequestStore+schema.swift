@@ -1,0 +1,139 @@
+import CourierCore
+import GRDB
+
+extension RequestStore {
+    /// The store's schema, one registered migration per version. Migrations are append-only: a
+    /// released migration is never edited, changes go into a new one.
+    static var migrator: DatabaseMigrator {
+        var migrator = DatabaseMigrator()
+        migrator.registerMigration("v1") { db in
+            for statement in schemaV1 {
+                try db.execute(sql: statement)
+            }
+        }
+        return migrator
+    }
+
+    /// Version 1.
+    ///
+    /// - `requests`: a column per `RequestRecord` field. Binary fields are BLOBs, user property
+    ///   lists JSON text, enums their raw string, timestamps INTEGER unix milliseconds.
+    /// - Indexes: identity (unique where present: duplicate suppression), `(state, wakeAt)`
+    ///   (timers), `(device, state)`, `(receivedAt, id)` (newest-first keyset paging), plus two
+    ///   partial indexes: finished records by `updatedAt` (purge) and undelivered final replies
+    ///   (republish after a restart), which stay tiny.
+    /// - Pending counts: `device_pending` (one row per device with pending requests) and the
+    ///   one-row `pending_total`, kept exact by triggers on `requests`, so quota checks are O(1)
+    ///   lookups instead of counts over the table. A request is pending while its state is
+    ///   `received` or `dispatched`; a device's row is deleted when its count drops to 0.
+    private static let schemaV1: [String] = {
+        let pending = RequestState.pendingSQL
+        return [
+            """
+            CREATE TABLE requests (
+                id TEXT NOT NULL PRIMARY KEY,
+                device TEXT NOT NULL,
+                operation TEXT NOT NULL,
+                deviceProtocol TEXT NOT NULL,
+                correlationData BLOB,
+                requestId TEXT,
+                identity TEXT,
+                responseTopic TEXT,
+                qos INTEGER NOT NULL,
+                payload BLOB NOT NULL,
+                contentType TEXT,
+                payloadFormatIndicator INTEGER,
+                userProperties TEXT NOT NULL DEFAULT '[]',
+                state TEXT NOT NULL,
+                attempts INTEGER NOT NULL DEFAULT 0,
+                receivedAt INTEGER NOT NULL,
+                updatedAt INTEGER NOT NULL,
+                deadline INTEGER NOT NULL,
+                wakeAt INTEGER,
+                replyStatus INTEGER,
+                replyCode TEXT,
+                replyPayload BLOB,
+                replyContentType TEXT,
+                replyUserProperties TEXT NOT NULL DEFAULT '[]',
+                deliveredAt INTEGER,
+                reason TEXT
+            )
+            """,
+            "CREATE UNIQUE INDEX requests_identity ON requests (identity) WHERE identity IS NOT NULL",
+            "CREATE INDEX requests_state_wake ON requests (state, wakeAt)",
+            "CREATE INDEX requests_device_state ON requests (device, state)",
+            "CREATE INDEX requests_received ON requests (receivedAt, id)",
+            "CREATE INDEX requests_finished ON requests (updatedAt) WHERE state NOT IN \(pending)",
+            """
+            CREATE INDEX requests_undelivered ON requests (updatedAt, id)
+            WHERE \(undeliveredCondition)
+            """,
+
+            """
+            CREATE TABLE device_pending (
+                device TEXT NOT NULL PRIMARY KEY,
+                count INTEGER NOT NULL
+            ) WITHOUT ROWID
+            """,
+            """
+            CREATE TABLE pending_total (
+                id INTEGER PRIMARY KEY CHECK (id = 1),
+                count INTEGER NOT NULL
+            )
+            """,
+            "INSERT INTO pending_total (id, count) VALUES (1, 0)",
+
+            """
+            CREATE TRIGGER requests_pending_insert AFTER INSERT ON requests
+            WHEN NEW.state IN \(pending)
+            BEGIN
+                \(enterPending)
+            END
+            """,
+            """
+            CREATE TRIGGER requests_pending_delete AFTER DELETE ON requests
+            WHEN OLD.state IN \(pending)
+            BEGIN
+                \(leavePending)
+            END
+            """,
+            """
+            CREATE TRIGGER requests_pending_leave AFTER UPDATE OF state, device ON requests
+            WHEN OLD.state IN \(pending)
+                AND (NEW.state NOT IN \(pending) OR NEW.device IS NOT OLD.device)
+            BEGIN
+                \(leavePending)
+            END
+            """,
+            """
+            CREATE TRIGGER requests_pending_enter AFTER UPDATE OF state, device ON requests
+            WHEN NEW.state IN \(pending)
+                AND (OLD.state NOT IN \(pending) OR NEW.device IS NOT OLD.device)
+            BEGIN
+                \(enterPending)
+            END
+            """,
+        ]
+    }()
+
+    /// Trigger body: `NEW` became pending.
+    private static let enterPending = """
+        INSERT INTO device_pending (device, count) VALUES (NEW.device, 1)
+            ON CONFLICT (device) DO UPDATE SET count = count + 1;
+        UPDATE pending_total SET count = count + 1;
+        """
+
+    /// Trigger body: `OLD` stopped being pending.
+    private static let leavePending = """
+        UPDATE device_pending SET count = count - 1 WHERE device = OLD.device;
+        DELETE FROM device_pending WHERE device = OLD.device AND count <= 0;
+        UPDATE pending_total SET count = count - 1;
+        """
+
+    /// Final replies still to be published: the `WHERE` of the `requests_undelivered` partial
+    /// index, repeated verbatim by `undelivered(limit:)` so SQLite can use the index.
+    static let undeliveredCondition = """
+        state NOT IN \(RequestState.pendingSQL) AND replyStatus IS NOT NULL \
+        AND deliveredAt IS NULL AND responseTopic IS NOT NULL
+        """
+}

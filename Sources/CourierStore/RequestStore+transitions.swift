@@ -1,0 +1,118 @@
+import CourierCore
+import Foundation
+import GRDB
+
+extension RequestStore {
+    /// Records that attempt `attempt` was handed to a worker, with its timer at `wakeAt`.
+    ///
+    /// Only a pending record (received or dispatched) moves; returns the updated record, or nil
+    /// when the record is missing or already final.
+    public func markDispatched(id: String, attempt: Int, wakeAt: Int64, now: Int64) throws
+        -> RequestRecord?
+    {
+        try modify(id: id, onlyFrom: RequestState.pending) { record in
+            record.state = .dispatched
+            record.attempts = attempt
+            record.wakeAt = wakeAt
+            record.updatedAt = now
+        }
+    }
+
+    /// Moves (or with nil clears) the timer of a pending record, e.g. for a retry backoff.
+    /// A final or missing record is left alone.
+    public func setWake(id: String, wakeAt: Int64?, now: Int64) throws {
+        _ = try modify(id: id, onlyFrom: RequestState.pending) { record in
+            record.wakeAt = wakeAt
+            record.updatedAt = now
+        }
+    }
+
+    /// Stores a final outcome if, and only if, the record is currently in one of `onlyFrom`
+    /// (compare-and-set): sets `state`, the reply fields and reason, clears the timer, and sets
+    /// `deliveredAt` to `now` when `delivered` (nothing to publish) or nil.
+    ///
+    /// Returns the updated record, or nil when the record is missing or in another state: this is
+    /// how late and duplicate worker replies are ignored.
+    public func finish(
+        id: String,
+        state: RequestState,
+        reply: StoredReply,
+        onlyFrom: [RequestState],
+        now: Int64,
+        delivered: Bool = false
+    ) throws -> RequestRecord? {
+        try modify(id: id, onlyFrom: onlyFrom) { record in
+            record.state = state
+            record.replyStatus = reply.status
+            record.replyCode = reply.code
+            record.replyPayload = reply.payload
+            record.replyContentType = reply.contentType
+            record.replyUserProperties = reply.userProperties
+            record.reason = reply.reason
+            record.wakeAt = nil
+            record.updatedAt = now
+            record.deliveredAt = delivered ? now : nil
+        }
+    }
+
+    /// Records that the final reply was acknowledged by the broker: sets `deliveredAt` and moves
+    /// `completed` to `delivered`; other final states keep their state. Pending records and
+    /// records already marked are left alone.
+    public func markDelivered(id: String, now: Int64) throws {
+        try markDelivered(ids: [id], now: now)
+    }
+
+    /// ``markDelivered(id:now:)`` for many records, in one transaction.
+    public func markDelivered(ids: [String], now: Int64) throws {
+        guard !ids.isEmpty else { return }
+        try pool.write { db in
+            let statement = try db.cachedStatement(
+                sql: """
+                    UPDATE requests
+                    SET deliveredAt = ?, updatedAt = ?,
+                        state = CASE state WHEN 'completed' THEN 'delivered' ELSE state END
+                    WHERE id = ? AND deliveredAt IS NULL AND state NOT IN \(RequestState.pendingSQL)
+                    """)
+            for id in ids {
+                try statement.execute(arguments: [now, now, id])
+            }
+        }
+    }
+
+    /// Reads, changes and writes back one record in a single write transaction (cancel, replay).
+    ///
+    /// `body` may change any field but `id`. When it leaves `updatedAt` as it was, `updatedAt`
+    /// is set to the current time. Returns the stored record, or nil (and `body` is not called)
+    /// when there is no record with this id.
+    public func update(id: String, _ body: (inout RequestRecord) throws -> Void) throws
+        -> RequestRecord?
+    {
+        try pool.write { db in
+            guard var record = try Self.fetch(db, id: id) else { return nil }
+            let before = record.updatedAt
+            try body(&record)
+            guard record.id == id else { throw StoreError.idChanged(from: id, to: record.id) }
+            if record.updatedAt == before {
+                record.updatedAt = unixMillis()
+            }
+            try RequestRow(record).update(db)
+            return record
+        }
+    }
+
+    /// Applies `change` to the record if its state is in `states`, in one write transaction.
+    private func modify(
+        id: String,
+        onlyFrom states: [RequestState],
+        _ change: (inout RequestRecord) -> Void
+    ) throws -> RequestRecord? {
+        try pool.write { db in
+            guard var record = try Self.fetch(db, id: id), states.contains(record.state) else {
+                return nil
+            }
+            change(&record)
+            try RequestRow(record).update(db)
+            return record
+        }
+    }
+}

@@ -1,0 +1,114 @@
+import CourierCore
+import Foundation
+import GRDB
+
+/// The durable store of requests (pending correlations and their outcomes): one SQLite file
+/// accessed through a GRDB `DatabasePool`.
+///
+/// Durability: the database runs in WAL mode with `synchronous = NORMAL`. A committed write
+/// survives a crash of the process (including SIGKILL), which is the guarantee Courier makes; the
+/// last transactions before a power loss or OS crash may be rolled back (never corrupted).
+///
+/// Every method is synchronous and may block on disk I/O; writes are serialized, reads run
+/// concurrently with them. Each method runs in one transaction.
+public final class RequestStore: Sendable {
+    let pool: DatabasePool
+
+    /// The file this store was opened on.
+    public let path: String
+
+    /// Opens (creating it and its parent directories if needed) the store at `path` and brings
+    /// its schema up to date.
+    public init(path: String) throws {
+        let parent = URL(fileURLWithPath: path).deletingLastPathComponent()
+        try FileManager.default.createDirectory(at: parent, withIntermediateDirectories: true)
+
+        var configuration = Configuration()
+        configuration.journalMode = .wal
+        // Wait for a lock held by another process (a second bridge on the same file, the sqlite3
+        // shell) instead of failing at once.
+        configuration.busyMode = .timeout(5)
+        configuration.prepareDatabase { db in
+            // In WAL mode, NORMAL syncs at checkpoints only: committed transactions survive a
+            // process crash, not necessarily a power loss.
+            try db.execute(sql: "PRAGMA synchronous = NORMAL")
+        }
+        configuration.label = "courier.store"
+
+        self.path = path
+        self.pool = try DatabasePool(path: path, configuration: configuration)
+        try Self.migrator.migrate(pool)
+    }
+
+    /// Closes the database connections. Any later call throws.
+    public func close() throws {
+        try pool.close()
+    }
+
+    // MARK: Intake
+
+    /// Records a new request unless it is a duplicate or over quota, deciding and inserting in
+    /// one write transaction.
+    ///
+    /// In order: a record whose `identity` is already stored yields `.duplicate` with the stored
+    /// record; a pending record (state received or dispatched) is refused when its device already
+    /// has `maxPendingPerDevice` pending requests, then when the store holds `maxPendingTotal`;
+    /// otherwise it is inserted. Records in a final state (a rejection) skip the quota checks but
+    /// are still deduplicated.
+    public func accept(
+        _ record: RequestRecord,
+        maxPendingPerDevice: Int,
+        maxPendingTotal: Int
+    ) throws -> AcceptOutcome {
+        try pool.write { db in
+            if let identity = record.identity,
+                let existing = try RequestRow.filter(RequestRow.Columns.identity == identity)
+                    .fetchOne(db)
+            {
+                return .duplicate(existing.record)
+            }
+            if !record.state.isFinal {
+                let device = try Self.pendingCount(db, device: record.device)
+                if device >= maxPendingPerDevice {
+                    return .deviceOverQuota(pending: device)
+                }
+                let total = try Self.pendingCount(db)
+                if total >= maxPendingTotal {
+                    return .totalOverQuota(pending: total)
+                }
+            }
+            try RequestRow(record).insert(db)
+            return .accepted
+        }
+    }
+
+    // MARK: Lookup
+
+    /// The record with this bridge id.
+    public func record(id: String) throws -> RequestRecord? {
+        try pool.read { db in try Self.fetch(db, id: id) }
+    }
+
+    /// The record with this duplicate-suppression identity.
+    public func record(identity: String) throws -> RequestRecord? {
+        try pool.read { db in
+            try RequestRow.filter(RequestRow.Columns.identity == identity).fetchOne(db)?.record
+        }
+    }
+
+    static func fetch(_ db: Database, id: String) throws -> RequestRecord? {
+        try RequestRow.fetchOne(db, key: id)?.record
+    }
+}
+
+/// What ``RequestStore/accept(_:maxPendingPerDevice:maxPendingTotal:)`` did with a record.
+public enum AcceptOutcome: Sendable, Equatable {
+    /// Inserted.
+    case accepted
+    /// Not inserted: a record with the same identity is stored; here it is.
+    case duplicate(RequestRecord)
+    /// Not inserted: the device already has `pending` pending requests.
+    case deviceOverQuota(pending: Int)
+    /// Not inserted: the store already holds `pending` pending requests.
+    case totalOverQuota(pending: Int)
+}

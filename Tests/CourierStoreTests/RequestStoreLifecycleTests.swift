@@ -1,0 +1,284 @@
+import CourierCore
+import CourierStore
+import Foundation
+import Testing
+
+@Suite("RequestStore lifecycle", .timeLimit(.minutes(1)))
+struct RequestStoreLifecycleTests {
+    @Test func perDeviceQuota() throws {
+        let fixture = try StoreFixture()
+        defer { fixture.remove() }
+        let store = fixture.store
+        func accept(_ id: String, device: String) throws -> AcceptOutcome {
+            try store.accept(
+                makeRecord(id: id, device: device), maxPendingPerDevice: 2, maxPendingTotal: 100)
+        }
+        #expect(try accept("a1", device: "a") == .accepted)
+        #expect(try accept("a2", device: "a") == .accepted)
+        #expect(try accept("a3", device: "a") == .deviceOverQuota(pending: 2))
+        #expect(try store.record(id: "a3") == nil)
+        #expect(try accept("b1", device: "b") == .accepted)
+        #expect(try store.pendingCount(device: "a") == 2)
+        #expect(try store.pendingCount(device: "b") == 1)
+        #expect(try store.pendingCount() == 3)
+
+        // Dispatching keeps it pending; finishing frees a slot.
+        _ = try store.markDispatched(id: "a1", attempt: 1, wakeAt: 5_000, now: 1_100)
+        #expect(try store.pendingCount(device: "a") == 2)
+        _ = try store.finish(
+            id: "a1", state: .completed, reply: okReply, onlyFrom: RequestState.pending,
+            now: 1_200)
+        #expect(try store.pendingCount(device: "a") == 1)
+        #expect(try accept("a3", device: "a") == .accepted)
+        #expect(try store.pendingCount(device: "a") == 2)
+
+        // A rejection (final state) skips the quota check and does not count.
+        let rejected = makeRecord(id: "a4", device: "a", state: .rejected)
+        #expect(
+            try store.accept(rejected, maxPendingPerDevice: 2, maxPendingTotal: 100) == .accepted)
+        #expect(try store.pendingCount(device: "a") == 2)
+    }
+
+    @Test func totalQuotaDropsWhenFinishedAndPurged() throws {
+        let fixture = try StoreFixture()
+        defer { fixture.remove() }
+        let store = fixture.store
+        func accept(_ id: String, device: String) throws -> AcceptOutcome {
+            try store.accept(
+                makeRecord(id: id, device: device), maxPendingPerDevice: 10, maxPendingTotal: 3)
+        }
+        #expect(try accept("1", device: "a") == .accepted)
+        #expect(try accept("2", device: "b") == .accepted)
+        #expect(try accept("3", device: "c") == .accepted)
+        #expect(try accept("4", device: "d") == .totalOverQuota(pending: 3))
+        #expect(try store.pendingCount() == 3)
+
+        _ = try store.finish(
+            id: "1", state: .expired, reply: StoredReply(status: 504, code: "timeout"),
+            onlyFrom: RequestState.pending, now: 2_000)
+        #expect(try store.pendingCount() == 2)
+        #expect(try store.pendingCount(device: "a") == 0)
+        #expect(try accept("4", device: "d") == .accepted)
+        #expect(try accept("5", device: "e") == .totalOverQuota(pending: 3))
+
+        // Purging a finished record leaves the counts alone...
+        #expect(try store.purge(finishedBefore: 10_000) == 1)
+        #expect(try store.pendingCount() == 3)
+        // ...while deleting a pending one (through a state change then purge) frees a slot.
+        _ = try store.update(id: "2") { $0.state = .cancelled; $0.updatedAt = 3_000 }
+        #expect(try store.pendingCount() == 2)
+        #expect(try store.purge(finishedBefore: 10_000) == 1)
+        #expect(try store.pendingCount() == 2)
+        #expect(try store.pendingCount(device: "b") == 0)
+        #expect(try accept("5", device: "e") == .accepted)
+    }
+
+    @Test func countsFollowEveryTransition() throws {
+        let fixture = try StoreFixture()
+        defer { fixture.remove() }
+        let store = fixture.store
+        for i in 0..<5 {
+            try store.insert(makeRecord(id: "p\(i)", device: i.isMultiple(of: 2) ? "even" : "odd"))
+        }
+        try store.insert(makeRecord(id: "r", device: "even", state: .rejected))
+        #expect(try store.pendingCount() == 5)
+        #expect(try store.pendingCount(device: "even") == 3)
+        #expect(try store.pendingCount(device: "odd") == 2)
+
+        _ = try store.markDispatched(id: "p0", attempt: 1, wakeAt: 2_000, now: 1_000)
+        _ = try store.finish(
+            id: "p1", state: .failed, reply: StoredReply(status: 500, code: "worker_error"),
+            onlyFrom: RequestState.pending, now: 1_000)
+        _ = try store.update(id: "p2") { $0.state = .cancelled }
+        _ = try store.update(id: "r") { $0.state = .received }  // replay of a rejection
+        #expect(try store.pendingCount() == 4)
+        #expect(try store.pendingCount(device: "even") == 3)
+        #expect(try store.pendingCount(device: "odd") == 1)
+
+        let counts = try store.countsByState()
+        #expect(counts[.received] == 3)
+        #expect(counts[.dispatched] == 1)
+        #expect(counts[.failed] == 1)
+        #expect(counts[.cancelled] == 1)
+        #expect(counts[.delivered] == 0)
+        #expect(counts.count == RequestState.allCases.count)
+    }
+
+    @Test func finishIsCompareAndSet() throws {
+        let fixture = try StoreFixture()
+        defer { fixture.remove() }
+        let store = fixture.store
+        try store.insert(makeRecord(id: "f"))
+        _ = try store.markDispatched(id: "f", attempt: 1, wakeAt: 9_000, now: 1_100)
+
+        let reply = StoredReply(
+            status: 200, payload: Data([0, 1, 2]), contentType: "application/cbor",
+            userProperties: [UserProperty("traceparent", "00-1-2-01")])
+        let first = try #require(
+            try store.finish(
+                id: "f", state: .completed, reply: reply, onlyFrom: [.dispatched], now: 1_500))
+        #expect(first.state == .completed)
+        #expect(first.replyStatus == 200)
+        #expect(first.replyCode == nil)
+        #expect(first.replyPayload == Data([0, 1, 2]))
+        #expect(first.replyContentType == "application/cbor")
+        #expect(first.replyUserProperties == reply.userProperties)
+        #expect(first.wakeAt == nil)
+        #expect(first.updatedAt == 1_500)
+        #expect(first.deliveredAt == nil)
+
+        // A late or duplicate reply, and a timeout racing it, change nothing.
+        let late = StoredReply(status: 500, code: "worker_error", reason: "worker_error")
+        #expect(
+            try store.finish(
+                id: "f", state: .failed, reply: late, onlyFrom: [.dispatched], now: 1_600) == nil)
+        #expect(
+            try store.finish(
+                id: "f", state: .expired, reply: StoredReply(status: 504, code: "timeout"),
+                onlyFrom: RequestState.pending, now: 1_700) == nil)
+        #expect(try store.record(id: "f") == first)
+        #expect(
+            try store.finish(
+                id: "missing", state: .completed, reply: reply, onlyFrom: [.dispatched],
+                now: 1_600) == nil)
+
+        // delivered: true marks it delivered at once (nothing to publish).
+        try store.insert(makeRecord(id: "h", responseTopic: nil))
+        let http = try #require(
+            try store.finish(
+                id: "h", state: .failed, reply: late, onlyFrom: [.received], now: 2_000,
+                delivered: true))
+        #expect(http.deliveredAt == 2_000)
+        #expect(http.reason == "worker_error")
+        #expect(http.replyCode == "worker_error")
+    }
+
+    @Test func markDispatchedOnlyMovesPendingRecords() throws {
+        let fixture = try StoreFixture()
+        defer { fixture.remove() }
+        let store = fixture.store
+        try store.insert(makeRecord(id: "d"))
+        let first = try #require(
+            try store.markDispatched(id: "d", attempt: 1, wakeAt: 5_000, now: 1_100))
+        #expect(first.state == .dispatched)
+        #expect(first.attempts == 1)
+        #expect(first.wakeAt == 5_000)
+        #expect(first.updatedAt == 1_100)
+        let second = try #require(
+            try store.markDispatched(id: "d", attempt: 2, wakeAt: 9_000, now: 5_100))
+        #expect(second.attempts == 2)
+        #expect(try store.record(id: "d") == second)
+
+        _ = try store.finish(
+            id: "d", state: .completed, reply: okReply, onlyFrom: [.dispatched], now: 6_000)
+        #expect(try store.markDispatched(id: "d", attempt: 3, wakeAt: 9_500, now: 7_000) == nil)
+        #expect(try store.record(id: "d")?.state == .completed)
+        #expect(try store.markDispatched(id: "none", attempt: 1, wakeAt: 1, now: 1) == nil)
+    }
+
+    @Test func dueAndNextWakeOrdering() throws {
+        let fixture = try StoreFixture()
+        defer { fixture.remove() }
+        let store = fixture.store
+        #expect(try store.nextWake() == nil)
+        try store.insert(makeRecord(id: "late", wakeAt: 3_000))
+        try store.insert(makeRecord(id: "early", wakeAt: 1_000))
+        try store.insert(makeRecord(id: "middle", wakeAt: 2_000))
+        try store.insert(makeRecord(id: "unset"))
+        try store.insert(makeRecord(id: "final", state: .rejected, wakeAt: 500))
+        #expect(try store.nextWake() == 1_000)
+
+        #expect(try store.due(now: 999, limit: 10).isEmpty)
+        #expect(try store.due(now: 2_000, limit: 10).map(\.id) == ["early", "middle"])
+        #expect(try store.due(now: 10_000, limit: 2).map(\.id) == ["early", "middle"])
+        #expect(try store.due(now: 10_000, limit: 10).map(\.id) == ["early", "middle", "late"])
+
+        // Backoff moves a timer; a final record's timer stops counting.
+        try store.setWake(id: "early", wakeAt: 4_000, now: 1_000)
+        #expect(try store.nextWake() == 2_000)
+        #expect(try store.due(now: 10_000, limit: 10).map(\.id) == ["middle", "late", "early"])
+        _ = try store.finish(
+            id: "middle", state: .completed, reply: okReply, onlyFrom: RequestState.pending,
+            now: 2_100)
+        #expect(try store.nextWake() == 3_000)
+        try store.setWake(id: "middle", wakeAt: 1, now: 2_200)  // final: ignored
+        #expect(try store.record(id: "middle")?.wakeAt == nil)
+        try store.setWake(id: "late", wakeAt: nil, now: 2_200)
+        try store.setWake(id: "early", wakeAt: nil, now: 2_200)
+        #expect(try store.nextWake() == nil)
+        #expect(try store.due(now: .max, limit: 10).isEmpty)
+    }
+
+    @Test func undeliveredThenMarkDelivered() throws {
+        let fixture = try StoreFixture()
+        defer { fixture.remove() }
+        let store = fixture.store
+        func finish(_ id: String, _ state: RequestState, at now: Int64, delivered: Bool = false)
+            throws
+        {
+            _ = try #require(
+                try store.finish(
+                    id: id, state: state, reply: StoredReply(status: 200), onlyFrom: RequestState.pending,
+                    now: now, delivered: delivered))
+        }
+        try store.insert(makeRecord(id: "c2"))
+        try store.insert(makeRecord(id: "c1"))
+        try store.insert(makeRecord(id: "x"))
+        try store.insert(makeRecord(id: "noTopic", responseTopic: nil))
+        try store.insert(makeRecord(id: "pending"))
+        try store.insert(makeRecord(id: "already"))
+        try finish("c2", .completed, at: 2_000)
+        try finish("c1", .completed, at: 1_500)
+        try finish("x", .expired, at: 1_800)
+        try finish("noTopic", .completed, at: 1_000)
+        try finish("already", .completed, at: 1_000, delivered: true)
+
+        #expect(try store.undelivered(limit: 10).map(\.id) == ["c1", "x", "c2"])
+        #expect(try store.undelivered(limit: 1).map(\.id) == ["c1"])
+
+        try store.markDelivered(id: "c1", now: 3_000)
+        let c1 = try #require(try store.record(id: "c1"))
+        #expect(c1.state == .delivered)
+        #expect(c1.deliveredAt == 3_000)
+        #expect(try store.undelivered(limit: 10).map(\.id) == ["x", "c2"])
+
+        try store.markDelivered(ids: ["x", "c2", "pending", "missing"], now: 4_000)
+        #expect(try store.undelivered(limit: 10).isEmpty)
+        #expect(try store.record(id: "x")?.state == .expired)  // other final states stay
+        #expect(try store.record(id: "x")?.deliveredAt == 4_000)
+        #expect(try store.record(id: "c2")?.state == .delivered)
+        #expect(try store.record(id: "pending")?.deliveredAt == nil)  // pending: untouched
+        #expect(try store.record(id: "pending")?.state == .received)
+
+        // Marking twice keeps the first acknowledgement time.
+        try store.markDelivered(id: "c1", now: 5_000)
+        #expect(try store.record(id: "c1")?.deliveredAt == 3_000)
+    }
+
+    @Test func purgeDeletesOnlyOldFinishedRecords() throws {
+        let fixture = try StoreFixture()
+        defer { fixture.remove() }
+        let store = fixture.store
+        for id in ["old", "new", "pendingOld"] {
+            try store.insert(makeRecord(id: id, receivedAt: 100))
+        }
+        _ = try store.finish(
+            id: "old", state: .completed, reply: okReply, onlyFrom: RequestState.pending,
+            now: 1_000)
+        _ = try store.finish(
+            id: "new", state: .failed, reply: okReply, onlyFrom: RequestState.pending,
+            now: 5_000)
+        try store.insert(makeRecord(id: "rejected", state: .rejected, receivedAt: 900))
+
+        #expect(try store.purge(finishedBefore: 1_000) == 1)  // rejected, updatedAt 900
+        #expect(try store.record(id: "rejected") == nil)
+        #expect(try store.purge(finishedBefore: 5_000) == 1)
+        #expect(try store.record(id: "old") == nil)
+        #expect(try store.record(id: "new") != nil)
+        #expect(try store.record(id: "pendingOld") != nil)  // pending records are never purged
+        #expect(try store.purge(finishedBefore: .max) == 1)
+        #expect(try store.record(id: "new") == nil)
+        #expect(try store.record(id: "pendingOld") != nil)
+        #expect(try store.purge(finishedBefore: .max) == 0)
+    }
+}
