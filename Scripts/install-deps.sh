@@ -1,0 +1,17 @@
+#!/usr/bin/env bash
+# Installs the system packages Courier needs (Debian/Ubuntu), only those missing.
+set -euo pipefail
+
+packages=(mosquitto mosquitto-clients libmosquitto-dev openssl pkg-config)
+missing=()
+for package in "${packages[@]}"; do
+    dpkg-query -W -f='${Status}' "$package" 2>/dev/null | grep -q "install ok installed" || missing+=("$package")
+done
+if ((${#missing[@]})); then
+    echo "installing: ${missing[*]}"
+    sudo=""
+    [ "$(id -u)" -eq 0 ] || sudo="sudo"
+    $sudo apt-get update -qq
+    DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+fi
+command -v swift >/dev/null || { echo "swift is not on PATH: install a Swift 6.2+ toolchain" >&2; exit 1; }

@@ -1,0 +1,7 @@
+#!/usr/bin/env bash
+# Installs what is missing, then builds and runs every test against real mosquitto brokers.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+bash Scripts/install-deps.sh
+swift build --build-tests
+swift test --skip-build "$@"
