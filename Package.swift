@@ -110,6 +110,7 @@ let package = Package(
                 "CourierCore",
                 "CourierDevices",
                 "CourierHTTP",
+                "CourierProcess",
                 "CourierStore",
                 "CourierWorkers",
                 "MQTT",
@@ -130,6 +131,17 @@ let package = Package(
             dependencies: ["CourierProcess", "MQTT", .product(name: "Logging", package: "swift-log")],
             swiftSettings: strict
         ),
+        .executableTarget(
+            name: "courier-bench",
+            dependencies: [
+                "MQTT",
+                "CourierTesting",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            path: "Sources/CourierBench",
+            swiftSettings: strict
+        ),
         .testTarget(
             name: "MQTTTests",
             dependencies: ["MQTT", "CourierTesting"],
@@ -147,12 +159,28 @@ let package = Package(
         ),
         .testTarget(
             name: "CourierWorkersTests",
-            dependencies: ["CourierWorkers", "CourierCore"],
+            dependencies: [
+                "CourierWorkers", "CourierCore", "CourierTesting", "MQTT",
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            ],
+            swiftSettings: strict
+        ),
+        .testTarget(
+            name: "CourierHTTPTests",
+            dependencies: [
+                "CourierHTTP", "CourierBridge", "CourierStore", "CourierCore", "CourierWorkers", "CourierTesting",
+                .product(name: "HummingbirdTesting", package: "hummingbird"),
+            ],
             swiftSettings: strict
         ),
         .testTarget(
             name: "CourierEndToEndTests",
-            dependencies: ["CourierTesting", "MQTT", "CourierCore"],
+            dependencies: ["CourierProcess", "CourierTesting", "MQTT", "CourierCore"],
+            swiftSettings: strict
+        ),
+        .testTarget(
+            name: "CourierDevicesTests",
+            dependencies: ["CourierDevices", "CourierTesting", "MQTT", "CourierCore"],
             swiftSettings: strict
         ),
     ]

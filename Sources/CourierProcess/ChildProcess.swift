@@ -139,5 +139,6 @@ public final class ChildProcess: Sendable {
 /// A child process could not be started.
 public struct ChildProcessError: Error, CustomStringConvertible {
     public var message: String
+    public init(message: String) { self.message = message }
     public var description: String { message }
 }

@@ -101,13 +101,14 @@ extension RequestStore {
     }
 
     /// Applies `change` to the record if its state is in `states`, in one write transaction.
-    private func modify(
+    func modify(
         id: String,
         onlyFrom states: [RequestState],
+        where condition: (RequestRecord) -> Bool = { _ in true },
         _ change: (inout RequestRecord) -> Void
     ) throws -> RequestRecord? {
         try pool.write { db in
-            guard var record = try Self.fetch(db, id: id), states.contains(record.state) else {
+            guard var record = try Self.fetch(db, id: id), states.contains(record.state), condition(record) else {
                 return nil
             }
             change(&record)

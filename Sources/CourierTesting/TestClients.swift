@@ -9,9 +9,10 @@ extension MosquittoBroker {
         _ name: String = "test",
         protocolVersion: MQTTProtocolVersion = .v5,
         configure: (inout MQTTConfiguration) -> Void = { _ in },
+        onConnect: MQTTClient.ConnectHook? = nil,
         onMessage: MQTTClient.MessageHook? = nil
     ) async throws -> MQTTClient {
-        let client = makeClient(name, protocolVersion: protocolVersion, configure: configure, onMessage: onMessage)
+        let client = makeClient(name, protocolVersion: protocolVersion, configure: configure, onConnect: onConnect, onMessage: onMessage)
         try await withTimeout(.seconds(10), "connect \(name)") { try await client.connect() }
         return client
     }
@@ -21,13 +22,14 @@ extension MosquittoBroker {
         _ name: String = "test",
         protocolVersion: MQTTProtocolVersion = .v5,
         configure: (inout MQTTConfiguration) -> Void = { _ in },
+        onConnect: MQTTClient.ConnectHook? = nil,
         onMessage: MQTTClient.MessageHook? = nil
     ) -> MQTTClient {
         var configuration = MQTTConfiguration(host: "127.0.0.1", port: port, clientID: MQTTConfiguration.uniqueClientID(prefix: name))
         configuration.protocolVersion = protocolVersion
         configuration.reconnectDelay = 1...1
         configure(&configuration)
-        return MQTTClient(configuration: configuration, logger: Logger.test(name), onMessage: onMessage)
+        return MQTTClient(configuration: configuration, logger: Logger.test(name), onMessage: onMessage, onConnect: onConnect)
     }
 }
 

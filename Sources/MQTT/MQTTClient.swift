@@ -24,10 +24,14 @@ public final class MQTTClient: Sendable {
     public let configuration: MQTTConfiguration
     let handle: MosquittoHandle
 
+    /// Called on the network thread after every accepted CONNACK, the first and each one after
+    /// a reconnect (to announce presence again, say). It must not block.
+    public typealias ConnectHook = @Sendable () -> Void
+
     /// Creates a client. Nothing is started until ``connect()``.
-    public init(configuration: MQTTConfiguration, logger: Logger, onMessage: MessageHook? = nil) {
+    public init(configuration: MQTTConfiguration, logger: Logger, onMessage: MessageHook? = nil, onConnect: ConnectHook? = nil) {
         self.configuration = configuration
-        handle = MosquittoHandle(configuration: configuration, logger: logger, hook: onMessage)
+        handle = MosquittoHandle(configuration: configuration, logger: logger, hook: onMessage, connectHook: onConnect)
     }
 
     /// Messages received, in order; for one reader at a time. Empty when the client was made

@@ -26,21 +26,26 @@ final class MosquittoHandle: Sendable {
         var connectWaiters: [CheckedContinuation<Void, any Error>] = []
         /// Every subscribed filter with its QoS, subscribed again after each reconnect.
         var subscriptions: [String: MQTTQoS] = [:]
+        /// True once the client was handed to ``MQTTConfiguration/eventLoop``, which then
+        /// disconnects and destroys it at shutdown.
+        var onEventLoop = false
     }
 
     let configuration: MQTTConfiguration
     let logger: Logger
     let hook: MQTTClient.MessageHook?
+    let connectHook: MQTTClient.ConnectHook?
     let inbound: InboundBuffer
     let acks = AckTable()
     let state = Mutex(State())
 
-    init(configuration: MQTTConfiguration, logger: Logger, hook: MQTTClient.MessageHook?) {
+    init(configuration: MQTTConfiguration, logger: Logger, hook: MQTTClient.MessageHook?, connectHook: MQTTClient.ConnectHook?) {
         self.configuration = configuration
         var logger = logger
         logger[metadataKey: "mqtt.client"] = "\(configuration.clientID)"
         self.logger = logger
         self.hook = hook
+        self.connectHook = connectHook
         inbound = InboundBuffer(capacity: configuration.inboundCapacity, overflowWait: configuration.inboundOverflowWait)
     }
 
@@ -63,7 +68,7 @@ final class MosquittoHandle: Sendable {
         }
         if shouldStart {
             do {
-                try start()
+                try await start()
             } catch {
                 state.withLock { $0.phase = .refused(error) }
                 throw error
@@ -84,8 +89,9 @@ final class MosquittoHandle: Sendable {
         }
     }
 
-    /// Creates the libmosquitto client, sends CONNECT and starts the network thread.
-    private func start() throws(MQTTError) {
+    /// Creates the libmosquitto client, sends CONNECT and starts the network thread (or hands
+    /// the client to its event loop).
+    private func start() async throws(MQTTError) {
         _ = Mosquitto.initialized
         let config = configuration
         let isV5 = config.protocolVersion == .v5
@@ -128,6 +134,10 @@ final class MosquittoHandle: Sendable {
             }
         }
         installCallbacks(mosq)
+        if let eventLoop = config.eventLoop {
+            try await start(on: eventLoop, mosq)
+            return
+        }
 
         // CONNECT properties can only be sent through mosquitto_connect_bind_v5.
         let properties = try OutgoingProperties(sessionExpiry: config.sessionExpiry, receiveMaximum: config.receiveMaximum)
@@ -156,6 +166,7 @@ final class MosquittoHandle: Sendable {
         }
         // While reconnecting, libmosquitto answers MOSQ_ERR_NO_CONN for QoS 1 yet keeps the
         // message queued and sends it after reconnecting: wait for its PUBACK, never resend.
+        configuration.eventLoop?.wantsWrite(self)
         guard code == Mosquitto.success || (code == Mosquitto.noConnection && qos == .atLeastOnce) else {
             throw Mosquitto.error(code)
         }
@@ -174,6 +185,7 @@ final class MosquittoHandle: Sendable {
         let code = mosquitto_subscribe_v5(mosq, &mid, filter, Int32(qos.rawValue), 0, nil)
         if code == Mosquitto.noConnection { return }  // subscribed when the connection is back
         try Mosquitto.check(code)
+        configuration.eventLoop?.wantsWrite(self)
         let granted = try await withCheckedThrowingContinuation { continuation in
             acks.register(mid, kind: .subscribe, epoch: acks.epoch, continuation: continuation)
         }
@@ -190,6 +202,7 @@ final class MosquittoHandle: Sendable {
         }
         let code = mosquitto_unsubscribe_v5(mosq, nil, filter, nil)
         guard code == Mosquitto.success || code == Mosquitto.noConnection else { throw Mosquitto.error(code) }
+        configuration.eventLoop?.wantsWrite(self)
     }
 
     private func liveHandle() throws(MQTTError) -> OpaquePointer {
@@ -209,27 +222,33 @@ final class MosquittoHandle: Sendable {
     // MARK: Shutting down
 
     func shutdown() async {
-        let (client, waiters): (Pointer?, [CheckedContinuation<Void, any Error>]) = state.withLock { state in
-            if case .shutDown = state.phase { return (nil, []) }
+        let (client, waiters, onEventLoop): (Pointer?, [CheckedContinuation<Void, any Error>], Bool) = state.withLock { state in
+            if case .shutDown = state.phase { return (nil, [], false) }
             state.phase = .shutDown
             defer {
                 state.mosq = nil
                 state.connectWaiters = []
             }
-            return (state.mosq, state.connectWaiters)
+            return (state.mosq, state.connectWaiters, state.onEventLoop)
         }
         for waiter in waiters { waiter.resume(throwing: MQTTError.shutdown) }
         acks.failAll(with: .shutdown)
         inbound.finish()
         guard let client else { return }
-        // Joining the network thread blocks; do it off the cooperative pool.
-        await withCheckedContinuation { (done: CheckedContinuation<Void, Never>) in
-            Thread.detachNewThread {
-                let mosq = client.value
-                mosquitto_disconnect_v5(mosq, 0, nil)
-                mosquitto_loop_stop(mosq, false)
-                mosquitto_destroy(mosq)
-                done.resume()
+        if onEventLoop, let eventLoop = configuration.eventLoop {
+            // The loop thread disconnects and destroys it.
+            await eventLoop.detach(self)
+        } else {
+            // Joining the network thread blocks; do it off the cooperative pool.
+            let threaded = configuration.eventLoop == nil
+            await withCheckedContinuation { (done: CheckedContinuation<Void, Never>) in
+                Thread.detachNewThread {
+                    let mosq = client.value
+                    mosquitto_disconnect_v5(mosq, 0, nil)
+                    if threaded { mosquitto_loop_stop(mosq, false) }
+                    mosquitto_destroy(mosq)
+                    done.resume()
+                }
             }
         }
         // Balances the retain in `start()`: no callback can run after mosquitto_destroy.
@@ -255,6 +274,7 @@ final class MosquittoHandle: Sendable {
                 }
             }
             logger.debug("connected", metadata: ["mqtt.resubscribed": "\(filters.count)"])
+            connectHook?()
             for waiter in waiters { waiter.resume() }
             return
         }
@@ -305,9 +325,11 @@ final class MosquittoHandle: Sendable {
 /// The `struct mosquitto *`, as kept in the handle's state.
 ///
 /// `@unchecked Sendable`: libmosquitto's publish, subscribe and disconnect calls are thread safe
-/// with the threaded loop (they lock internally). Setting callbacks and `mosquitto_destroy` are
-/// not: callbacks are set once before the loop starts, and `shutdown()` destroys the client only
-/// after taking the pointer out of the shared state and joining the network thread.
+/// with the threaded loop, and with an ``MQTTEventLoop`` once `mosquitto_threaded_set` is on
+/// (they lock internally). Setting callbacks and `mosquitto_destroy` are not: callbacks are set
+/// once before the loop starts, and `shutdown()` destroys the client only after taking the
+/// pointer out of the shared state and joining the network thread (or, on an event loop, on
+/// the loop thread, after taking it out of the loop).
 struct Pointer: @unchecked Sendable {
     let value: OpaquePointer
     init(_ value: OpaquePointer) { self.value = value }

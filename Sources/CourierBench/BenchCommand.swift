@@ -1,0 +1,18 @@
+import ArgumentParser
+
+/// `courier-bench`: performance figures, printed with the command that produced them.
+///
+/// Each benchmark is a subcommand in its own file. To add one, write an `AsyncParsableCommand`
+/// that pulls in ``BrokerOptions`` with `@OptionGroup`, prints through ``BenchReport``, and list
+/// it in `subcommands` below.
+@main
+struct BenchCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "courier-bench",
+        abstract: "Courier benchmarks. Figures vary on a shared machine: compare ratios from one run.",
+        subcommands: [
+            MQTTBenchmark.self,
+            BridgeBenchmark.self,
+        ]
+    )
+}

@@ -1,0 +1,143 @@
+import CourierCore
+import CourierStore
+import Foundation
+import MQTT
+
+extension Bridge {
+    /// Every message the bridge's client receives, on the network thread, before its PUBACK
+    /// is written: a request is recorded here, so once acknowledged it cannot be lost.
+    func receive(_ message: MQTTMessage) {
+        if message.topic == replyTopic {
+            let status = message.properties.userProperty("status").flatMap(Int.init) ?? 200
+            guard let correlation = message.properties.correlationData else {
+                metrics.ignoredWorkerReplies.increment()
+                return
+            }
+            let result = WorkResult(
+                status: status,
+                payload: message.payload,
+                contentType: message.properties.contentType,
+                userProperties: message.properties.userProperties.filter { $0.name != "status" }.map { UserProperty($0.name, $0.value) }
+            )
+            workerReplied(requestID: String(decoding: correlation, as: UTF8.self), result: result)
+        } else if message.topic.hasPrefix(topics.presencePrefix + "/") {
+            directory.update(workerID: String(message.topic.dropFirst(topics.presencePrefix.count + 1)), payload: message.payload)
+        } else {
+            accept(IncomingRequest(message))
+        }
+    }
+
+    /// Validates, records and answers one device request.
+    func accept(_ request: IncomingRequest) {
+        let now = unixMillis()
+        switch intake.evaluate(request, now: now) {
+        case .drop(let reason):
+            metrics.rejection("malformed_topic")
+            logger.warning("request dropped", metadata: ["mqtt.topic": "\(request.topic)", "reason": "\(reason)"])
+        case .reject(var record, let code, let message):
+            metrics.rejection(code.rawValue)
+            logger.warning(
+                "request rejected",
+                metadata: ["device.id": "\(record.device)", "operation": "\(record.operation)", "error.code": "\(code.rawValue)", "error.message": "\(message)"]
+            )
+            let body = ErrorBody(code, message: message)
+            record.replyStatus = code.status
+            record.replyCode = code.rawValue
+            record.replyPayload = body.encoded()
+            record.replyContentType = ErrorBody.contentType
+            let reply = code == .forbiddenResponseTopic ? nil : DeviceReply.final(for: record, topics: topics)
+            if reply == nil { record.deliveredAt = now }
+            switch recordAccept(record) {
+            case .accepted:
+                if let reply { enqueue(.publish(reply, recordID: record.id)) }
+                metrics.request(operation: record.operation, status: code.status)
+                enqueue(.deadLetter(record))
+            case .duplicate(let existing):
+                answerDuplicate(existing, asked: record)
+            case .deviceOverQuota, .totalOverQuota, nil:
+                break
+            }
+        case .accept(var record):
+            guard dispatcher.hasWorker(for: record.operation) else {
+                answerTransient(record, .noWorker, "no live worker serves \(record.operation)")
+                return
+            }
+            record.wakeAt = now + 1000  // the timer scan's safety net if the fast path misses it
+            switch recordAccept(record) {
+            case .accepted:
+                if configuration.operation(named: record.operation)?.ack == true {
+                    answerTransient(record, .accepted, "accepted")
+                }
+                enqueue(.dispatch(record))
+            case .duplicate(let existing):
+                answerDuplicate(existing, asked: record)
+            case .deviceOverQuota(let pending):
+                answerTransient(record, .busy, "device \(record.device) has \(pending) requests pending, the limit is \(configuration.limits.maxPendingPerDevice)")
+            case .totalOverQuota:
+                answerTransient(record, .unavailable, "the bridge is shedding load")
+            case nil:
+                answerTransient(record, .unavailable, "the store is unavailable")
+            }
+        }
+    }
+
+    /// Stores a new record; nil when the store failed (logged).
+    private func recordAccept(_ record: RequestRecord) -> AcceptOutcome? {
+        let started = ContinuousClock.now
+        defer { metrics.storeWrite.recordNanoseconds(Int64((ContinuousClock.now - started).milliseconds * 1_000_000)) }
+        do {
+            return try store.accept(
+                record,
+                maxPendingPerDevice: configuration.limits.maxPendingPerDevice,
+                maxPendingTotal: configuration.limits.maxPendingTotal
+            )
+        } catch {
+            logger.error("store write failed", metadata: ["request.id": "\(record.id)", "error": "\(error)"])
+            return nil
+        }
+    }
+
+    /// A duplicate gets the stored final reply, or 202 while the original is in progress; it
+    /// never reaches a worker.
+    private func answerDuplicate(_ existing: RequestRecord, asked: RequestRecord) {
+        metrics.duplicates.increment()
+        var target = existing
+        target.responseTopic = asked.responseTopic
+        if existing.state.isFinal, existing.replyStatus != nil {
+            if let reply = DeviceReply.final(for: target, topics: topics) { enqueue(.publish(reply, recordID: nil)) }
+        } else {
+            answerTransient(target, .accepted, "in progress")
+        }
+    }
+
+    /// Publishes a reply that is not the request's stored final one (202, 429, 503).
+    func answerTransient(_ record: RequestRecord, _ code: ReplyCode, _ message: String) {
+        if code != .accepted {
+            metrics.rejection(code.rawValue)
+            metrics.request(operation: record.operation, status: code.status)
+            logger.info("request refused", metadata: ["device.id": "\(record.device)", "operation": "\(record.operation)", "status": "\(code.status)", "error.message": "\(message)"])
+        }
+        let body = code == .accepted
+            ? Data("{\"state\":\"\(record.state.rawValue)\",\"status\":202}".utf8)
+            : ErrorBody(code, message: message).encoded()
+        if let reply = DeviceReply.make(for: record, status: code.status, code: code.rawValue, payload: body, contentType: ErrorBody.contentType, topics: topics) {
+            enqueue(.publish(reply, recordID: nil))
+        }
+    }
+}
+
+extension IncomingRequest {
+    init(_ message: MQTTMessage) {
+        self.init(
+            topic: message.topic,
+            payload: message.payload,
+            qos: message.qos.rawValue,
+            responseTopic: message.properties.responseTopic,
+            correlationData: message.properties.correlationData,
+            messageExpiry: message.properties.messageExpiry,
+            contentType: message.properties.contentType,
+            payloadFormatIndicator: message.properties.payloadFormatIndicator.map(Int.init),
+            userProperties: message.properties.userProperties.map { UserProperty($0.name, $0.value) }
+        )
+    }
+}

@@ -1,0 +1,95 @@
+import CourierCore
+import CourierStore
+import Foundation
+
+/// What happened to a request submitted over HTTP.
+public enum SubmitOutcome: Sendable {
+    /// Recorded and on its way to a worker.
+    case accepted(RequestRecord)
+    /// Same `Idempotency-Key` seen within retention: the original request.
+    case duplicate(RequestRecord)
+    /// Refused with this code; the record is kept when it is a dead letter.
+    case refused(ReplyCode, message: String)
+}
+
+extension Bridge {
+    /// Submits a request for clients that do not speak MQTT (the Asynchronous Request-Reply
+    /// pattern): the same checks, store and workers as an MQTT request; the result is read
+    /// back from the store.
+    public func submit(operation: String, device: String, payload: Data, contentType: String?, idempotencyKey: String?) -> SubmitOutcome {
+        guard Topics.isValidID(device) else { return .refused(.badRequest, message: "device must match [A-Za-z0-9_.-]{1,64}") }
+        if let idempotencyKey, !Topics.isValidID(idempotencyKey) {
+            return .refused(.badRequest, message: "Idempotency-Key must match [A-Za-z0-9_.-]{1,64}")
+        }
+        let request = IncomingRequest(topic: "\(topics.devicePrefix)/\(device)/requests/\(operation)", payload: payload, contentType: contentType)
+        let now = unixMillis()
+        switch intake.evaluate(request, now: now) {
+        case .drop(let reason):
+            return .refused(.badRequest, message: reason)
+        case .reject(_, let code, let message):
+            metrics.rejection(code.rawValue)
+            return .refused(code, message: message)
+        case .accept(var record):
+            record.deviceProtocol = .http
+            record.requestId = idempotencyKey
+            record.identity = RequestIntake.identity(of: record)
+            record.wakeAt = now + 1000
+            guard dispatcher.hasWorker(for: operation) else {
+                return .refused(.noWorker, message: "no live worker serves \(operation)")
+            }
+            do {
+                switch try store.accept(record, maxPendingPerDevice: configuration.limits.maxPendingPerDevice, maxPendingTotal: configuration.limits.maxPendingTotal) {
+                case .accepted:
+                    enqueue(.dispatch(record))
+                    return .accepted(record)
+                case .duplicate(let existing):
+                    metrics.duplicates.increment()
+                    return .duplicate(existing)
+                case .deviceOverQuota(let pending):
+                    return .refused(.busy, message: "device \(device) has \(pending) requests pending")
+                case .totalOverQuota:
+                    return .refused(.unavailable, message: "the bridge is shedding load")
+                }
+            } catch {
+                logger.error("store write failed", metadata: ["error": "\(error)"])
+                return .refused(.unavailable, message: "the store is unavailable")
+            }
+        }
+    }
+
+    /// Cancels a pending request: the device gets 410. Nil when the request is unknown or
+    /// already final.
+    public func cancel(id: String) -> RequestRecord? {
+        finish(id, code: .cancelled, message: "cancelled by an operator", state: .cancelled)
+    }
+
+    /// Replays a dead letter as a new request with a fresh deadline; nil when `id` is not a
+    /// dead letter.
+    public func replay(deadLetterID id: String) throws -> RequestRecord? {
+        guard let original = try store.record(id: id), original.state.isDeadLetter,
+            let operation = configuration.operation(named: original.operation)
+        else { return nil }
+        let now = unixMillis()
+        var copy = RequestRecord(
+            id: RequestRecord.newID(),
+            device: original.device,
+            operation: original.operation,
+            deviceProtocol: original.deviceProtocol,
+            correlationData: original.correlationData,
+            requestId: original.requestId,
+            responseTopic: original.responseTopic,
+            qos: original.qos,
+            payload: original.payload,
+            contentType: original.contentType,
+            payloadFormatIndicator: original.payloadFormatIndicator,
+            userProperties: original.userProperties,
+            receivedAt: now,
+            deadline: now + operation.timeout.milliseconds,
+            wakeAt: now + 1000
+        )
+        copy.reason = "replay of \(original.id)"
+        _ = try store.accept(copy, maxPendingPerDevice: .max, maxPendingTotal: .max)
+        enqueue(.dispatch(copy))
+        return copy
+    }
+}

@@ -1,0 +1,155 @@
+import CourierCore
+import CourierStore
+import CourierWorkers
+import Foundation
+import Logging
+import MQTT
+import ServiceLifecycle
+import Synchronization
+
+/// The daemon that owns correlations: intake, store, dispatch, reply routing, deadlines,
+/// retries and dead letters. A `Service`: run it in a `ServiceGroup`; SIGTERM stops intake,
+/// drains the work in flight and closes the store.
+public final class Bridge: Service, Sendable {
+    /// Where attempts go.
+    public enum Workers: Sendable {
+        /// Worker daemons over MQTT (`courier bridge` + `courier worker`).
+        case mqtt
+        /// Handlers in this process (`courier serve`).
+        case inMemory(WorkerPool)
+    }
+
+    public let configuration: CourierConfiguration
+    public let store: RequestStore
+    let topics: Topics
+    let intake: RequestIntake
+    let client: MQTTClient
+    let logger: Logger
+    let metrics = BridgeMetrics()
+    let directory = WorkerDirectory()
+    let replyTopic: String
+    private let dispatcherBox = Mutex<(any WorkDispatcher)?>(nil)
+    private let pool: WorkerPool?
+    let jobs: AsyncStream<BridgeJob>
+    let jobSink: AsyncStream<BridgeJob>.Continuation
+    let jobsInFlight = Atomic<Int>(0)
+
+    /// - Parameters:
+    ///   - mqtt: the broker connection; the bridge makes it a durable session (clean start off,
+    ///     session expiry one day) under the client id `courier-bridge-{bridgeID}`.
+    public init(
+        configuration: CourierConfiguration,
+        mqtt: MQTTConfiguration,
+        store: RequestStore,
+        workers: Workers,
+        topics: Topics = Topics(),
+        logger: Logger
+    ) {
+        self.configuration = configuration
+        self.store = store
+        self.topics = topics
+        self.logger = logger
+        intake = RequestIntake(configuration: configuration, topics: topics)
+        replyTopic = topics.bridgeReplies(configuration.bridgeID)
+        (jobs, jobSink) = AsyncStream.makeStream(of: BridgeJob.self, bufferingPolicy: .bufferingOldest(16_384))
+
+        var mqtt = mqtt
+        mqtt.clientID = "courier-bridge-\(configuration.bridgeID)"
+        mqtt.cleanStart = false
+        mqtt.sessionExpiry = 86_400
+        let target = HookTarget()
+        client = MQTTClient(configuration: mqtt, logger: logger, onMessage: { message in target.bridge?.receive(message) })
+        switch workers {
+        case .mqtt:
+            pool = nil
+        case .inMemory(let pool):
+            self.pool = pool
+        }
+        target.bridge = self
+        let dispatcher: any WorkDispatcher =
+            if let pool {
+                InMemoryDispatcher(pool: pool) { [weak self] id, result in self?.workerReplied(requestID: id, result: result) }
+            } else {
+                MQTTDispatcher(client: client, directory: directory, topics: topics, bridgeID: configuration.bridgeID)
+            }
+        dispatcherBox.withLock { $0 = dispatcher }
+    }
+
+    var dispatcher: any WorkDispatcher { dispatcherBox.withLock { $0! } }
+
+    /// Broker connected and store open.
+    public var isReady: Bool { client.isConnected }
+
+    /// The MQTT filters the bridge takes device requests from; shared, so several bridges can
+    /// split the load.
+    var intakeFilters: [String] { topics.requestFilters.map { "$share/courier-bridges/\($0)" } }
+
+    public func run() async throws {
+        do {
+            // While the broker is unreachable connect() keeps trying: let SIGTERM end that too.
+            try await withGracefulShutdownHandler {
+                try await client.connect()
+            } onGracefulShutdown: {
+                Task { await self.client.shutdown() }
+            }
+        } catch MQTTError.shutdown {
+            try store.close()
+            logger.info("bridge stopped before the broker answered")
+            return
+        }
+        metrics.brokerConnected.record(1)
+        for filter in intakeFilters { try await client.subscribe(filter) }
+        try await client.subscribe(replyTopic)
+        if pool == nil { try await client.subscribe(topics.presenceFilter) }
+        logger.info(
+            "bridge started",
+            metadata: ["bridge.id": "\(configuration.bridgeID)", "store.path": "\(store.path)", "workers": "\(pool == nil ? "mqtt" : "in-memory")"]
+        )
+        sweepUndelivered(olderThan: nil)
+
+        await withDiscardingTaskGroup { group in
+            group.addTask { await self.processJobs() }
+            group.addTask { await self.runTimers() }
+            try? await gracefulShutdown()
+            logger.info("bridge stopping: intake closed, draining")
+            for filter in intakeFilters { try? client.unsubscribe(filter) }
+            await drain(limit: .seconds(10))
+            jobSink.finish()
+            group.cancelAll()
+        }
+        await client.shutdown()
+        metrics.brokerConnected.record(0)
+        try store.close()
+        logger.info("bridge stopped")
+    }
+
+    /// Waits until no job and no in-memory attempt is in flight, or the limit passes.
+    private func drain(limit: Duration) async {
+        let deadline = ContinuousClock.now + limit
+        while ContinuousClock.now < deadline, jobsInFlight.load(ordering: .relaxed) > 0 || (pool?.inFlight ?? 0) > 0 {
+            try? await Task.sleep(for: .milliseconds(20))
+        }
+    }
+
+    func enqueue(_ job: BridgeJob) {
+        if case .dropped = jobSink.yield(job) {
+            metrics.dropped.increment()
+            logger.debug("job queue full; the store keeps the work for the next scan")
+        }
+    }
+}
+
+/// Lets the MQTT hook, made before the bridge exists, reach it without a retain cycle.
+private final class HookTarget: Sendable {
+    private let reference = Mutex<WeakBridge>(WeakBridge())
+
+    var bridge: Bridge? {
+        get { reference.withLock { $0.value } }
+        set { reference.withLock { $0.value = newValue } }
+    }
+}
+
+private struct WeakBridge: @unchecked Sendable {
+    // `@unchecked Sendable`: only read and written under HookTarget's mutex.
+    weak var value: Bridge?
+}

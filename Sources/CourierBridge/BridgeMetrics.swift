@@ -1,0 +1,28 @@
+import CourierCore
+import Metrics
+
+/// The bridge's metrics, created once; labels are fixed sets (operation, status, reason),
+/// never request ids.
+struct BridgeMetrics: Sendable {
+    let duplicates = Counter(label: "courier_duplicates_total")
+    let retries = Counter(label: "courier_retries_total")
+    let deadLetters = Counter(label: "courier_deadletters_total")
+    let ignoredWorkerReplies = Counter(label: "courier_worker_replies_ignored_total")
+    let dropped = Counter(label: "courier_requests_dropped_total")
+    let pending = Gauge(label: "courier_pending_requests")
+    let brokerConnected = Gauge(label: "courier_broker_connected")
+    let storeWrite = Timer(label: "courier_store_write_seconds")
+
+    func request(operation: String, status: Int) {
+        Counter(label: "courier_requests_total", dimensions: [("operation", operation), ("status", "\(status)")]).increment()
+    }
+
+    func latency(operation: String, milliseconds: Int64) {
+        Timer(label: "courier_request_duration_seconds", dimensions: [("operation", operation)])
+            .recordMilliseconds(milliseconds)
+    }
+
+    func rejection(_ reason: String) {
+        Counter(label: "courier_rejections_total", dimensions: [("reason", reason)]).increment()
+    }
+}

@@ -1,0 +1,27 @@
+import CourierCore
+import CourierWorkers
+
+/// Runs attempts on a ``WorkerPool`` in this process: no broker hops between bridge and worker.
+public final class InMemoryDispatcher: WorkDispatcher {
+    private let pool: WorkerPool
+    private let sink: WorkResultSink
+    private let operations: Set<String>
+
+    /// - Parameter sink: receives every result; the bridge passes its own result handler.
+    public init(pool: WorkerPool, sink: @escaping WorkResultSink) {
+        self.pool = pool
+        self.sink = sink
+        operations = Set(pool.operations)
+    }
+
+    public func hasWorker(for operation: String) -> Bool { operations.contains(operation) }
+
+    public func dispatch(_ item: WorkItem) async throws -> Bool {
+        let pool = pool, sink = sink
+        Task {
+            let result = await pool.perform(item)
+            sink(item.requestID, result)
+        }
+        return true
+    }
+}

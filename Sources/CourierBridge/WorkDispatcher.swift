@@ -1,0 +1,17 @@
+import CourierCore
+
+/// Hands worker attempts to workers. The bridge has one; `courier bridge` dispatches over MQTT
+/// to worker daemons, `courier serve` in memory to handlers in the same process.
+public protocol WorkDispatcher: Sendable {
+    /// Whether some live worker serves the operation; when none does, requests are answered
+    /// 503 `no_worker` at once.
+    func hasWorker(for operation: String) -> Bool
+
+    /// Sends one attempt. Returns false when nobody took it (no worker subscribed); a thrown
+    /// error means it may not have been sent, and the attempt timer will retry.
+    func dispatch(_ item: WorkItem) async throws -> Bool
+}
+
+/// Where a dispatcher reports an attempt's result when the result does not come back over
+/// the bridge's own MQTT reply topic.
+public typealias WorkResultSink = @Sendable (_ requestID: String, _ result: WorkResult) -> Void

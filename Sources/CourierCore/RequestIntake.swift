@@ -1,0 +1,98 @@
+import Foundation
+
+/// What intake decided about one incoming request.
+public enum IntakeDecision: Sendable, Equatable {
+    /// Valid: record it (quotas and duplicates are checked by the store).
+    case accept(RequestRecord)
+    /// Invalid: record it as a dead letter and answer with `code` where a reply can go.
+    case reject(RequestRecord, ReplyCode, message: String)
+    /// Not even addressable (not a request topic, malformed device id): count, log, drop.
+    case drop(reason: String)
+}
+
+/// Validates device requests against the contract and the configuration. Pure: no I/O.
+public struct RequestIntake: Sendable {
+    public var configuration: CourierConfiguration
+    public var topics: Topics
+
+    public init(configuration: CourierConfiguration, topics: Topics = Topics()) {
+        self.configuration = configuration
+        self.topics = topics
+    }
+
+    /// Decides what to do with a request received at `now` (unix ms).
+    public func evaluate(_ request: IncomingRequest, now: Int64) -> IntakeDecision {
+        guard let parsed = topics.parseRequest(request.topic) else {
+            return .drop(reason: "not a request topic")
+        }
+        guard Topics.isValidID(parsed.device) else { return .drop(reason: "malformed device id") }
+
+        // A five-level request carrying a Response Topic follows the MQTT 5 rules.
+        let isLegacy = parsed.requestId != nil && request.responseTopic == nil
+        var record = RequestRecord(
+            id: RequestRecord.newID(),
+            device: parsed.device,
+            operation: parsed.operation,
+            deviceProtocol: isLegacy ? .mqtt311 : .mqtt5,
+            correlationData: isLegacy ? nil : request.correlationData,
+            requestId: parsed.requestId,
+            responseTopic: isLegacy ? nil : request.responseTopic,
+            qos: request.qos,
+            payload: request.payload,
+            contentType: request.contentType,
+            payloadFormatIndicator: request.payloadFormatIndicator,
+            userProperties: request.userProperties,
+            receivedAt: now,
+            deadline: now
+        )
+
+        if !isLegacy, let responseTopic = request.responseTopic,
+            !topics.isAllowedResponseTopic(responseTopic, device: parsed.device)
+        {
+            record.responseTopic = nil  // never published to
+            return reject(record, .forbiddenResponseTopic, "response topic \(responseTopic) is outside \(topics.replyNamespace(parsed.device))#")
+        }
+        guard Topics.isValidID(parsed.operation) else {
+            return reject(record, .badRequest, "operation must match [A-Za-z0-9_.-]{1,64}")
+        }
+        if let requestId = parsed.requestId, !Topics.isValidID(requestId) {
+            return reject(record, .badRequest, "request id must match [A-Za-z0-9_.-]{1,64}")
+        }
+        if let correlation = record.correlationData, correlation.count > configuration.limits.maxCorrelationDataBytes {
+            return reject(record, .badRequest, "correlation data is \(correlation.count) bytes, at most \(configuration.limits.maxCorrelationDataBytes) allowed")
+        }
+        record.identity = Self.identity(of: record)
+        guard let operation = configuration.operation(named: parsed.operation) else {
+            return reject(record, .unknownOperation, "operation \(parsed.operation) is not configured")
+        }
+        let timeout = min(operation.timeout.milliseconds, request.messageExpiry.map { Int64($0) * 1000 } ?? .max)
+        record.deadline = now + timeout
+        guard request.payload.count <= operation.maxPayloadBytes else {
+            return reject(record, .payloadTooLarge, "payload is \(request.payload.count) bytes, at most \(operation.maxPayloadBytes) allowed for \(operation.name)")
+        }
+        if operation.content == .json, (try? JSONSerialization.jsonObject(with: request.payload, options: [.fragmentsAllowed])) == nil {
+            return reject(record, .badRequest, "payload is not valid JSON, which \(operation.name) requires")
+        }
+        return .accept(record)
+    }
+
+    /// The duplicate-suppression key: (device, correlation data) for MQTT 5, (device,
+    /// operation, request id) for 3.1.1; nil when the request carries neither.
+    public static func identity(of record: RequestRecord) -> String? {
+        switch record.deviceProtocol {
+        case .mqtt5:
+            record.correlationData.map { "m5|\(record.device)|\($0.base64EncodedString())" }
+        case .mqtt311:
+            record.requestId.map { "m3|\(record.device)|\(record.operation)|\($0)" }
+        case .http:
+            record.requestId.map { "h|\(record.device)|\(record.operation)|\($0)" }
+        }
+    }
+
+    private func reject(_ record: RequestRecord, _ code: ReplyCode, _ message: String) -> IntakeDecision {
+        var record = record
+        record.state = .rejected
+        record.reason = code.rawValue
+        return .reject(record, code, message: message)
+    }
+}

@@ -1,0 +1,184 @@
+import CourierCore
+import Foundation
+
+/// What a simulated fleet does: how many devices, which MQTT convention they speak, which
+/// operations they ask for in what mix, and how hard and how long they push. Read from a YAML
+/// file in `Devices/profiles/` by ``DeviceProfile/load(path:)``.
+public struct DeviceProfile: Sendable, Equatable {
+    /// The request convention of the SPEC the devices follow.
+    public enum Convention: String, Sendable, Equatable, Codable {
+        /// `devices/{id}/requests/{operation}` with Response Topic and Correlation Data.
+        case mqtt5
+        /// `devices/{id}/requests/{operation}/{requestId}`; the status comes back as the last
+        /// level of `devices/{id}/replies/{operation}/{requestId}/{status}`.
+        case mqtt311
+    }
+
+    /// How the request bodies of one operation are made.
+    public enum Payload: Sendable, Equatable {
+        /// `bytes` random printable ASCII characters (for `echo`).
+        case echo(bytes: Int)
+        /// A JSON batch of sensor readings: `{"sensor", "readings": [...], "threshold"}`, each
+        /// reading `mean` plus uniform noise in ±`noise`, and with probability `outlierChance`
+        /// an outlier `outlierSize` times `noise` away from the mean.
+        case telemetry(Telemetry)
+        /// The same JSON document every time (the YAML value, written as JSON).
+        case json(String)
+        /// The same text every time, sent as is (handy for payloads a handler must reject).
+        case text(String)
+
+        public var contentType: String? {
+            switch self {
+            case .echo: nil
+            case .telemetry, .json: "application/json"
+            case .text: "text/plain"
+            }
+        }
+    }
+
+    public struct Telemetry: Sendable, Equatable {
+        public var sensor: String?
+        public var readings: Int
+        public var mean: Double
+        public var noise: Double
+        public var threshold: Double?
+        public var outlierChance: Double
+        public var outlierSize: Double
+
+        public init(
+            sensor: String? = nil,
+            readings: Int,
+            mean: Double,
+            noise: Double,
+            threshold: Double? = nil,
+            outlierChance: Double = 0,
+            outlierSize: Double = 10
+        ) {
+            self.sensor = sensor
+            self.readings = readings
+            self.mean = mean
+            self.noise = noise
+            self.threshold = threshold
+            self.outlierChance = outlierChance
+            self.outlierSize = outlierSize
+        }
+    }
+
+    /// One entry of the operation mix.
+    public struct Operation: Sendable, Equatable {
+        public var name: String
+        /// Relative share of the requests (weights need not add up to anything).
+        public var weight: Double
+        public var payload: Payload
+        /// The final status a correct bridge answers with; any other counts as unexpected.
+        public var expectStatus: Int
+
+        public init(name: String, weight: Double = 1, payload: Payload, expectStatus: Int = 200) {
+            self.name = name
+            self.weight = weight
+            self.payload = payload
+            self.expectStatus = expectStatus
+        }
+    }
+
+    /// How requests are paced.
+    public enum Mode: Sendable, Equatable {
+        /// Each device keeps `outstanding` requests in flight and sends the next as soon as one
+        /// is answered (or times out): the load follows the bridge's speed.
+        case closed(outstanding: Int)
+        /// `requestsPerSecond` requests in all, spread over the devices in turn, whatever the
+        /// bridge's speed: an open-loop load.
+        case rate(requestsPerSecond: Double)
+    }
+
+    /// When the run stops sending.
+    public enum Length: Sendable, Equatable {
+        case duration(Duration)
+        case requestsPerDevice(Int)
+    }
+
+    public var name: String
+    public var description: String?
+    public var convention: Convention
+    public var deviceCount: Int
+    /// Device ids are `{idPrefix}-{n}`, n from 1.
+    public var idPrefix: String
+    public var operations: [Operation]
+    public var mode: Mode
+    public var length: Length
+    /// How long a device waits for the final reply before counting a timeout.
+    public var timeout: Duration
+    public var qos: Int
+    /// Seeds the devices' random choices (operations, payloads), for repeatable runs.
+    public var seed: UInt64?
+
+    public init(
+        name: String,
+        description: String? = nil,
+        convention: Convention = .mqtt5,
+        deviceCount: Int,
+        idPrefix: String,
+        operations: [Operation],
+        mode: Mode = .closed(outstanding: 1),
+        length: Length,
+        timeout: Duration = .seconds(10),
+        qos: Int = 1,
+        seed: UInt64? = nil
+    ) {
+        self.name = name
+        self.description = description
+        self.convention = convention
+        self.deviceCount = deviceCount
+        self.idPrefix = idPrefix
+        self.operations = operations
+        self.mode = mode
+        self.length = length
+        self.timeout = timeout
+        self.qos = qos
+        self.seed = seed
+    }
+
+    /// The id of device `index` (from 0): `{idPrefix}-{index + 1}`.
+    public func deviceID(_ index: Int) -> String { "\(idPrefix)-\(index + 1)" }
+}
+
+extension DeviceProfile {
+    /// Loads and checks a profile file.
+    public static func load(path: String) throws -> DeviceProfile {
+        let text: String
+        do {
+            text = try String(contentsOfFile: path, encoding: .utf8)
+        } catch {
+            throw DeviceProfileError(file: path, key: "", message: "cannot read the profile: \(error.localizedDescription)")
+        }
+        return try parse(yaml: text, file: path)
+    }
+}
+
+/// A problem in a profile, located by file, line and key path:
+/// `Devices/profiles/thermostat.yaml:14: operations[1].weight: must be greater than 0`.
+public struct DeviceProfileError: Error, CustomStringConvertible, Equatable, Sendable {
+    public var file: String?
+    public var line: Int?
+    /// The key path (`devices.count`, `operations[0].payload.echo.bytes`); empty for the file.
+    public var key: String
+    public var message: String
+
+    public init(file: String? = nil, line: Int? = nil, key: String, message: String) {
+        self.file = file
+        self.line = line
+        self.key = key
+        self.message = message
+    }
+
+    public var description: String {
+        var text = ""
+        if let file {
+            text += file
+            if let line { text += ":\(line)" }
+            text += ": "
+        }
+        if !key.isEmpty { text += "\(key): " }
+        return text + message
+    }
+}

@@ -1,0 +1,94 @@
+import Synchronization
+
+/// The counters of one run, shared by every device, the event loops' reply hooks and the
+/// timeout sweeper.
+final class RunStats: Sendable {
+    struct State {
+        var connects = 0
+        var connected = 0
+        var sent = 0
+        var finals = 0
+        var statuses: [Int: Int] = [:]
+        var accepted = 0
+        var mismatches = 0
+        var unmatched = 0
+        var timeouts = 0
+        var unexpectedStatus = 0
+        var publishFailures = 0
+        var noSubscribers = 0
+        var abandoned = 0
+        var operations: [SimulatorReport.OperationCounts]
+        /// Final-reply latencies in microseconds, in arrival order.
+        var latencies: [UInt32] = []
+        var samples: [String] = []
+    }
+
+    static let maxSamples = 10
+
+    let state: Mutex<State>
+
+    init(operations: [DeviceProfile.Operation]) {
+        let counts = operations.map { operation in
+            var counts = SimulatorReport.OperationCounts()
+            counts.expectStatus = operation.expectStatus
+            return counts
+        }
+        state = Mutex(State(operations: counts))
+    }
+
+    func connectedOnce() { state.withLock { $0.connects += 1 } }
+
+    func deviceReady() { state.withLock { $0.connected += 1 } }
+
+    func sent(operation: Int) {
+        state.withLock { state in
+            state.sent += 1
+            state.operations[operation].sent += 1
+        }
+    }
+
+    func finalReply(operation: Int, status: Int, expected: Int, latency: Duration) {
+        let micros = UInt32(clamping: latency.components.seconds * 1_000_000 + latency.components.attoseconds / 1_000_000_000_000)
+        state.withLock { state in
+            state.finals += 1
+            state.statuses[status, default: 0] += 1
+            state.operations[operation].replies["\(status)", default: 0] += 1
+            if status != expected { state.unexpectedStatus += 1 }
+            state.latencies.append(micros)
+        }
+    }
+
+    func interimReply() { state.withLock { $0.accepted += 1 } }
+
+    func timedOut(operation: Int) {
+        state.withLock { state in
+            state.timeouts += 1
+            state.operations[operation].timeouts += 1
+        }
+    }
+
+    func mismatch(_ description: String) {
+        state.withLock { state in
+            state.mismatches += 1
+            if state.samples.count < Self.maxSamples { state.samples.append("mismatch: \(description)") }
+        }
+    }
+
+    func unmatched(_ description: String) {
+        state.withLock { state in
+            state.unmatched += 1
+            if state.samples.count < Self.maxSamples { state.samples.append("unmatched: \(description)") }
+        }
+    }
+
+    func publishFailed(_ description: String) {
+        state.withLock { state in
+            state.publishFailures += 1
+            if state.samples.count < Self.maxSamples { state.samples.append("publish failed: \(description)") }
+        }
+    }
+
+    func noSubscriber() { state.withLock { $0.noSubscribers += 1 } }
+
+    func abandoned(_ count: Int) { state.withLock { $0.abandoned += count } }
+}

@@ -1,0 +1,449 @@
+import CourierCore
+import Foundation
+import Logging
+import MQTT
+import Synchronization
+
+/// Errors of a simulator run (profile problems are ``DeviceProfileError``s).
+public enum SimulatorError: Error, CustomStringConvertible, Equatable {
+    case invalidBroker(String)
+    /// The process may not open enough files for this many devices.
+    case openFileLimit(devices: Int, needed: Int, limit: Int)
+    /// Not every device connected in time.
+    case connectTimeout(connected: Int, devices: Int, broker: String, within: Duration)
+
+    public var description: String {
+        switch self {
+        case .invalidBroker(let message): message
+        case .openFileLimit(let devices, let needed, let limit):
+            "\(devices) devices need about \(needed) open files but this process may open \(limit): raise the limit (ulimit -n, or LimitNOFILE for a service) or simulate fewer devices"
+        case .connectTimeout(let connected, let devices, let broker, let within):
+            "only \(connected) of \(devices) devices connected to \(broker) within \(DurationText.format(within)): is the broker up, and does it allow that many connections (max_connections)?"
+        }
+    }
+}
+
+/// Simulates a fleet of devices against a broker and a running Courier: connects every device
+/// (its own MQTT connection, all driven by one or a few ``MQTTEventLoop``s), sends requests in
+/// the profile's mix and pace, checks that each reply reaches the device that asked with its own
+/// correlation, and reports what happened.
+///
+/// ```swift
+/// let profile = try DeviceProfile.load(path: "Devices/profiles/thermostat.yaml")
+/// let simulator = try Simulator(profile: profile, broker: "mqtt://127.0.0.1:1883", logger: logger)
+/// let report = try await simulator.run { print($0.line) }
+/// print(report.summary)
+/// ```
+///
+/// Cancelling the task that runs ``run(progress:)`` stops sending at once, releases every
+/// waiting request and returns the report so far.
+public struct Simulator: Sendable {
+    public let profile: DeviceProfile
+    public let brokerURL: String
+    public let logger: Logger
+    /// How often ``run(progress:)`` reports progress.
+    public var progressInterval: Duration = .seconds(5)
+    /// Devices per event loop; more devices get more loops (up to one per core).
+    public var devicesPerLoop = 2500
+    /// Broker credentials, the same for every device (the development broker needs none).
+    public var username: String?
+    public var password: String?
+    /// CA file for `mqtts://` brokers.
+    public var caFile: String?
+
+    /// - Parameters:
+    ///   - profile: what the devices do.
+    ///   - url: `mqtt://HOST:PORT` or `mqtts://HOST:PORT`.
+    ///   - override: a device count that replaces the profile's.
+    ///   - logger: for the simulator's own messages; device connections log errors only (a
+    ///     broker restart would otherwise log one line per device; reconnects are counted in
+    ///     the report instead).
+    public init(profile: DeviceProfile, broker url: String, count override: Int? = nil, logger: Logger) throws {
+        var profile = profile
+        if let override {
+            guard override > 0 else { throw SimulatorError.invalidBroker("the device count must be at least 1") }
+            profile.deviceCount = override
+        }
+        do {
+            _ = try MQTTConfiguration(url: url, clientID: "check")
+        } catch {
+            throw SimulatorError.invalidBroker("\(error)")
+        }
+        self.profile = profile
+        brokerURL = url
+        self.logger = logger
+    }
+
+    /// Connects the devices, runs the profile, disconnects, and returns the report. `progress`
+    /// is called on the calling task: every ``progressInterval`` while connecting and sending.
+    public func run(progress: (SimulatorProgress) -> Void) async throws -> SimulatorReport {
+        let count = profile.deviceCount
+        let needed = count * 3 + 64
+        let limit = MQTTEventLoop.raiseOpenFileLimit()
+        guard needed <= limit else { throw SimulatorError.openFileLimit(devices: count, needed: needed, limit: limit) }
+
+        let context = RunContext(
+            profile: profile,
+            token: Self.makeToken(),
+            maker: RequestMaker(operations: profile.operations),
+            stats: RunStats(operations: profile.operations)
+        )
+        let clock = ContinuousClock()
+        let started = clock.now
+        let loopCount = max(1, min(ProcessInfo.processInfo.activeProcessorCount, (count + devicesPerLoop - 1) / devicesPerLoop))
+        let loops = try (0..<loopCount).map { index in try MQTTEventLoop(label: "devices-\(index)", logger: logger) }
+        let devices = (0..<count).map { SimulatedDevice(index: $0, context: context) }
+        let clients = try devices.map { device in
+            try makeClient(for: device, on: loops[device.index % loopCount], stats: context.stats)
+        }
+        logger.info(
+            "connecting devices",
+            metadata: ["devices.count": "\(count)", "devices.profile": "\(profile.name)", "mqtt.loops": "\(loopCount)", "mqtt.broker": "\(brokerURL)"]
+        )
+        let reporter = ProgressReporter(context: context, devices: count, started: started, interval: progressInterval)
+        do {
+            // Connects are not cancellable by themselves: shutting the loops down ends them.
+            try await withTaskCancellationHandler {
+                try await connect(devices, clients, loops: loops, reporter: reporter, progress: progress)
+            } onCancel: {
+                Task { for loop in loops { await loop.shutdown() } }
+            }
+        } catch {
+            for loop in loops { await loop.shutdown() }
+            if Task.isCancelled { throw CancellationError() }
+            throw error
+        }
+        let connected = clock.now
+        let ended = await send(devices, clients, context: context, reporter: reporter, progress: progress)
+        for loop in loops { await loop.shutdown() }
+        return report(context: context, loops: loopCount, connectTime: started.duration(to: connected), runTime: connected.duration(to: ended))
+    }
+
+    // MARK: Connecting
+
+    private func makeClient(for device: SimulatedDevice, on loop: MQTTEventLoop, stats: RunStats) throws -> MQTTClient {
+        var configuration = try MQTTConfiguration(url: brokerURL, clientID: "\(device.id)-\(device.context.token)")
+        configuration.protocolVersion = profile.convention == .mqtt5 ? .v5 : .v311
+        configuration.eventLoop = loop
+        configuration.keepAlive = 60
+        configuration.reconnectDelay = 1...5
+        configuration.username = username
+        configuration.password = password
+        if let caFile { configuration.tls = .init(caFile: caFile) }
+        var clientLogger = logger
+        clientLogger.logLevel = max(logger.logLevel, .error)
+        return MQTTClient(
+            configuration: configuration,
+            logger: clientLogger,
+            onMessage: { device.receive($0) },
+            onConnect: { stats.connectedOnce() }
+        )
+    }
+
+    /// Connects and subscribes every device, a bounded number at a time; fails when they are
+    /// not all connected in time.
+    private func connect(
+        _ devices: [SimulatedDevice],
+        _ clients: [MQTTClient],
+        loops: [MQTTEventLoop],
+        reporter: ProgressReporter,
+        progress: (SimulatorProgress) -> Void
+    ) async throws {
+        let limit = Duration.seconds(30) + .milliseconds(10 * devices.count)
+        let stats = devices.first?.context.stats
+        let broker = brokerURL
+        try await withThrowingTaskGroup(of: Bool.self) { group in
+            // Gives up on the devices still connecting: shutting the loops down fails them.
+            group.addTask {
+                do { try await Task.sleep(for: limit) } catch { return false }
+                for loop in loops { await loop.shutdown() }
+                let connected = stats?.state.withLock { $0.connected } ?? 0
+                throw SimulatorError.connectTimeout(connected: connected, devices: devices.count, broker: broker, within: limit)
+            }
+            var inFlight = 0
+            var done = 0
+            func collect() async throws {
+                if try await group.next() == true { done += 1 }
+                inFlight -= 1
+                if let line = reporter.due(phase: .connecting) { progress(line) }
+            }
+            for (device, client) in zip(devices, clients) {
+                while inFlight >= 256 { try await collect() }
+                inFlight += 1
+                group.addTask {
+                    try await client.connect()
+                    for filter in device.replyFilters { try await client.subscribe(filter, qos: .atLeastOnce) }
+                    stats?.deviceReady()
+                    return true
+                }
+            }
+            while done < devices.count { try await collect() }
+            group.cancelAll()
+        }
+    }
+
+    // MARK: Sending
+
+    private enum Event: Sendable {
+        case sendingDone
+        case tick
+        case swept
+    }
+
+    /// Runs the load until the profile's length is reached, then waits for the outstanding
+    /// requests; returns when the last one ended.
+    private func send(
+        _ devices: [SimulatedDevice],
+        _ clients: [MQTTClient],
+        context: RunContext,
+        reporter: ProgressReporter,
+        progress: (SimulatorProgress) -> Void
+    ) async -> ContinuousClock.Instant {
+        let clock = context.clock
+        let start = clock.now
+        reporter.restart(at: start)
+        let sweepEvery = min(Duration.milliseconds(250), max(.milliseconds(10), context.profile.timeout / 10))
+        let profile = self.profile
+        /// Whether sending has stopped and only the last replies are awaited.
+        func isDraining() -> Bool {
+            switch profile.length {
+            case .duration(let duration): clock.now >= start + duration
+            case .requestsPerDevice(let count): context.stats.state.withLock { $0.sent } >= count * profile.deviceCount
+            }
+        }
+        return await withTaskCancellationHandler {
+            await withTaskGroup(of: Event.self) { group in
+                group.addTask {
+                    await Self.load(profile: profile, devices: devices, clients: clients, start: start)
+                    return .sendingDone
+                }
+                group.addTask {
+                    while !Task.isCancelled {
+                        try? await Task.sleep(for: sweepEvery)
+                        let now = clock.now
+                        for device in devices { device.expire(now: now) }
+                    }
+                    return .swept
+                }
+                let interval = progressInterval
+                group.addTask {
+                    try? await Task.sleep(for: interval)
+                    return .tick
+                }
+                var sending = true
+                while let event = await group.next() {
+                    switch event {
+                    case .sendingDone:
+                        sending = false
+                        group.cancelAll()
+                    case .tick:
+                        guard sending else { continue }
+                        progress(reporter.snapshot(phase: isDraining() ? .draining : .running))
+                        group.addTask {
+                            try? await Task.sleep(for: interval)
+                            return .tick
+                        }
+                    case .swept:
+                        break
+                    }
+                }
+                return clock.now
+            }
+        } onCancel: {
+            for device in devices { device.abandon() }
+        }
+    }
+
+    /// Sends requests as the profile's mode and length say; returns when every request sent has
+    /// ended (reply, timeout, failure).
+    private static func load(profile: DeviceProfile, devices: [SimulatedDevice], clients: [MQTTClient], start: ContinuousClock.Instant) async {
+        let clock = ContinuousClock()
+        let end: ContinuousClock.Instant?
+        let perDevice: Int?
+        switch profile.length {
+        case .duration(let duration): (end, perDevice) = (start + duration, nil)
+        case .requestsPerDevice(let count): (end, perDevice) = (nil, count)
+        }
+        @Sendable func keepGoing() -> Bool { !Task.isCancelled && end.map { clock.now < $0 } ?? true }
+
+        switch profile.mode {
+        case .closed(let outstanding):
+            await withDiscardingTaskGroup { group in
+                for (device, client) in zip(devices, clients) {
+                    let budget = Budget(perDevice)
+                    for _ in 0..<outstanding {
+                        group.addTask {
+                            while keepGoing(), budget.take() {
+                                if await device.request(over: client) == .failed {
+                                    // No connection: wait for it rather than spin.
+                                    try? await Task.sleep(for: .milliseconds(200))
+                                }
+                            }
+                        }
+                    }
+                }
+            }
+        case .rate(let perSecond):
+            let total = perDevice.map { $0 * devices.count }
+            await withDiscardingTaskGroup { group in
+                var issued = 0
+                var next = 0
+                let tick = Duration.milliseconds(10)
+                var owed = 0.0
+                var last = clock.now
+                while keepGoing(), total.map({ issued < $0 }) ?? true {
+                    let now = clock.now
+                    owed += perSecond * Double(last.duration(to: now).components.attoseconds) / 1e18
+                    owed += perSecond * Double(last.duration(to: now).components.seconds)
+                    last = now
+                    while owed >= 1, total.map({ issued < $0 }) ?? true {
+                        owed -= 1
+                        let device = devices[next]
+                        let client = clients[next]
+                        next = (next + 1) % devices.count
+                        issued += 1
+                        group.addTask { _ = await device.request(over: client) }
+                    }
+                    try? await Task.sleep(for: tick)
+                }
+            }
+        }
+    }
+
+    // MARK: Report
+
+    private func report(context: RunContext, loops: Int, connectTime: Duration, runTime: Duration) -> SimulatorReport {
+        let state = context.stats.state.withLock { $0 }
+        let seconds = Self.seconds(runTime)
+        var operations: [String: SimulatorReport.OperationCounts] = [:]
+        for (index, operation) in profile.operations.enumerated() {
+            var counts = operations[operation.name] ?? SimulatorReport.OperationCounts()
+            let these = state.operations[index]
+            counts.sent += these.sent
+            counts.timeouts += these.timeouts
+            counts.expectStatus = these.expectStatus
+            counts.replies.merge(these.replies, uniquingKeysWith: +)
+            operations[operation.name] = counts
+        }
+        return SimulatorReport(
+            profile: profile.name,
+            protocol: profile.convention,
+            devices: profile.deviceCount,
+            eventLoops: loops,
+            seconds: seconds,
+            connectSeconds: Self.seconds(connectTime),
+            sent: state.sent,
+            replies: Dictionary(uniqueKeysWithValues: state.statuses.map { ("\($0.key)", $0.value) }),
+            accepted: state.accepted,
+            mismatches: state.mismatches,
+            unmatched: state.unmatched,
+            timeouts: state.timeouts,
+            unexpectedStatus: state.unexpectedStatus,
+            publishFailures: state.publishFailures,
+            noSubscribers: state.noSubscribers,
+            reconnects: max(0, state.connects - profile.deviceCount),
+            latency: LatencySummary(microseconds: state.latencies),
+            requestsPerSecond: seconds > 0 ? Double(state.finals) / seconds : 0,
+            operations: operations,
+            samples: state.samples
+        )
+    }
+
+    static func seconds(_ duration: Duration) -> Double {
+        Double(duration.components.seconds) + Double(duration.components.attoseconds) / 1e18
+    }
+
+    /// Seven characters from [a-z0-9]: unique enough to keep two runs' correlations apart.
+    static func makeToken() -> String {
+        let alphabet = Array("abcdefghijklmnopqrstuvwxyz0123456789")
+        return String((0..<7).map { _ in alphabet.randomElement()! })
+    }
+}
+
+/// How many requests one device may still start (`nil`: no limit), shared by its outstanding
+/// slots.
+final class Budget: Sendable {
+    private let left: Mutex<Int?>
+
+    init(_ count: Int?) { left = Mutex(count) }
+
+    func take() -> Bool {
+        left.withLock { left in
+            guard let remaining = left else { return true }
+            guard remaining > 0 else { return false }
+            left = remaining - 1
+            return true
+        }
+    }
+}
+
+/// Builds progress snapshots: totals, plus rate and latency since the previous snapshot.
+final class ProgressReporter: Sendable {
+    private struct State {
+        var started: ContinuousClock.Instant
+        var lastAt: ContinuousClock.Instant
+        var lastFinals = 0
+        var lastLatencyIndex = 0
+        var nextDue: ContinuousClock.Instant
+    }
+
+    private let context: RunContext
+    private let devices: Int
+    private let runStarted: ContinuousClock.Instant
+    private let interval: Duration
+    private let state: Mutex<State>
+
+    init(context: RunContext, devices: Int, started: ContinuousClock.Instant, interval: Duration) {
+        self.context = context
+        self.devices = devices
+        runStarted = started
+        self.interval = interval
+        state = Mutex(State(started: started, lastAt: started, nextDue: started + interval))
+    }
+
+    func restart(at instant: ContinuousClock.Instant) {
+        state.withLock { state in
+            state.lastAt = instant
+            state.nextDue = instant + interval
+        }
+    }
+
+    /// A snapshot when one is due (for loops that have no timer of their own).
+    func due(phase: SimulatorProgress.Phase) -> SimulatorProgress? {
+        let now = context.clock.now
+        guard state.withLock({ now >= $0.nextDue }) else { return nil }
+        return snapshot(phase: phase)
+    }
+
+    func snapshot(phase: SimulatorProgress.Phase) -> SimulatorProgress {
+        let now = context.clock.now
+        let stats = context.stats.state.withLock { stats in
+            (stats.connected, stats.sent, stats.finals, stats.timeouts, stats.mismatches, stats.publishFailures, stats.abandoned, stats.latencies.count)
+        }
+        let (connected, sent, finals, timeouts, mismatches, failures, abandoned, latencyCount) = stats
+        let (since, previousFinals, fromIndex) = state.withLock { state in
+            defer {
+                state.lastAt = now
+                state.lastFinals = finals
+                state.lastLatencyIndex = latencyCount
+                state.nextDue = now + interval
+            }
+            return (state.lastAt, state.lastFinals, state.lastLatencyIndex)
+        }
+        let recent = context.stats.state.withLock { Array($0.latencies[min(fromIndex, latencyCount)..<latencyCount]) }
+        let window = Simulator.seconds(since.duration(to: now))
+        return SimulatorProgress(
+            phase: phase,
+            elapsed: runStarted.duration(to: now),
+            devices: devices,
+            connected: connected,
+            sent: sent,
+            replies: finals,
+            outstanding: max(0, sent - finals - timeouts - failures - abandoned),
+            timeouts: timeouts,
+            mismatches: mismatches,
+            recentRate: window > 0 ? Double(finals - previousFinals) / window : 0,
+            recentLatency: LatencySummary(microseconds: recent)
+        )
+    }
+}

@@ -1,0 +1,153 @@
+import Foundation
+
+/// Latency percentiles by nearest rank, in milliseconds.
+public struct LatencySummary: Sendable, Equatable, Codable {
+    public var count: Int
+    public var p50: Double
+    public var p90: Double
+    public var p99: Double
+    public var max: Double
+
+    public init(count: Int = 0, p50: Double = 0, p90: Double = 0, p99: Double = 0, max: Double = 0) {
+        self.count = count
+        self.p50 = p50
+        self.p90 = p90
+        self.p99 = p99
+        self.max = max
+    }
+
+    /// From samples in microseconds.
+    init(microseconds samples: [UInt32]) {
+        let sorted = samples.sorted()
+        func percentile(_ p: Double) -> Double {
+            guard !sorted.isEmpty else { return 0 }
+            let rank = Int((p / 100 * Double(sorted.count)).rounded(.up))
+            return Double(sorted[Swift.min(Swift.max(rank, 1), sorted.count) - 1]) / 1000
+        }
+        self.init(count: sorted.count, p50: percentile(50), p90: percentile(90), p99: percentile(99), max: Double(sorted.last ?? 0) / 1000)
+    }
+
+    var text: String {
+        String(format: "p50 %.1f ms, p90 %.1f ms, p99 %.1f ms, max %.1f ms", p50, p90, p99, max)
+    }
+}
+
+/// A snapshot during a run, handed to the progress callback every few seconds.
+public struct SimulatorProgress: Sendable, Equatable {
+    public enum Phase: String, Sendable, Equatable {
+        case connecting
+        case running
+        /// Sending has stopped; waiting for the last replies (or their timeouts).
+        case draining
+    }
+
+    public var phase: Phase
+    /// Since the run started (connecting included).
+    public var elapsed: Duration
+    public var devices: Int
+    public var connected: Int
+    public var sent: Int
+    /// Final replies (any status).
+    public var replies: Int
+    public var outstanding: Int
+    public var timeouts: Int
+    public var mismatches: Int
+    /// Final replies per second since the previous snapshot.
+    public var recentRate: Double
+    /// Latency of the replies since the previous snapshot.
+    public var recentLatency: LatencySummary
+
+    /// One line: `[  5.0s] running: 100/100 connected, sent 1834, replies 1830 (366/s), ...`.
+    public var line: String {
+        let seconds = Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) / 1e18
+        var text = String(format: "[%6.1fs] ", seconds) + "\(phase.rawValue): \(connected)/\(devices) connected"
+        guard phase != .connecting else { return text }
+        text += ", sent \(sent), replies \(replies) (\(Int(recentRate.rounded()))/s), outstanding \(outstanding)"
+        text += ", timeouts \(timeouts), mismatches \(mismatches)"
+        if recentLatency.count > 0 { text += String(format: ", p50 %.1f ms, p99 %.1f ms", recentLatency.p50, recentLatency.p99) }
+        return text
+    }
+}
+
+/// What a run did, for people (``summary``) and for programs (`Codable`, `--json`).
+public struct SimulatorReport: Sendable, Equatable, Codable {
+    /// Per operation: requests sent and final replies by status.
+    public struct OperationCounts: Sendable, Equatable, Codable {
+        public var sent: Int = 0
+        public var replies: [String: Int] = [:]
+        public var timeouts: Int = 0
+        public var expectStatus: Int = 200
+
+        public init() {}
+    }
+
+    public var profile: String
+    public var `protocol`: DeviceProfile.Convention
+    public var devices: Int
+    public var eventLoops: Int
+    /// Seconds from the first request to the last final reply (or timeout).
+    public var seconds: Double
+    /// Seconds spent connecting the devices.
+    public var connectSeconds: Double
+    public var sent: Int
+    /// Final replies by status (`"200"`, `"504"`...).
+    public var replies: [String: Int]
+    /// Interim `202 accepted` replies (early acknowledgements), not counted in ``replies``.
+    public var accepted: Int
+    /// Replies that reached the wrong device, named the wrong operation, or (echo) carried
+    /// another request's payload. A correct bridge has none.
+    public var mismatches: Int
+    /// Replies that matched no outstanding request: unknown correlation, a second final reply,
+    /// or one that came after its timeout.
+    public var unmatched: Int
+    /// Requests that got no final reply within the profile's timeout.
+    public var timeouts: Int
+    /// Final replies whose status was not the operation's `expectStatus`.
+    public var unexpectedStatus: Int
+    /// Publishes that failed (no connection) or that the broker refused.
+    public var publishFailures: Int
+    /// Requests the broker had no subscriber for (PUBACK reason 16): nothing was serving them.
+    public var noSubscribers: Int
+    /// Connections re-established during the run.
+    public var reconnects: Int
+    public var latency: LatencySummary
+    /// Final replies per second.
+    public var requestsPerSecond: Double
+    public var operations: [String: OperationCounts]
+    /// A few mismatches and unmatched replies, described.
+    public var samples: [String]
+
+    /// Every request got its expected final reply, and nothing was mismatched.
+    public var isClean: Bool {
+        sent > 0 && mismatches == 0 && unmatched == 0 && timeouts == 0 && unexpectedStatus == 0 && publishFailures == 0
+    }
+
+    /// The final summary, several lines of text.
+    public var summary: String {
+        var lines: [String] = []
+        lines.append("profile \(profile) (\(`protocol`.rawValue)): \(devices) devices on \(eventLoops) event loop(s), connected in \(String(format: "%.2f", connectSeconds)) s")
+        lines.append("sent \(sent) requests in \(String(format: "%.1f", seconds)) s: \(String(format: "%.0f", requestsPerSecond)) replies/s")
+        let statuses = replies.keys.sorted().map { "\($0): \(replies[$0] ?? 0)" }.joined(separator: ", ")
+        lines.append("replies by status: \(statuses.isEmpty ? "none" : statuses)" + (accepted > 0 ? " (plus \(accepted) interim 202)" : ""))
+        for name in operations.keys.sorted() {
+            guard let counts = operations[name] else { continue }
+            let byStatus = counts.replies.keys.sorted().map { "\($0): \(counts.replies[$0] ?? 0)" }.joined(separator: ", ")
+            lines.append("  \(name): sent \(counts.sent), \(byStatus.isEmpty ? "no replies" : byStatus), timeouts \(counts.timeouts)")
+        }
+        lines.append("latency: \(latency.text)")
+        lines.append("timeouts \(timeouts), mismatches \(mismatches), unmatched \(unmatched), unexpected status \(unexpectedStatus), publish failures \(publishFailures), reconnects \(reconnects)")
+        if noSubscribers > 0 {
+            lines.append("warning: the broker had no subscriber for \(noSubscribers) requests: is courier running against this broker?")
+        }
+        for sample in samples { lines.append("  \(sample)") }
+        lines.append(isClean ? "result: OK" : "result: PROBLEMS (see above)")
+        return lines.joined(separator: "\n")
+    }
+
+    /// The report as pretty, key-sorted JSON.
+    public func json() throws -> String {
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
+        return String(decoding: try encoder.encode(self), as: UTF8.self)
+    }
+}

@@ -1,0 +1,74 @@
+import CourierBridge
+import CourierCore
+import Foundation
+import Hummingbird
+import NIOCore
+
+extension CourierAPI {
+    /// `POST /v1/operations/{operation}?device={device}`: submits the body as a request of
+    /// `device` (content type forwarded; at most the operation's `maxPayloadBytes`, else 413).
+    /// Answers 202 with `Location` and `Retry-After`; with `Prefer: wait=N`, waits up to N
+    /// seconds and answers as `GET .../result` would once the request is final.
+    @Sendable func submit(_ request: Request, context: BasicRequestContext) async throws -> Response {
+        let operationName = try context.parameters.require("operation")
+        guard let device = request.uri.queryParameters["device"].map(String.init), !device.isEmpty else {
+            return APIResponse.badRequest("the device query parameter is required: POST /v1/operations/\(operationName)?device={device}")
+        }
+        guard let operation = bridge.configuration.operation(named: operationName) else {
+            return APIResponse.error(.unknownOperation, message: "operation \(operationName) is not configured")
+        }
+        let tooLarge = "the body is larger than \(operation.maxPayloadBytes) bytes, the limit for \(operation.name)"
+        if let length = request.headers[.contentLength].flatMap(Int.init), length > operation.maxPayloadBytes {
+            return APIResponse.error(.payloadTooLarge, message: tooLarge)
+        }
+        let body: ByteBuffer
+        do {
+            body = try await request.body.collect(upTo: operation.maxPayloadBytes)
+        } catch is NIOTooManyBytesError {
+            return APIResponse.error(.payloadTooLarge, message: tooLarge)
+        }
+        let wait = WaitPreference.seconds(in: request.headers[values: .prefer])
+
+        let outcome = bridge.submit(
+            operation: operation.name,
+            device: device,
+            payload: Data(body.readableBytesView),
+            contentType: request.headers[.contentType],
+            idempotencyKey: request.headers[.idempotencyKey]
+        )
+        let record: RequestRecord
+        switch outcome {
+        case .accepted(let accepted), .duplicate(let accepted):
+            record = accepted
+        case .refused(let code, let message):
+            return APIResponse.error(code, message: message)
+        }
+        guard let wait, wait > 0 else { return APIResponse.accepted(record) }
+        do {
+            let latest = try await finalRecord(id: record.id, within: .seconds(wait)) ?? record
+            return APIResponse.result(latest)
+        } catch {
+            return APIResponse.accepted(record)
+        }
+    }
+
+    /// Reads the record until it is final or `limit` has passed (or the task is cancelled),
+    /// polling the store: after 2 ms at first, doubling up to every 20 ms. Returns the last record
+    /// read; nil when it is gone.
+    func finalRecord(id: String, within limit: Duration) async throws -> RequestRecord? {
+        let clock = ContinuousClock()
+        let deadline = clock.now + limit
+        var pause = Duration.milliseconds(2)
+        while true {
+            guard let record = try bridge.store.record(id: id) else { return nil }
+            let now = clock.now
+            if record.state.isFinal || now >= deadline { return record }
+            do {
+                try await Task.sleep(for: min(pause, deadline - now))
+            } catch {
+                return record
+            }
+            pause = min(pause * 2, .milliseconds(20))
+        }
+    }
+}

@@ -1,0 +1,77 @@
+import CourierCore
+import Foundation
+
+/// The status JSON of one request, as `GET /v1/requests/{id}` and the 202 answers give it.
+///
+/// Timestamps are unix milliseconds (UTC), like every stored timestamp, the dead-letter JSON and
+/// the `courier-deadline` user property. Fields without a value are present as `null`, so every
+/// answer has the same shape.
+///
+/// ```json
+/// {"attempts":1,"deadline":1767225610000,"deliveredAt":null,"device":"thermo-1","id":"9f3c...",
+///  "operation":"echo","reason":null,"receivedAt":1767225600000,"replyCode":null,
+///  "replyStatus":null,"state":"dispatched","updatedAt":1767225600004}
+/// ```
+public struct RequestStatus: Codable, Sendable, Equatable {
+    /// The bridge's request id.
+    public var id: String
+    public var device: String
+    public var operation: String
+    /// `received`, `dispatched`, `completed`, `delivered`, `rejected`, `expired`, `failed` or
+    /// `cancelled`.
+    public var state: RequestState
+    /// Worker attempts made so far.
+    public var attempts: Int
+    /// Unix milliseconds.
+    public var receivedAt: Int64
+    /// Unix milliseconds of the last change.
+    public var updatedAt: Int64
+    /// Unix milliseconds after which the request is answered 504.
+    public var deadline: Int64
+    /// The final reply's HTTP-style status; null while pending.
+    public var replyStatus: Int?
+    /// The final reply's code (`ok`, `timeout`, `cancelled`, ...); null while pending.
+    public var replyCode: String?
+    /// Unix milliseconds at which the final reply was delivered (acknowledged by the broker, or
+    /// stored for a request that has no one to publish to); null before.
+    public var deliveredAt: Int64?
+    /// Why a dead letter is one, or where a replay came from; usually null.
+    public var reason: String?
+
+    public init(_ record: RequestRecord) {
+        id = record.id
+        device = record.device
+        operation = record.operation
+        state = record.state
+        attempts = record.attempts
+        receivedAt = record.receivedAt
+        updatedAt = record.updatedAt
+        deadline = record.deadline
+        replyStatus = record.replyStatus
+        replyCode = record.replyCode
+        deliveredAt = record.deliveredAt
+        reason = record.reason
+    }
+
+    private enum CodingKeys: String, CodingKey {
+        case id, device, operation, state, attempts, receivedAt, updatedAt, deadline
+        case replyStatus, replyCode, deliveredAt, reason
+    }
+
+    // Written by hand so that absent values are explicit `null`s rather than missing keys.
+    public func encode(to encoder: any Encoder) throws {
+        var container = encoder.container(keyedBy: CodingKeys.self)
+        try container.encode(id, forKey: .id)
+        try container.encode(device, forKey: .device)
+        try container.encode(operation, forKey: .operation)
+        try container.encode(state, forKey: .state)
+        try container.encode(attempts, forKey: .attempts)
+        try container.encode(receivedAt, forKey: .receivedAt)
+        try container.encode(updatedAt, forKey: .updatedAt)
+        try container.encode(deadline, forKey: .deadline)
+        try container.encode(replyStatus, forKey: .replyStatus)
+        try container.encode(replyCode, forKey: .replyCode)
+        try container.encode(deliveredAt, forKey: .deliveredAt)
+        try container.encode(reason, forKey: .reason)
+    }
+}

@@ -1,0 +1,27 @@
+import CourierCore
+import GRDB
+
+/// The outcome of one finished request, for live statistics.
+public struct RequestOutcome: Sendable, Equatable {
+    public var status: Int
+    /// From receipt to the final reply.
+    public var milliseconds: Int64
+}
+
+extension RequestStore {
+    /// Outcomes of requests that reached a final state after `since` (unix ms), at most `limit`.
+    public func outcomes(finishedAfter since: Int64, limit: Int = 100_000) throws -> [RequestOutcome] {
+        try pool.read { db in
+            let rows = try Row.fetchAll(
+                db,
+                sql: """
+                    SELECT replyStatus, updatedAt - receivedAt AS elapsed FROM requests
+                    WHERE updatedAt > ? AND replyStatus IS NOT NULL AND state NOT IN \(RequestState.pendingSQL)
+                    LIMIT ?
+                    """,
+                arguments: [since, limit]
+            )
+            return rows.map { RequestOutcome(status: $0["replyStatus"], milliseconds: $0["elapsed"]) }
+        }
+    }
+}

@@ -1,0 +1,105 @@
+import CourierProcess
+import Foundation
+
+/// A real `courier` process (bridge, worker, serve...) for end-to-end tests, started from the
+/// binary built next to the test bundle, stopped by PID.
+public final class CourierDaemon: Sendable {
+    public let directory: URL
+    public let arguments: [String]
+    private let child: ChildProcess
+
+    /// The built `courier` binary: beside the test runner, or `COURIER_BINARY`.
+    public static var binary: String {
+        if let path = ProcessInfo.processInfo.environment["COURIER_BINARY"] { return path }
+        let runner = URL(fileURLWithPath: CommandLine.arguments[0]).resolvingSymlinksInPath()
+        var directory = runner.deletingLastPathComponent()
+        // The runner may sit inside an .xctest bundle directory.
+        while directory.pathExtension == "xctest" || directory.lastPathComponent == "MacOS" {
+            directory.deleteLastPathComponent()
+        }
+        return directory.appendingPathComponent("courier").path
+    }
+
+    /// Starts `courier arguments...` and waits until its log contains `readyLine`.
+    public static func start(_ arguments: [String], readyLine: String, directory: URL? = nil, within limit: Duration = .seconds(20)) async throws -> CourierDaemon {
+        let directory = directory ?? FileManager.default.temporaryDirectory.appendingPathComponent("courier-daemon-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+        let log = directory.appendingPathComponent("\(arguments.first ?? "courier")-\(UUID().uuidString.prefix(6)).log")
+        let child = try ChildProcess.spawn(binary, arguments, output: log.path)
+        let daemon = CourierDaemon(directory: directory, arguments: arguments, child: child, logFile: log)
+        do {
+            try await eventually("courier \(arguments.first ?? "") ready", within: limit) {
+                guard child.isRunning else { throw FixtureError.commandFailed("courier exited: \(daemon.log)") }
+                return daemon.log.contains(readyLine)
+            }
+        } catch {
+            child.signal(SIGKILL)
+            throw error
+        }
+        return daemon
+    }
+
+    private let logFile: URL
+
+    private init(directory: URL, arguments: [String], child: ChildProcess, logFile: URL) {
+        self.directory = directory
+        self.arguments = arguments
+        self.child = child
+        self.logFile = logFile
+    }
+
+    public var pid: Int32 { child.pid }
+    public var isRunning: Bool { child.isRunning }
+
+    /// Everything the process wrote to stdout and stderr so far.
+    public var log: String { (try? String(contentsOf: logFile, encoding: .utf8)) ?? "" }
+
+    /// SIGTERM, then waits (SIGKILL after 15 s); returns the exit status.
+    @discardableResult
+    public func stop() async -> Int32 { await child.stop(grace: .seconds(15)) }
+
+    /// SIGKILL, as a crash; waits for the exit.
+    public func kill() async {
+        child.signal(SIGKILL)
+        await child.wait()
+    }
+}
+
+/// Writes a Courier YAML configuration for tests into `directory` and returns its path.
+public func writeCourierConfig(
+    in directory: URL,
+    broker: MosquittoBroker,
+    bridgeID: String = "test",
+    limits: String = "",
+    operations: String = """
+          - name: echo
+            content: any
+            timeout: 10s
+            attemptTimeout: 3s
+          - name: telemetry.summary
+            content: json
+            timeout: 5s
+        """
+) throws -> String {
+    try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+    let yaml = """
+        broker:
+          url: \(broker.url)
+        bridge:
+          id: \(bridgeID)
+        store:
+          path: \(directory.path)/courier.sqlite
+        http:
+          address: 127.0.0.1:\(try FreePort.allocate())
+        limits:
+          maxCorrelationDataBytes: 64
+        \(limits)
+        operations:
+        \(operations)
+        workers:
+          concurrency: 8
+        """
+    let path = directory.appendingPathComponent("courier.yaml").path
+    try yaml.write(toFile: path, atomically: true, encoding: .utf8)
+    return path
+}

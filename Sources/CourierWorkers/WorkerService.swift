@@ -1,0 +1,310 @@
+import CourierCore
+import Foundation
+import Logging
+import MQTT
+import ServiceLifecycle
+import Synchronization
+
+/// The `courier worker` daemon: takes work for its pool's operations from the broker through a
+/// shared subscription, runs it through the ``WorkerPool`` and replies to the bridge.
+///
+/// Run it in a `ServiceGroup` (or call ``run()`` from a task of your own):
+///
+/// ```swift
+/// let pool = WorkerPool(handlers: BuiltinHandlers.all, concurrency: 8, logger: logger)
+/// var mqtt = try MQTTConfiguration(url: "mqtt://127.0.0.1:1883", clientID: "")
+/// mqtt.username = "courier-worker"
+/// let worker = WorkerService(pool: pool, mqtt: mqtt, logger: logger)
+/// let group = ServiceGroup(services: [worker], gracefulShutdownSignals: [.sigterm, .sigint], logger: logger)
+/// try await group.run()
+/// ```
+///
+/// What it does, in the contract's terms ("Bridge and workers"):
+///
+/// - connects as client id ``workerID`` with clean start (a dead member of a shared group must
+///   not keep messages queued for it), and a Will that clears its presence;
+/// - subscribes `$share/courier-workers/courier/work/{operation}` for every operation of the
+///   pool, then publishes its retained presence ``WorkerPresence`` on
+///   `courier/workers/{workerId}` (so presence means "ready to take work"), and publishes it
+///   again every `presenceRefresh`: if the connection drops, the broker publishes the Will and
+///   the next refresh after the reconnect brings presence back;
+/// - answers each work message on its Response Topic with its Correlation Data and user property
+///   `status`, at most `pool.concurrency` at a time: while every slot is busy it reads no more
+///   messages. A message whose deadline has passed is dropped unanswered (the bridge answers
+///   504); one without Response Topic or Correlation Data is logged and ignored.
+///
+/// On graceful shutdown (SIGTERM in a `ServiceGroup`) it unsubscribes, lets work in flight finish
+/// and publishes its replies, clears its presence (an empty retained message) and disconnects.
+/// While the broker is unreachable those last publishes wait for it; bound that with the group's
+/// `maximumGracefulShutdownDuration`. On cancellation it disconnects at once: replies not yet
+/// published are lost and the bridge retries those requests.
+public final class WorkerService: Service {
+    /// The id this worker connects and announces itself with.
+    public let workerID: String
+    /// The handlers and concurrency limit this worker serves with.
+    public let pool: WorkerPool
+    public let topics: Topics
+    /// How the worker connects: the caller's broker settings with this worker's client id,
+    /// clean start and Will.
+    public let mqttConfiguration: MQTTConfiguration
+    /// How often retained presence is published again while serving; nil for never.
+    public let presenceRefresh: Duration?
+
+    private let logger: Logger
+    private let current = Mutex(Current())
+
+    private struct Current {
+        var started = false
+        var client: MQTTClient?
+    }
+
+    /// Prepares a worker; nothing is connected until ``run()``.
+    ///
+    /// - Parameters:
+    ///   - pool: the handlers to serve and how many requests may run at once.
+    ///   - mqtt: the broker, credentials and TLS. The client id, clean start, session expiry and
+    ///     Will are set here.
+    ///   - workerID: the id to use, which must match `[A-Za-z0-9_.-]{1,64}`
+    ///     (``Topics/isValidID(_:)``); nil for one unique to this process
+    ///     (``uniqueWorkerID()``). Two live workers must never share an id.
+    ///   - topics: the topic conventions.
+    ///   - presenceRefresh: how often presence is published again (QoS 0), to restore it after
+    ///     the connection dropped and the Will cleared it; nil to publish it only at start.
+    ///   - logger: where start, stop and per-message problems are logged.
+    public init(
+        pool: WorkerPool,
+        mqtt: MQTTConfiguration,
+        workerID: String? = nil,
+        topics: Topics = .init(),
+        presenceRefresh: Duration? = .seconds(15),
+        logger: Logger
+    ) {
+        let workerID = workerID ?? Self.uniqueWorkerID()
+        precondition(Topics.isValidID(workerID), "worker id \"\(workerID)\" does not match [A-Za-z0-9_.-]{1,64}")
+        var configuration = mqtt
+        configuration.clientID = workerID
+        // With a durable session, mosquitto 2.0 keeps handing a dead member of a shared group its
+        // share of the work, queued for a client that may never come back.
+        configuration.cleanStart = true
+        configuration.sessionExpiry = 0
+        configuration.will = MQTTConfiguration.Will(
+            topic: topics.presence(workerID), payload: Data(), qos: .atLeastOnce, retain: true
+        )
+        self.workerID = workerID
+        self.pool = pool
+        self.topics = topics
+        self.mqttConfiguration = configuration
+        self.presenceRefresh = presenceRefresh
+        var logger = logger
+        logger[metadataKey: "worker.id"] = "\(workerID)"
+        self.logger = logger
+    }
+
+    /// The client of the current run; for tests (to cut its connection).
+    var clientForTesting: MQTTClient? { current.withLock { $0.client } }
+
+    /// Connects, serves until graceful shutdown or cancellation, then drains and disconnects.
+    /// Throws when the broker refuses the connection or a subscription. Runs once per instance.
+    public func run() async throws {
+        // After a reconnect the Will has cleared presence: announce it again at once.
+        let announcer = PresenceAnnouncer()
+        let client = MQTTClient(configuration: mqttConfiguration, logger: logger, onConnect: { announcer.announceAgain() })
+        current.withLock { current in
+            precondition(!current.started, "WorkerService.run() called twice")
+            current.started = true
+            current.client = client
+        }
+        let lifecycle = Lifecycle()
+        try await withThrowingTaskGroup(of: Void.self) { group in
+            // The only place the client is shut down: once the run stops, or at once when the
+            // run is cancelled, which also fails publishes waiting for a broker that is away.
+            group.addTask {
+                await withTaskCancellationHandler {
+                    await lifecycle.waitUntilStopped()
+                } onCancel: {
+                    lifecycle.stop()
+                }
+                await client.shutdown()
+            }
+
+            let presence: WorkerPresence
+            do {
+                guard let started = try await start(client, lifecycle) else {
+                    logger.info("worker stopped before it connected")
+                    return
+                }
+                presence = started
+                announcer.set(client: client, topic: topics.presence(workerID), payload: started.encoded())
+            } catch {
+                let stoppedMeanwhile = lifecycle.phase == .stopped
+                lifecycle.stop()
+                // Shutdown or cancellation while starting is not a failure.
+                if stoppedMeanwhile { return }
+                throw error
+            }
+            group.addTask { await self.serve(client, lifecycle) }
+            logger.info(
+                "worker started",
+                metadata: [
+                    "worker.operations": "\(pool.operations.joined(separator: ","))",
+                    "worker.concurrency": "\(pool.concurrency)",
+                ]
+            )
+
+            if await waitForShutdown(client, presence: presence) {
+                announcer.stop()
+                await drain(client, lifecycle)
+            } else {
+                lifecycle.stop()
+            }
+            try await group.waitForAll()
+            logger.info("worker stopped")
+        }
+    }
+
+    // MARK: Starting and stopping
+
+    /// Connects, subscribes and announces presence. Returns nil when the run was stopped (a
+    /// graceful shutdown or cancellation) before the broker answered.
+    private func start(_ client: MQTTClient, _ lifecycle: Lifecycle) async throws -> WorkerPresence? {
+        try await withGracefulShutdownHandler {
+            try await client.connect()
+        } onGracefulShutdown: {
+            lifecycle.stopIfConnecting()
+        }
+        guard lifecycle.markServing() else { return nil }
+        for operation in pool.operations {
+            try await client.subscribe(topics.workSubscription(operation), qos: .atLeastOnce)
+        }
+        if pool.operations.isEmpty {
+            logger.info("the worker pool has no operations: no work will arrive")
+        }
+        let presence = WorkerPresence(
+            id: workerID, operations: pool.operations, concurrency: pool.concurrency, startedAt: Date()
+        )
+        try await publishPresence(presence, client, qos: .atLeastOnce)
+        return presence
+    }
+
+    /// Waits for graceful shutdown (true) or cancellation (false), refreshing presence meanwhile.
+    private func waitForShutdown(_ client: MQTTClient, presence: WorkerPresence) async -> Bool {
+        guard let refresh = presenceRefresh else {
+            do {
+                try await gracefulShutdown()
+                return true
+            } catch {
+                return false
+            }
+        }
+        while true {
+            do {
+                try await cancelWhenGracefulShutdown { try await Task.sleep(for: refresh) }
+            } catch {
+                // The sleep ends early for a graceful shutdown and for cancellation alike.
+                return !Task.isCancelled
+            }
+            // QoS 0: while the broker is away this fails at once instead of holding up shutdown;
+            // the next refresh after the reconnect restores presence.
+            do {
+                try await publishPresence(presence, client, qos: .atMostOnce)
+            } catch {
+                logger.debug("presence refresh not sent", metadata: ["error": "\(error)"])
+            }
+        }
+    }
+
+    /// Graceful shutdown: take no new work, answer what is in flight, clear presence. The client
+    /// is shut down once this returns.
+    private func drain(_ client: MQTTClient, _ lifecycle: Lifecycle) async {
+        lifecycle.beginDraining()
+        logger.info("worker stopping", metadata: ["worker.in_flight": "\(lifecycle.inFlight)"])
+        for operation in pool.operations {
+            do {
+                try client.unsubscribe(topics.workSubscription(operation))
+            } catch {
+                logger.debug("unsubscribe failed", metadata: ["operation": "\(operation)", "error": "\(error)"])
+            }
+        }
+        await lifecycle.waitUntilIdle()
+        // Sent after the UNSUBSCRIBEs on the same connection: once the broker acknowledges it,
+        // every work message it sent to this worker has been read off the socket.
+        do {
+            try await client.publish(topics.presence(workerID), payload: Data(), qos: .atLeastOnce, retain: true)
+        } catch {
+            logger.info("presence could not be cleared", metadata: ["error": "\(error)"])
+        }
+        // Answer what arrived before the broker took the unsubscribe, then refuse the rest.
+        await lifecycle.stopWhenIdle()
+    }
+
+    private func publishPresence(_ presence: WorkerPresence, _ client: MQTTClient, qos: MQTTQoS) async throws {
+        try await client.publish(
+            topics.presence(workerID),
+            payload: presence.encoded(),
+            qos: qos,
+            retain: true,
+            properties: MQTTProperties(contentType: JSONCoding.contentType, payloadFormatIndicator: 1)
+        )
+    }
+
+    // MARK: Serving
+
+    /// Reads work messages until the client is shut down and answers each in a child task, at
+    /// most `pool.concurrency` at once: when every slot is busy it stops reading until one
+    /// frees, so the backlog waits in the client's bounded buffer and then in the broker.
+    private func serve(_ client: MQTTClient, _ lifecycle: Lifecycle) async {
+        await withTaskGroup(of: Void.self) { group in
+            var running = 0
+            for await message in client.messages {
+                let work: Work
+                switch Self.work(from: message, now: unixMillis()) {
+                case .success(let parsed):
+                    work = parsed
+                case .failure(let error):
+                    logger.info("work message ignored", metadata: ["mqtt.topic": "\(message.topic)", "error": "\(error)"])
+                    continue
+                }
+                guard lifecycle.enter() else {
+                    logger.debug("worker stopped: work message left to the bridge's retry", metadata: Self.metadata(work.item))
+                    continue
+                }
+                if running >= pool.concurrency {
+                    await group.next()
+                    running -= 1
+                }
+                if work.item.deadline <= unixMillis() {
+                    logger.debug("deadline passed: work dropped", metadata: Self.metadata(work.item))
+                    lifecycle.leave()
+                    continue
+                }
+                running += 1
+                group.addTask {
+                    await self.answer(work, client)
+                    lifecycle.leave()
+                }
+            }
+        }
+    }
+
+    /// Runs one item and publishes the reply to the bridge.
+    private func answer(_ work: Work, _ client: MQTTClient) async {
+        let result = await pool.perform(work.item)
+        do {
+            let ack = try await client.publish(
+                work.responseTopic,
+                payload: result.payload,
+                qos: .atLeastOnce,
+                properties: Self.replyProperties(for: result, correlationData: work.correlationData)
+            )
+            if !ack.isDelivered {
+                var metadata = Self.metadata(work.item)
+                metadata["mqtt.reason_code"] = "\(ack.reasonCode)"
+                logger.info("reply not delivered: nobody subscribes to the response topic", metadata: metadata)
+            }
+        } catch {
+            var metadata = Self.metadata(work.item)
+            metadata["error"] = "\(error)"
+            logger.info("reply could not be published", metadata: metadata)
+        }
+    }
+}

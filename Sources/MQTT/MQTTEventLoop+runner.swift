@@ -1,0 +1,348 @@
+internal import CMosquitto
+import Foundation
+import Logging
+
+/// The loop thread of an ``MQTTEventLoop``. Made on that thread and confined to it: nothing
+/// here is touched from anywhere else, so it needs no locks. Other threads reach it only
+/// through the loop's inbox.
+///
+/// Descriptors are registered with epoll under a slot id, never looked up by number: when
+/// libmosquitto closes a socket (a lost connection, a written DISCONNECT) the kernel drops it
+/// from epoll by itself, and the number may come back at once for another client's socket.
+/// So a slot never removes a descriptor it no longer owns, and an event for a slot that has
+/// moved on is ignored.
+final class EventLoopRunner {
+    typealias Slot = MQTTEventLoop.Slot
+
+    let loop: MQTTEventLoop
+    let logger: Logger
+    private let clock = ContinuousClock()
+    private var slots: [UInt64: Slot] = [:]
+    private var slotIDs: [ObjectIdentifier: UInt64] = [:]
+    /// Detach requests for clients whose attach has not arrived yet.
+    private var earlyRemovals: [ObjectIdentifier: [CheckedContinuation<Void, Never>]] = [:]
+    private var backoff: [UInt64: ContinuousClock.Instant] = [:]
+    private var stopWaiters: [CheckedContinuation<Void, Never>] = []
+    private var nextTick: ContinuousClock.Instant
+
+    static let tickInterval = Duration.seconds(1)
+    static let closeGrace = Duration.seconds(2)
+
+    init(loop: MQTTEventLoop) {
+        self.loop = loop
+        logger = loop.logger
+        nextTick = ContinuousClock.now + Self.tickInterval
+    }
+
+    func run() {
+        let events = Epoll.Events(capacity: 1024)
+        while true {
+            let count = events.wait(loop.epollFD, timeoutMilliseconds: timeout())
+            if count < 0, errno != EINTR {
+                logger.error("epoll_wait failed", metadata: ["mqtt.errno": "\(errno)"])
+            }
+            for index in 0..<max(0, Int(count)) {
+                let token = events.token(at: index)
+                if token == MQTTEventLoop.wakeToken {
+                    var value: UInt64 = 0
+                    _ = read(loop.wakeFD, &value, MemoryLayout<UInt64>.size)
+                } else if token & MQTTEventLoop.wakePairBit != 0 {
+                    if let slot = slots[token & ~MQTTEventLoop.wakePairBit] { wakePairReadable(slot) }
+                } else if let slot = slots[token] {
+                    service(slot, events: events.events(at: index))
+                }
+            }
+            takeInbox()
+            let now = clock.now
+            if now >= nextTick {
+                tick(now)
+                nextTick = now + Self.tickInterval
+            }
+            reconnectDue(now)
+            if !stopWaiters.isEmpty, slots.isEmpty { break }
+        }
+        finish()
+    }
+
+    // MARK: Inbox
+
+    private func takeInbox() {
+        let (commands, writes) = loop.inbox.withLock { inbox in
+            defer {
+                inbox.commands = []
+                inbox.writes = []
+                inbox.signalled = false
+            }
+            return (inbox.commands, inbox.writes)
+        }
+        for command in commands {
+            switch command {
+            case .add(let slot, let firstConnect): add(slot, firstConnect: firstConnect)
+            case .remove(let handle, let done): remove(handle, done: done)
+            case .connectFinished(let id, let code): connectFinished(id, code: code)
+            case .stop(let done): stopWaiters.append(done)
+            }
+        }
+        for handle in writes {
+            guard let id = slotIDs[handle], let slot = slots[id] else { continue }
+            switch slot.phase {
+            case .attached, .closing: afterIO(slot)
+            case .connecting, .backoff, .idle: break
+            }
+        }
+    }
+
+    private func add(_ slot: Slot, firstConnect: CheckedContinuation<Int32, Never>) {
+        let key = ObjectIdentifier(slot.handle)
+        if let removals = earlyRemovals.removeValue(forKey: key) {
+            // Shut down before it got here: it never connects. Success lets `connect()` go on
+            // to find the client shut down.
+            firstConnect.resume(returning: Mosquitto.success)
+            slot.removals = removals
+            slots[slot.id] = slot
+            slotIDs[key] = slot.id
+            destroy(slot)
+            return
+        }
+        slots[slot.id] = slot
+        slotIDs[key] = slot.id
+        slot.firstConnect = firstConnect
+        startConnect(slot, first: true)
+    }
+
+    private func remove(_ handle: ObjectIdentifier, done: CheckedContinuation<Void, Never>) {
+        guard let id = slotIDs[handle], let slot = slots[id] else {
+            earlyRemovals[handle, default: []].append(done)
+            return
+        }
+        slot.removals.append(done)
+        switch slot.phase {
+        case .connecting, .closing:
+            break  // finished when the connect returns, or when the DISCONNECT is out
+        case .backoff, .idle:
+            destroy(slot)
+        case .attached:
+            mosquitto_disconnect_v5(slot.mosq.value, 0, nil)
+            slot.phase = .closing(deadline: clock.now + Self.closeGrace)
+            afterIO(slot)
+        }
+    }
+
+    // MARK: Connecting
+
+    private func startConnect(_ slot: Slot, first: Bool) {
+        slot.phase = .connecting
+        let (id, handle, mosq) = (slot.id, slot.handle, slot.mosq)
+        let loop = self.loop
+        loop.connector.async {
+            let code = first ? handle.sendConnect(mosq.value) : mosquitto_reconnect(mosq.value)
+            loop.post(.connectFinished(id, code))
+        }
+    }
+
+    private func connectFinished(_ id: UInt64, code: Int32) {
+        guard let slot = slots[id], case .connecting = slot.phase else { return }
+        let first = slot.firstConnect
+        slot.firstConnect = nil
+        first?.resume(returning: code)
+        if !slot.removals.isEmpty {
+            destroy(slot)
+            return
+        }
+        if code == Mosquitto.success {
+            let fd = mosquitto_socket(slot.mosq.value)
+            guard fd >= 0 else {
+                lost(slot)
+                return
+            }
+            slot.phase = .attached
+            register(slot, fd: fd)
+            if !slot.lookedForWakePair { watchWakePair(slot) }
+            afterIO(slot)
+        } else if first != nil, !Self.isUnreachable(code) {
+            // The handle reports this refusal from `connect()`; it shuts the client down.
+            slot.phase = .idle
+        } else {
+            logger.debug("reconnect failed", metadata: ["mqtt.client": "\(slot.handle.configuration.clientID)", "mqtt.error": "\(Mosquitto.error(code))"])
+            scheduleReconnect(slot)
+        }
+    }
+
+    static func isUnreachable(_ code: Int32) -> Bool {
+        code == Int32(MOSQ_ERR_ERRNO.rawValue) || code == Int32(MOSQ_ERR_EAI.rawValue) || code == Mosquitto.noConnection
+    }
+
+    private func scheduleReconnect(_ slot: Slot) {
+        guard slot.handle.shouldReconnect else {
+            slot.phase = .idle
+            return
+        }
+        slot.attempts += 1
+        let bounds = slot.handle.configuration.reconnectDelay
+        // libmosquitto's own backoff: delay * attempts², capped; plus up to 25 % jitter.
+        let base = max(Double(bounds.lowerBound), 0.1)
+        let seconds = min(base * Double(slot.attempts * slot.attempts), max(Double(bounds.upperBound), base))
+        let delay = Duration.milliseconds(Int64(seconds * Double.random(in: 1.0...1.25) * 1000))
+        let due = clock.now + delay
+        slot.phase = .backoff(until: due)
+        backoff[slot.id] = due
+    }
+
+    private func reconnectDue(_ now: ContinuousClock.Instant) {
+        guard !backoff.isEmpty else { return }
+        for (id, due) in backoff where due <= now {
+            backoff[id] = nil
+            guard let slot = slots[id], case .backoff = slot.phase else { continue }
+            startConnect(slot, first: false)
+        }
+    }
+
+    // MARK: I/O
+
+    private func service(_ slot: Slot, events: UInt32) {
+        switch slot.phase {
+        case .attached, .closing: break
+        case .connecting, .backoff, .idle: return  // an event for a socket the slot no longer has
+        }
+        let mosq = slot.mosq.value
+        if events & (Epoll.input | Epoll.error | Epoll.hangUp) != 0 {
+            _ = mosquitto_loop_read(mosq, 1)
+        }
+        if events & Epoll.output != 0, mosquitto_socket(mosq) == slot.registeredFD {
+            _ = mosquitto_loop_write(mosq, 1)
+        }
+        afterIO(slot)
+    }
+
+    /// After anything that may have read, queued or closed: writes what is queued, keeps the
+    /// epoll interest in step, and notices a closed socket.
+    private func afterIO(_ slot: Slot) {
+        let mosq = slot.mosq.value
+        if mosquitto_socket(mosq) == slot.registeredFD, slot.registeredFD >= 0, mosquitto_want_write(mosq) {
+            _ = mosquitto_loop_write(mosq, 1)
+        }
+        let fd = mosquitto_socket(mosq)
+        guard fd >= 0, fd == slot.registeredFD else {
+            // libmosquitto closed the socket, which also took it out of epoll.
+            slot.registeredFD = -1
+            slot.watchesOutput = false
+            lost(slot)
+            return
+        }
+        let wantsOutput = mosquitto_want_write(mosq)
+        if wantsOutput != slot.watchesOutput {
+            slot.watchesOutput = wantsOutput
+            let events = Epoll.input | (wantsOutput ? Epoll.output : 0)
+            if Epoll.control(loop.epollFD, Epoll.modify, fd, events: events, token: slot.id) != 0 {
+                logger.error("epoll_ctl MOD failed", metadata: ["mqtt.errno": "\(errno)"])
+            }
+        }
+    }
+
+    /// Starts draining libmosquitto's wake-up pair for this client (see `WakePair`).
+    private func watchWakePair(_ slot: Slot) {
+        slot.lookedForWakePair = true
+        guard let fd = WakePair.readEnd(of: slot.mosq.value) else {
+            logger.debug("libmosquitto's wake-up pair not found; it is left undrained", metadata: ["mqtt.client": "\(slot.handle.configuration.clientID)"])
+            return
+        }
+        if Epoll.control(loop.epollFD, Epoll.add, fd, events: Epoll.input, token: slot.id | MQTTEventLoop.wakePairBit) == 0 {
+            slot.wakePairFD = fd
+            WakePair.drain(fd)
+        }
+    }
+
+    /// libmosquitto queued a packet for this client (from any thread) and said so on its pair.
+    private func wakePairReadable(_ slot: Slot) {
+        guard slot.wakePairFD >= 0 else { return }
+        WakePair.drain(slot.wakePairFD)
+        switch slot.phase {
+        case .attached, .closing: afterIO(slot)
+        case .connecting, .backoff, .idle: break
+        }
+    }
+
+    private func register(_ slot: Slot, fd: Int32) {
+        slot.registeredFD = fd
+        slot.watchesOutput = false
+        if Epoll.control(loop.epollFD, Epoll.add, fd, events: Epoll.input, token: slot.id) != 0 {
+            logger.error("epoll_ctl ADD failed", metadata: ["mqtt.errno": "\(errno)", "mqtt.client": "\(slot.handle.configuration.clientID)"])
+        }
+    }
+
+    /// The connection is gone (the socket is closed).
+    private func lost(_ slot: Slot) {
+        if case .closing = slot.phase {
+            destroy(slot)
+        } else {
+            scheduleReconnect(slot)
+        }
+    }
+
+    private func tick(_ now: ContinuousClock.Instant) {
+        for slot in Array(slots.values) {
+            switch slot.phase {
+            case .attached:
+                _ = mosquitto_loop_misc(slot.mosq.value)
+                if slot.handle.isConnected { slot.attempts = 0 }
+                afterIO(slot)
+            case .closing(let deadline):
+                if now >= deadline { destroy(slot) }
+            case .connecting, .backoff, .idle:
+                break
+            }
+        }
+    }
+
+    private func timeout() -> Int32 {
+        var next = nextTick
+        for due in backoff.values where due < next { next = due }
+        let wait = clock.now.duration(to: next)
+        if wait <= .zero { return 0 }
+        return Int32(clamping: wait.milliseconds + 1)
+    }
+
+    // MARK: Teardown
+
+    private func destroy(_ slot: Slot) {
+        let mosq = slot.mosq.value
+        if slot.registeredFD >= 0, mosquitto_socket(mosq) == slot.registeredFD {
+            _ = Epoll.control(loop.epollFD, Epoll.remove, slot.registeredFD, events: 0, token: slot.id)
+        }
+        if slot.wakePairFD >= 0 {
+            _ = Epoll.control(loop.epollFD, Epoll.remove, slot.wakePairFD, events: 0, token: slot.id | MQTTEventLoop.wakePairBit)
+        }
+        mosquitto_destroy(mosq)
+        let key = ObjectIdentifier(slot.handle)
+        slots[slot.id] = nil
+        slotIDs[key] = nil
+        backoff[slot.id] = nil
+        loop.inbox.withLock { _ = $0.members.removeValue(forKey: key) }
+        let removals = slot.removals
+        slot.removals = []
+        for done in removals { done.resume() }
+    }
+
+    private func finish() {
+        let leftovers: [MQTTEventLoop.Command] = loop.inbox.withLock { inbox in
+            inbox.life = .stopped
+            defer { inbox.commands = [] }
+            return inbox.commands
+        }
+        for command in leftovers {
+            switch command {
+            case .remove(_, let done), .stop(let done): done.resume()
+            case .add(let slot, let firstConnect):
+                // Refused by `attach` once stopping; kept for completeness.
+                firstConnect.resume(returning: Mosquitto.success)
+                mosquitto_destroy(slot.mosq.value)
+            case .connectFinished: break
+            }
+        }
+        for waiters in earlyRemovals.values {
+            for done in waiters { done.resume() }
+        }
+        for done in stopWaiters { done.resume() }
+        logger.debug("event loop stopped")
+    }
+}

@@ -1,0 +1,270 @@
+internal import CMosquitto
+import Foundation
+import Logging
+import Synchronization
+
+/// One network thread, on epoll, that drives any number of ``MQTTClient``s.
+///
+/// By default each client runs libmosquitto's own threaded loop: one thread per client, around
+/// `select()`, which cannot watch a descriptor numbered 1024 or above. A client whose
+/// ``MQTTConfiguration/eventLoop`` is set runs here instead, so one process can hold thousands
+/// of connections (a device simulator, a load generator):
+///
+/// - the loop reads (`mosquitto_loop_read`) when a socket is readable, writes
+///   (`mosquitto_loop_write`) whenever libmosquitto has something queued, and runs
+///   `mosquitto_loop_misc` (keep-alive) about once a second for every client;
+/// - a publish or subscribe from any thread queues its packet and wakes the loop (an eventfd),
+///   so it goes out at once;
+/// - connecting and reconnecting (`mosquitto_connect_bind_v5`, `mosquitto_reconnect`), which
+///   block for a TCP handshake, run on a separate connector queue, never on the loop thread; a
+///   dropped client is reconnected with the exponential backoff of
+///   ``MQTTConfiguration/reconnectDelay`` (with some jitter, so thousands of clients do not
+///   return all at once) and re-subscribes as usual.
+///
+/// A client behaves the same on either loop, except that its callbacks (the `onMessage` and
+/// `onConnect` hooks among them) run on this loop's thread, shared by every client on it: a
+/// hook that blocks, or a full ``MQTTClient/messages`` buffer waiting for room (see
+/// ``MQTTConfiguration/inboundOverflowWait``), stalls all of them.
+///
+/// The thread starts with the first client and raises the process's open-file limit to its
+/// hard limit (see ``raiseOpenFileLimit()``). Call ``shutdown()`` when done: it shuts down every
+/// client still on the loop, then stops the thread.
+public final class MQTTEventLoop: Sendable {
+    enum LifeState {
+        case idle
+        case running
+        case stopping
+        case stopped
+    }
+
+    enum Command {
+        case add(Slot, CheckedContinuation<Int32, Never>)
+        case remove(ObjectIdentifier, CheckedContinuation<Void, Never>)
+        case connectFinished(UInt64, Int32)
+        case stop(CheckedContinuation<Void, Never>)
+    }
+
+    /// What other threads hand to the loop thread, under one lock.
+    struct Inbox {
+        var life = LifeState.idle
+        var commands: [Command] = []
+        /// Clients that queued a packet since the loop last looked.
+        var writes: Set<ObjectIdentifier> = []
+        /// True while the eventfd has been signalled and the loop has not yet taken the inbox.
+        var signalled = false
+        /// Every client on the loop, from ``attach(_:_:)`` until it is destroyed.
+        var members: [ObjectIdentifier: MosquittoHandle] = [:]
+        var nextSlotID: UInt64 = 1
+    }
+
+    /// One client as the loop sees it.
+    ///
+    /// `@unchecked Sendable`: a slot is made by ``attach(_:_:)`` and handed to the loop thread
+    /// through the inbox lock; from then on only the loop thread reads or writes its fields.
+    final class Slot: @unchecked Sendable {
+        enum Phase {
+            /// A connect or reconnect runs on the connector; the loop does not touch `mosq`.
+            case connecting
+            /// The socket is registered with epoll.
+            case attached
+            /// Waiting to reconnect.
+            case backoff(until: ContinuousClock.Instant)
+            /// Refused by the broker: not reconnected, kept until the client shuts down.
+            case idle
+            /// DISCONNECT queued at shutdown; destroyed once it is written or at the deadline.
+            case closing(deadline: ContinuousClock.Instant)
+        }
+
+        let id: UInt64
+        let handle: MosquittoHandle
+        let mosq: Pointer
+        var phase = Phase.connecting
+        /// The descriptor registered with epoll, or -1.
+        var registeredFD: Int32 = -1
+        /// The read end of libmosquitto's wake-up pair, registered with epoll, or -1; looked
+        /// for once, after the first connect (see `WakePair`).
+        var wakePairFD: Int32 = -1
+        var lookedForWakePair = false
+        var watchesOutput = false
+        /// Consecutive reconnect attempts since the last accepted CONNACK.
+        var attempts = 0
+        var firstConnect: CheckedContinuation<Int32, Never>?
+        var removals: [CheckedContinuation<Void, Never>] = []
+
+        init(id: UInt64, handle: MosquittoHandle, mosq: Pointer) {
+            self.id = id
+            self.handle = handle
+            self.mosq = mosq
+        }
+    }
+
+    /// The epoll token of the wake-up eventfd; client slots count from 1.
+    static let wakeToken: UInt64 = 0
+    /// Set in the token of a client's libmosquitto wake-up pair.
+    static let wakePairBit: UInt64 = 1 << 63
+
+    public let label: String
+    let logger: Logger
+    let epollFD: Int32
+    let wakeFD: Int32
+    let inbox = Mutex(Inbox())
+    /// Runs the blocking connects and reconnects, off the loop thread.
+    let connector: DispatchQueue
+
+    /// Creates an event loop; its thread starts with the first client.
+    public init(label: String = "mqtt-event-loop", logger: Logger) throws(MQTTError) {
+        self.label = label
+        var logger = logger
+        logger[metadataKey: "mqtt.loop"] = "\(label)"
+        self.logger = logger
+        let epollFD = Epoll.create()
+        guard epollFD >= 0 else { throw .library(code: Int(errno), message: "epoll_create1: \(String(cString: strerror(errno)))") }
+        let wakeFD = Epoll.eventFD()
+        guard wakeFD >= 0 else {
+            close(epollFD)
+            throw .library(code: Int(errno), message: "eventfd: \(String(cString: strerror(errno)))")
+        }
+        guard Epoll.control(epollFD, Epoll.add, wakeFD, events: Epoll.input, token: Self.wakeToken) == 0 else {
+            close(epollFD)
+            close(wakeFD)
+            throw .library(code: Int(errno), message: "epoll_ctl: \(String(cString: strerror(errno)))")
+        }
+        self.epollFD = epollFD
+        self.wakeFD = wakeFD
+        connector = DispatchQueue(label: "\(label).connector", attributes: .concurrent)
+    }
+
+    /// How many clients are on the loop.
+    public var clientCount: Int { inbox.withLock { $0.members.count } }
+
+    /// Shuts down every client still on the loop (as ``MQTTClient/shutdown()`` does), then
+    /// stops the thread. A client that connects afterwards fails with ``MQTTError/shutdown``.
+    /// Safe to call more than once.
+    public func shutdown() async {
+        enum Outcome { case neverStarted, started, alreadyStopping }
+        let (members, outcome): ([MosquittoHandle], Outcome) = inbox.withLock { inbox in
+            switch inbox.life {
+            case .idle:
+                inbox.life = .stopped
+                return ([], .neverStarted)
+            case .running:
+                inbox.life = .stopping
+                return (Array(inbox.members.values), .started)
+            case .stopping, .stopped:
+                return ([], .alreadyStopping)
+            }
+        }
+        switch outcome {
+        case .alreadyStopping:
+            return
+        case .neverStarted:
+            close(epollFD)
+            close(wakeFD)
+            return
+        case .started:
+            break
+        }
+        await withTaskGroup(of: Void.self) { group in
+            for member in members {
+                group.addTask { await member.shutdown() }
+            }
+        }
+        // The loop thread answers once every slot is gone, then exits.
+        await withCheckedContinuation { (stopped: CheckedContinuation<Void, Never>) in
+            post(.stop(stopped))
+        }
+    }
+
+    // MARK: Used by MosquittoHandle
+
+    /// Takes a configured, not yet connected client: the first connect runs on the connector,
+    /// and the loop drives the client from then on, until ``detach(_:)``. Returns the first
+    /// connect's libmosquitto code (unreachable brokers are retried by the loop meanwhile).
+    /// Throws ``MQTTError/shutdown`` when the loop was shut down; the client is not taken then.
+    func attach(_ handle: MosquittoHandle, _ mosq: Pointer) async throws(MQTTError) -> Int32 {
+        let code = await withCheckedContinuation { (outcome: CheckedContinuation<Int32, Never>) in
+            let (accepted, startThread) = inbox.withLock { inbox -> (Bool, Bool) in
+                var startThread = false
+                switch inbox.life {
+                case .stopping, .stopped: return (false, false)
+                case .idle:
+                    inbox.life = .running
+                    startThread = true
+                case .running: break
+                }
+                inbox.members[ObjectIdentifier(handle)] = handle
+                inbox.commands.append(.add(Slot(id: inbox.nextSlotID, handle: handle, mosq: mosq), outcome))
+                inbox.nextSlotID += 1
+                return (true, startThread)
+            }
+            guard accepted else {
+                outcome.resume(returning: Self.refused)
+                return
+            }
+            if startThread { startLoopThread() }
+            signal()
+        }
+        if code == Self.refused { throw .shutdown }
+        return code
+    }
+
+    /// What ``attach(_:_:)`` gets when the loop no longer takes clients.
+    private static let refused = Int32.min
+
+    /// Disconnects and destroys a client taken by ``attach(_:_:)``, on the loop thread;
+    /// returns when libmosquitto can no longer call back into it.
+    func detach(_ handle: MosquittoHandle) async {
+        await withCheckedContinuation { (done: CheckedContinuation<Void, Never>) in
+            let running = inbox.withLock { inbox -> Bool in
+                if case .stopped = inbox.life { return false }
+                inbox.commands.append(.remove(ObjectIdentifier(handle), done))
+                return true
+            }
+            if running { signal() } else { done.resume() }
+        }
+    }
+
+    /// Tells the loop that a client queued a packet (publish, subscribe...) from another thread.
+    func wantsWrite(_ handle: MosquittoHandle) {
+        let shouldSignal = inbox.withLock { inbox -> Bool in
+            inbox.writes.insert(ObjectIdentifier(handle))
+            if inbox.signalled { return false }
+            inbox.signalled = true
+            return true
+        }
+        if shouldSignal { wake() }
+    }
+
+    /// Hands a command to the loop thread.
+    func post(_ command: Command) {
+        inbox.withLock { $0.commands.append(command) }
+        signal()
+    }
+
+    private func signal() {
+        let shouldSignal = inbox.withLock { inbox -> Bool in
+            if inbox.signalled { return false }
+            inbox.signalled = true
+            return true
+        }
+        if shouldSignal { wake() }
+    }
+
+    private func wake() {
+        var one: UInt64 = 1
+        _ = write(wakeFD, &one, MemoryLayout<UInt64>.size)
+    }
+
+    private func startLoopThread() {
+        let thread = Thread { [self] in
+            let limit = Self.raiseOpenFileLimit()
+            logger.debug("event loop started", metadata: ["mqtt.open_file_limit": "\(limit)"])
+            let runner = EventLoopRunner(loop: self)
+            runner.run()
+            close(epollFD)
+            close(wakeFD)
+        }
+        thread.name = label
+        thread.start()
+    }
+}

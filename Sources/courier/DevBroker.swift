@@ -1,0 +1,82 @@
+import CourierProcess
+import Foundation
+
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// The private mosquitto `courier dev` runs: `Config/mosquitto.conf` with its listener moved to
+/// the chosen loopback port, started from the working directory and stopped by PID.
+struct DevBroker {
+    let port: Int
+    let process: ChildProcess
+    let logFile: String
+
+    /// Starts mosquitto on `port` (the next free one when it is taken) and waits until it
+    /// accepts connections.
+    static func start(baseConfig: String, port wanted: Int, stateDirectory: String) async throws -> DevBroker {
+        let port = portIsFree(wanted) ? wanted : try anyFreePort()
+        try FileManager.default.createDirectory(atPath: "\(stateDirectory)/mosquitto", withIntermediateDirectories: true)
+        var lines = try String(contentsOfFile: baseConfig, encoding: .utf8)
+            .split(separator: "\n", omittingEmptySubsequences: false)
+            .map { line -> String in
+                if line.hasPrefix("listener ") { return "listener \(port) 127.0.0.1" }
+                if line.hasPrefix("persistence_location ") { return "persistence_location \(stateDirectory)/mosquitto/" }
+                return String(line)
+            }
+        // Started as root, mosquitto would drop to the `mosquitto` user and lose its state directory.
+        if getuid() == 0 { lines.append("user root") }
+        let config = "\(stateDirectory)/mosquitto-dev.conf"
+        try lines.joined(separator: "\n").write(toFile: config, atomically: true, encoding: .utf8)
+        let logFile = "\(stateDirectory)/mosquitto.log"
+        let process = try ChildProcess.spawn("mosquitto", ["-c", config], output: logFile)
+        let deadline = ContinuousClock.now + .seconds(10)
+        while !accepts(port) {
+            guard process.isRunning, ContinuousClock.now < deadline else {
+                process.signal(SIGKILL)
+                let log = (try? String(contentsOfFile: logFile, encoding: .utf8)) ?? ""
+                throw ChildProcessError(message: "mosquitto did not start on port \(port):\n\(log)")
+            }
+            try await Task.sleep(for: .milliseconds(20))
+        }
+        return DevBroker(port: port, process: process, logFile: logFile)
+    }
+
+    var url: String { "mqtt://127.0.0.1:\(port)" }
+
+    func stop() async {
+        await process.stop(grace: .seconds(5))
+    }
+
+    private static func portIsFree(_ port: Int) -> Bool { !accepts(port) }
+
+    private static func anyFreePort() throws -> Int {
+        let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+        defer { close(fd) }
+        var address = sockaddr_in(port: 0)
+        var length = socklen_t(MemoryLayout<sockaddr_in>.size)
+        let ok = withUnsafeMutablePointer(to: &address) {
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, length) == 0 && getsockname(fd, $0, &length) == 0 }
+        }
+        guard ok else { throw ChildProcessError(message: "no free loopback port") }
+        return Int(UInt16(bigEndian: address.sin_port))
+    }
+
+    private static func accepts(_ port: Int) -> Bool {
+        let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+        defer { close(fd) }
+        var address = sockaddr_in(port: port)
+        return withUnsafePointer(to: &address) {
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { connect(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) == 0 }
+        }
+    }
+}
+
+extension sockaddr_in {
+    init(port: Int) {
+        self.init()
+        sin_family = sa_family_t(AF_INET)
+        sin_port = UInt16(port).bigEndian
+        sin_addr.s_addr = inet_addr("127.0.0.1")
+    }
+}

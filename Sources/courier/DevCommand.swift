@@ -1,0 +1,68 @@
+import ArgumentParser
+import CourierBridge
+import CourierCore
+import CourierWorkers
+import Foundation
+import ServiceLifecycle
+
+/// `courier dev`: a private mosquitto on loopback, `serve` on it, and optionally simulated
+/// devices; Ctrl-C stops all of it.
+struct DevCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "dev",
+        abstract: "Start a private broker, the bridge with its workers, and simulated devices: zero set-up."
+    )
+
+    @OptionGroup var options: DaemonOptions
+
+    @Option(help: "Loopback port of the private broker; the next free one when taken.")
+    var port: Int = 1883
+
+    @Option(name: .customLong("mosquitto-config"), help: "Broker configuration to start from.")
+    var mosquittoConfig: String = "Config/mosquitto.conf"
+
+    @Option(name: .customLong("state-dir"), help: "Where the broker's and the bridge's state go.")
+    var stateDirectory: String = ".courier"
+
+    @Option(help: "Simulated devices to run against it (0 for none).")
+    var devices: Int = 0
+
+    @Option(help: "Device profile for --devices.")
+    var profile: String = "Devices/profiles/thermostat.yaml"
+
+    func run() async throws {
+        var options = options
+        if options.config == nil, FileManager.default.fileExists(atPath: "Config/courier.yaml") {
+            options.config = "Config/courier.yaml"
+        }
+        var configuration = try options.configuration()
+        let logger = Logs.bootstrap(level: options.logLevel ?? "warning")
+        let state = URL(fileURLWithPath: stateDirectory).standardizedFileURL.path
+        let broker = try await DevBroker.start(baseConfig: mosquittoConfig, port: port, stateDirectory: state)
+        configuration.broker.url = broker.url
+        if options.store == nil { configuration.store.path = "\(state)/dev.sqlite" }
+        do {
+            let runtime = try BridgeRuntime(configuration: configuration, workers: .inMemory(WorkerPool.builtin(configuration, logger: logger)), logger: logger)
+            let banner = """
+                courier dev: broker \(broker.url) (log \(broker.logFile)), store \(configuration.store.path), \
+                HTTP \(configuration.httpAddress); Ctrl-C to stop
+                """
+            var services: [any Service] = [StatusLine(store: runtime.bridge.store, interval: .seconds(2), banner: banner)]
+            services += try devicesServices(configuration: configuration)
+            try await runtime.run(extraServices: services)
+        } catch {
+            await broker.stop()
+            throw error
+        }
+        await broker.stop()
+        print("courier dev: stopped")
+    }
+}
+
+extension DevCommand {
+    /// The simulated devices, when asked for.
+    func devicesServices(configuration: CourierConfiguration) throws -> [any Service] {
+        guard devices > 0 else { return [] }
+        throw ValidationError("--devices needs the device simulator, which this build does not include yet")
+    }
+}

@@ -1,0 +1,117 @@
+import ArgumentParser
+import CourierCore
+import CourierDevices
+import Dispatch
+import Foundation
+
+/// `courier devices`: the device simulator and load generator, driven by a profile.
+struct DevicesCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "devices",
+        abstract: "Simulate devices that send requests through Courier, and report what came back.",
+        discussion: """
+            Connects --count devices (one MQTT connection each, all on a few event loops), sends \
+            requests in the profile's mix and pace, checks that every reply reaches the device that \
+            asked with its own correlation, and prints progress every few seconds and a summary. \
+            Exits with status 1 when anything went wrong (a timeout, a mismatched or unexpected \
+            reply, a failed publish). Ctrl-C stops early and still prints the summary.
+            """
+    )
+
+    @Option(name: .long, help: "Profile file (YAML), e.g. Devices/profiles/thermostat.yaml.")
+    var profile: String
+
+    @Option(name: .long, help: "Number of devices (overrides the profile).")
+    var count: Int?
+
+    @Option(name: .long, help: "Broker URL, mqtt://HOST:PORT or mqtts://HOST:PORT.")
+    var broker: String = "mqtt://127.0.0.1:1883"
+
+    @Option(name: .long, help: "How long to send, e.g. 30s or 2m (overrides the profile).")
+    var duration: String?
+
+    @Option(name: .customLong("requests-per-device"), help: "Requests each device sends (overrides the profile).")
+    var requestsPerDevice: Int?
+
+    @Option(name: .long, help: "Broker username, the same for every device.")
+    var username: String?
+
+    @Option(name: .long, help: "Broker password.")
+    var password: String?
+
+    @Option(name: .customLong("ca-file"), help: "CA certificate for an mqtts:// broker.")
+    var caFile: String?
+
+    @Option(name: .customLong("progress-every"), help: "Progress interval, e.g. 5s.")
+    var progressEvery: String = "5s"
+
+    @Flag(name: .long, help: "Print the summary as JSON on stdout (progress goes to stderr).")
+    var json = false
+
+    @Option(name: .customLong("log-level"), help: "trace, debug, info, notice, warning, error or critical.")
+    var logLevel: String = "warning"
+
+    func validate() throws {
+        if let count, count < 1 { throw ValidationError("--count must be at least 1") }
+        if let duration, DurationText.parse(duration).map({ $0 > .zero }) != true {
+            throw ValidationError("--duration must be a duration such as 30s or 2m")
+        }
+        if let requestsPerDevice, requestsPerDevice < 1 { throw ValidationError("--requests-per-device must be at least 1") }
+        if duration != nil, requestsPerDevice != nil { throw ValidationError("give --duration or --requests-per-device, not both") }
+        if DurationText.parse(progressEvery).map({ $0 > .zero }) != true {
+            throw ValidationError("--progress-every must be a duration such as 5s")
+        }
+        if !(broker.hasPrefix("mqtt://") || broker.hasPrefix("mqtts://")) {
+            throw ValidationError("--broker must be mqtt://HOST:PORT or mqtts://HOST:PORT")
+        }
+    }
+
+    func run() async throws {
+        let logger = Logs.bootstrap(level: logLevel)
+        var profile: DeviceProfile
+        do {
+            profile = try DeviceProfile.load(path: self.profile)
+        } catch let error as DeviceProfileError {
+            throw ValidationError("\(error)")
+        }
+        if let duration, let parsed = DurationText.parse(duration) { profile.length = .duration(parsed) }
+        if let requestsPerDevice { profile.length = .requestsPerDevice(requestsPerDevice) }
+
+        var simulator = try Simulator(profile: profile, broker: broker, count: count, logger: logger)
+        simulator.username = username
+        simulator.password = password
+        simulator.caFile = caFile
+        simulator.progressInterval = DurationText.parse(progressEvery) ?? .seconds(5)
+
+        let json = self.json
+        let run = Task {
+            try await simulator.run { progress in
+                if json {
+                    FileHandle.standardError.write(Data((progress.line + "\n").utf8))
+                } else {
+                    print(progress.line)
+                }
+            }
+        }
+        // Ctrl-C ends the run early; the summary of what was done is still printed.
+        signal(SIGINT, SIG_IGN)
+        let interrupt = DispatchSource.makeSignalSource(signal: SIGINT, queue: .global())
+        interrupt.setEventHandler { run.cancel() }
+        interrupt.resume()
+        defer { interrupt.cancel() }
+
+        let report: SimulatorReport
+        do {
+            report = try await run.value
+        } catch is CancellationError {
+            FileHandle.standardError.write(Data("interrupted while connecting the devices\n".utf8))
+            throw ExitCode(130)
+        }
+        if json {
+            print(try report.json())
+        } else {
+            print(report.summary)
+        }
+        if !report.isClean { throw ExitCode(1) }
+    }
+}

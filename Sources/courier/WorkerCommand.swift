@@ -1,0 +1,37 @@
+import ArgumentParser
+import CourierCore
+import CourierWorkers
+import ServiceLifecycle
+
+/// `courier worker`: hosts handlers and takes work through the shared subscription.
+struct WorkerCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "worker",
+        abstract: "Run a worker daemon: built-in handlers behind a shared subscription; scale out by running more."
+    )
+
+    @OptionGroup var options: DaemonOptions
+
+    @Option(name: .customLong("worker-id"), help: "Presence id; unique per process by default.")
+    var workerID: String?
+
+    func validate() throws {
+        if let workerID, !Topics.isValidID(workerID) {
+            throw ValidationError("--worker-id must match [A-Za-z0-9_.-]{1,64}")
+        }
+    }
+
+    func run() async throws {
+        var configuration = try options.configuration()
+        if let workerID { configuration.workers.id = workerID }
+        let logger = Logs.bootstrap(level: configuration.logLevel)
+        let service = WorkerService(
+            pool: WorkerPool.builtin(configuration, logger: logger),
+            mqtt: try configuration.mqtt(clientID: "courier-worker"),
+            workerID: configuration.workers.id,
+            logger: logger
+        )
+        let group = ServiceGroup(services: [service], gracefulShutdownSignals: [.sigterm, .sigint], logger: logger)
+        try await group.run()
+    }
+}

@@ -1,0 +1,73 @@
+import CourierTesting
+import Foundation
+import MQTT
+
+/// A broker, a real `courier bridge` process and a fake worker that answers per operation:
+/// `echo`, `tiny`, `acked`, `telemetry.summary` echo back; `slow` stays silent; `failing`
+/// answers 500; `orphan` has no worker at all.
+struct BridgeFixture {
+    let broker: MosquittoBroker
+    let bridge: CourierDaemon
+    let worker: FakeWorker
+    let directory: URL
+    let configPath: String
+
+    static let operations = """
+          - name: echo
+            timeout: 10s
+            attemptTimeout: 3s
+          - name: tiny
+            maxPayloadBytes: 16
+          - name: acked
+            ack: true
+          - name: telemetry.summary
+            content: json
+          - name: slow
+            timeout: 1500ms
+            attemptTimeout: 400ms
+            maxAttempts: 2
+          - name: failing
+          - name: orphan
+        """
+
+    static let policy: FakeWorker.Policy = { work in
+        switch work.message.topic.split(separator: "/").last {
+        case "slow": nil
+        case "failing": (500, Data("{\"error\":{\"status\":500,\"code\":\"worker_error\",\"message\":\"boom\"}}".utf8))
+        default: (200, work.message.payload)
+        }
+    }
+
+    static func with(
+        limits: String = "",
+        policy: @escaping FakeWorker.Policy = BridgeFixture.policy,
+        _ body: (BridgeFixture) async throws -> Void
+    ) async throws {
+        try await withBroker(persistence: true) { broker in
+            let directory = FileManager.default.temporaryDirectory.appendingPathComponent("courier-e2e-\(UUID().uuidString)")
+            let config = try writeCourierConfig(in: directory, broker: broker, limits: limits, operations: operations)
+            let worker = try await FakeWorker.start(
+                on: broker,
+                operations: ["echo", "tiny", "acked", "telemetry.summary", "slow", "failing"],
+                policy: policy
+            )
+            let bridge = try await CourierDaemon.start(["bridge", "--config", config], readyLine: "bridge started", directory: directory)
+            let fixture = BridgeFixture(broker: broker, bridge: bridge, worker: worker, directory: directory, configPath: config)
+            do {
+                try await body(fixture)
+            } catch {
+                print("bridge log:\n\(bridge.log)")
+                await bridge.stop()
+                await worker.stop()
+                throw error
+            }
+            await bridge.stop()
+            await worker.stop()
+        }
+    }
+
+    /// Starts the bridge again on the same store and config (after a kill).
+    func restartBridge() async throws -> CourierDaemon {
+        try await CourierDaemon.start(["bridge", "--config", configPath], readyLine: "bridge started", directory: directory)
+    }
+}

@@ -1,0 +1,63 @@
+import CourierTesting
+import Foundation
+import MQTT
+import Testing
+
+/// The guarantees under crashes: a killed bridge, a restarted broker, a killed worker.
+@Suite(.timeLimit(.minutes(3)))
+struct BridgeRecoveryTests {
+    @Test
+    func aKilledBridgeAnswersEveryAcceptedRequestExactlyOnceAfterRestart() async throws {
+        try await BridgeFixture.with(limits: "  maxPendingPerDevice: 200", policy: FakeWorker.silent) { fixture in
+            let device = try await Device.connect("d-crash", to: fixture.broker)
+            let count = 100
+            for index in 0..<count {
+                // A PUBACK means the bridge recorded the request.
+                let ack = try await device.ask("echo", Data("r\(index)".utf8), correlation: "c\(index)")
+                #expect(ack.isDelivered)
+            }
+            try await fixture.worker.received.wait(for: count) { $0.topic == "courier/work/echo" }
+            await fixture.bridge.kill()
+
+            // The worker answers while the bridge is down: the replies wait in its durable session.
+            fixture.worker.setPolicy(FakeWorker.echo)
+            try await fixture.worker.releaseHeld()
+            let restarted = try await fixture.restartBridge()
+            for index in 0..<count {
+                let reply = try await device.reply(to: "c\(index)", within: .seconds(30))
+                #expect(reply.status == 200 && reply.text == "r\(index)")
+            }
+            // Anything answered again would arrive before a later request's reply. The broker
+            // may redeliver requests whose PUBACK the killed bridge never wrote: those are
+            // duplicates and get the stored reply again, never a different one.
+            try await device.ask("echo", Data("sentinel".utf8), correlation: "sentinel")
+            _ = try await device.reply(to: "sentinel")
+            let finals = Dictionary(grouping: device.replies.all.filter { $0.status != 202 }) { $0.properties.correlationData ?? Data() }
+            #expect(finals.count == count + 1)
+            for (_, replies) in finals {
+                #expect(Set(replies.map { "\($0.status ?? 0) \($0.text)" }).count == 1)
+            }
+            // And no request reached the worker twice.
+            #expect(Set(fixture.worker.received.all.map { $0.payload }).count == fixture.worker.received.all.count)
+            await restarted.stop()
+            await device.shutdown()
+        }
+    }
+
+    @Test
+    func serviceResumesAfterABrokerRestart() async throws {
+        try await BridgeFixture.with { fixture in
+            let device = try await Device.connect("d-broker", to: fixture.broker)
+            try await device.ask("echo", Data("before".utf8), correlation: "before")
+            #expect(try await device.reply(to: "before").status == 200)
+            await fixture.broker.stop()
+            try await fixture.broker.restart()
+            try await eventually("device reconnected") { device.client.isConnected }
+            try await eventually("bridge serves again", within: .seconds(20)) {
+                try await device.ask("echo", Data("after".utf8), correlation: "after-\(UUID().uuidString.prefix(4))")
+                return device.replies.all.contains { $0.text == "after" && $0.status == 200 }
+            }
+            await device.shutdown()
+        }
+    }
+}

@@ -1,0 +1,151 @@
+import CourierTesting
+import Foundation
+import MQTT
+import Testing
+
+/// Every status code of the contract, from a real `courier bridge` process.
+@Suite(.timeLimit(.minutes(2)))
+struct BridgeStatusTests {
+    @Test
+    func statusCodesAsTheContractSays() async throws {
+        try await BridgeFixture.with { fixture in
+            let device = try await Device.connect("d-status", to: fixture.broker)
+
+            try await device.ask("echo", Data("hello".utf8), correlation: "ok-1", properties: [.init("traceparent", "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01")])
+            let ok = try await device.reply(to: "ok-1")
+            #expect(ok.status == 200 && ok.text == "hello")
+            #expect(ok.properties.userProperty("traceparent") == "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01")
+            #expect(ok.topic == device.replyTopic)
+
+            try await device.ask("nope", Data(), correlation: "unknown")
+            let unknown = try await device.reply(to: "unknown")
+            #expect(unknown.status == 404 && unknown.errorCode == "unknown_operation")
+            #expect(unknown.properties.contentType == "application/json")
+            #expect(unknown.text.contains("\"status\":404"))
+
+            try await device.ask("tiny", Data(repeating: 1, count: 17), correlation: "big")
+            #expect(try await device.reply(to: "big").status == 413)
+
+            try await device.ask("telemetry.summary", Data("{not json".utf8), correlation: "bad-json")
+            let badJSON = try await device.reply(to: "bad-json")
+            #expect(badJSON.status == 400 && badJSON.errorCode == "bad_request")
+
+            try await device.ask("echo", Data(), correlation: String(repeating: "c", count: 65))
+            #expect(try await device.reply(to: String(repeating: "c", count: 65)).status == 400)
+
+            try await device.ask("acked", Data("later".utf8), correlation: "ack")
+            let acked = try await device.replies(to: "ack", count: 2)
+            #expect(acked.map(\.status) == [202, 200])
+
+            try await device.ask("orphan", Data(), correlation: "orphan")
+            let orphan = try await device.reply(to: "orphan")
+            #expect(orphan.status == 503 && orphan.errorCode == "no_worker")
+
+            let deadLetters = try await fixture.broker.connectedClient("dl")
+            let letters = MessageInbox.draining(deadLetters)
+            try await deadLetters.subscribe("courier/deadletters/#")
+            try await device.ask("failing", Data("x".utf8), correlation: "fail")
+            #expect(try await device.reply(to: "fail").status == 500)
+            let letter = try await letters.first(on: "courier/deadletters/failing")
+            #expect(letter.text.contains("\"reason\":\"worker_error\""))
+
+            // slow: nobody answers; two attempts, then 504 at the latest at the deadline.
+            try await device.ask("slow", Data("zzz".utf8), correlation: "slow")
+            let timeout = try await device.reply(to: "slow")
+            #expect(timeout.status == 504 && timeout.errorCode == "timeout")
+            let attempts = fixture.worker.received.on("courier/work/slow").compactMap { $0.properties.userProperty("courier-attempt") }
+            #expect(attempts == ["1", "2"])
+
+            await deadLetters.shutdown()
+            await device.shutdown()
+        }
+    }
+
+    @Test
+    func quotasAnswerBusyAndUnavailable() async throws {
+        try await BridgeFixture.with(limits: "  maxPendingPerDevice: 1\n  maxPendingTotal: 2") { fixture in
+            let a = try await Device.connect("d-quota-a", to: fixture.broker)
+            let b = try await Device.connect("d-quota-b", to: fixture.broker)
+            let c = try await Device.connect("d-quota-c", to: fixture.broker)
+            try await a.ask("slow", Data(), correlation: "a1")
+            try await b.ask("slow", Data(), correlation: "b1")
+            try await fixture.worker.received.wait(for: 2) { $0.topic == "courier/work/slow" }
+            try await a.ask("echo", Data(), correlation: "a2")
+            let busy = try await a.reply(to: "a2")
+            #expect(busy.status == 429 && busy.errorCode == "busy")
+            try await c.ask("echo", Data(), correlation: "c1")
+            let shed = try await c.reply(to: "c1")
+            #expect(shed.status == 503 && shed.errorCode == "unavailable")
+            // Once the slow ones time out, there is room again.
+            #expect(try await a.reply(to: "a1").status == 504)
+            #expect(try await b.reply(to: "b1").status == 504)
+            try await c.ask("echo", Data("room".utf8), correlation: "c2")
+            #expect(try await c.reply(to: "c2").status == 200)
+            for device in [a, b, c] { await device.shutdown() }
+        }
+    }
+
+    @Test
+    func aForgedResponseTopicGetsNothingAndIsDeadLettered() async throws {
+        try await BridgeFixture.with { fixture in
+            let attacker = try await Device.connect("d-attacker", to: fixture.broker)
+            let victim = try await Device.connect("d-victim", to: fixture.broker)
+            let letters = try await fixture.broker.connectedClient("dl")
+            let deadLetters = MessageInbox.draining(letters)
+            try await letters.subscribe("courier/deadletters/#")
+
+            try await attacker.ask("echo", Data("steal".utf8), correlation: "forged", responseTopic: "devices/d-victim/replies/rpc")
+            let letter = try await deadLetters.first(on: "courier/deadletters/echo")
+            #expect(letter.text.contains("forbidden_response_topic"))
+            // A later request of the victim's is answered; the forged one never reached it.
+            try await victim.ask("echo", Data("mine".utf8), correlation: "sentinel")
+            _ = try await victim.reply(to: "sentinel")
+            #expect(victim.replies.all.map(\.text) == ["mine"])
+            #expect(attacker.replies.all.isEmpty)
+            #expect(fixture.worker.received.all.allSatisfy { $0.payload != Data("steal".utf8) })
+            await letters.shutdown()
+            await attacker.shutdown()
+            await victim.shutdown()
+        }
+    }
+
+    @Test
+    func duplicatesNeverReachAWorkerTwice() async throws {
+        try await BridgeFixture.with(policy: FakeWorker.silent) { fixture in
+            let device = try await Device.connect("d-dup", to: fixture.broker)
+            try await device.ask("echo", Data("once".utf8), correlation: "dup")
+            try await fixture.worker.received.wait { $0.topic == "courier/work/echo" }
+            try await device.ask("echo", Data("once".utf8), correlation: "dup")
+            let inProgress = try await device.reply(to: "dup")
+            #expect(inProgress.status == 202)
+
+            fixture.worker.setPolicy(FakeWorker.echo)
+            try await fixture.worker.releaseHeld()
+            let final = try await device.replies(to: "dup", count: 2)
+            #expect(final.last?.status == 200 && final.last?.text == "once")
+
+            try await device.ask("echo", Data("once".utf8), correlation: "dup")
+            let again = try await device.replies(to: "dup", count: 3)
+            #expect(again.last?.status == 200 && again.last?.text == "once")
+            #expect(fixture.worker.received.on("courier/work/echo").count == 1)
+            await device.shutdown()
+        }
+    }
+
+    @Test
+    func anMQTT311DeviceUsesTheTopicConvention() async throws {
+        try await BridgeFixture.with { fixture in
+            let port = "\(fixture.broker.port)"
+            let subscriber = Task {
+                try await Command.run("mosquitto_sub", ["-p", port, "-V", "311", "-t", "devices/d311/replies/echo/r-1/+", "-C", "1", "-v", "-W", "15"])
+            }
+            try await eventually("reply arrives") {
+                let sent = try await Command.run("mosquitto_pub", ["-p", port, "-V", "311", "-q", "1", "-t", "devices/d311/requests/echo/r-1", "-m", "legacy"])
+                #expect(sent.status == 0)
+                return (try? await withTimeout(.seconds(2), "reply") { try await subscriber.value }) != nil
+            }
+            let output = try await subscriber.value
+            #expect(output.stdout.trimmingCharacters(in: .whitespacesAndNewlines) == "devices/d311/replies/echo/r-1/200 legacy")
+        }
+    }
+}

@@ -1,0 +1,60 @@
+import CourierBridge
+import CourierCore
+import CourierHTTP
+import CourierStore
+import CourierTesting
+import CourierWorkers
+import Foundation
+import Hummingbird
+import HummingbirdTesting
+import MQTT
+import Testing
+
+@Suite("health, readiness and metrics", .timeLimit(.minutes(2)))
+struct HealthRouteTests {
+    @Test("a live server: healthz, readyz, metrics and an echo round trip")
+    func liveServer() async throws {
+        try await HTTPHarness.run(.live) { _, client in
+            let health = try await client.send(.get, "/healthz")
+            #expect(health.status == .ok)
+            #expect(health.text == #"{"status":"ok"}"#)
+
+            let ready = try await client.send(.get, "/readyz")
+            #expect(ready.status == .ok)
+
+            let echo = try await client.send(.post, "/v1/operations/echo?device=m1", headers: [.contentType: "text/plain", .prefer: "wait=10"], body: "ping")
+            #expect(echo.status == .ok)
+            #expect(echo.text == "ping")
+
+            let metrics = try await client.send(.get, "/metrics")
+            #expect(metrics.status == .ok)
+            #expect(metrics.headers[.contentType]?.hasPrefix("text/plain; version=0.0.4") == true)
+            #expect(metrics.text.contains("courier_requests_total"))
+            #expect(metrics.text.contains(#"operation="echo""#))
+        }
+    }
+
+    @Test("readyz is 503 while the bridge is not connected; metrics 404 without a registry")
+    func notReady() async throws {
+        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("courier-http-\(UUID().uuidString)")
+        defer { try? FileManager.default.removeItem(at: directory) }
+        let store = try RequestStore(path: directory.appendingPathComponent("courier.sqlite").path)
+        defer { try? store.close() }
+        // Never run: not connected to any broker.
+        let bridge = Bridge(
+            configuration: CourierConfiguration(),
+            mqtt: MQTTConfiguration(host: "127.0.0.1", port: 1, clientID: "x"),
+            store: store,
+            workers: .inMemory(WorkerPool(handlers: BuiltinHandlers.all, concurrency: 1)),
+            logger: .test("courier.http.test")
+        )
+        let app = makeHTTPApplication(bridge: bridge, registry: nil, address: ("127.0.0.1", 0), logger: .test("courier.http.test"))
+        try await app.test(.router) { client in
+            let ready = try await client.send(.get, "/readyz")
+            #expect(ready.status == .serviceUnavailable)
+            #expect(ready.errorBody?.error.code == "unavailable")
+            #expect(try await client.send(.get, "/healthz").status == .ok)
+            #expect(try await client.send(.get, "/metrics").status == .notFound)
+        }
+    }
+}
