@@ -50,7 +50,7 @@ extension Bridge {
             switch recordAccept(record) {
             case .accepted:
                 if let reply { enqueue(.publish(reply, recordID: record.id)) }
-                metrics.request(operation: record.operation, status: code.status)
+                metrics.request(operation: metricLabel(record.operation), status: code.status)
                 enqueue(.deadLetter(record))
             case .duplicate(let existing):
                 answerDuplicate(existing, asked: record)
@@ -62,13 +62,18 @@ extension Bridge {
                 answerTransient(record, .noWorker, "no live worker serves \(record.operation)")
                 return
             }
-            record.wakeAt = now + 1000  // the timer scan's safety net if the fast path misses it
+            // Stored as attempt 1 already, saving a write; if the send never happens (queue
+            // full, crash) the attempt timer retries it.
+            let operation = configuration.operation(named: record.operation)
+            record.state = .dispatched
+            record.attempts = 1
+            record.wakeAt = min(now + (operation?.attemptTimeout.milliseconds ?? 3000), record.deadline)
             switch recordAccept(record) {
             case .accepted:
-                if configuration.operation(named: record.operation)?.ack == true {
+                if operation?.ack == true {
                     answerTransient(record, .accepted, "accepted")
                 }
-                enqueue(.dispatch(record))
+                enqueue(.send(record))
             case .duplicate(let existing):
                 answerDuplicate(existing, asked: record)
             case .deviceOverQuota(let pending):
@@ -114,7 +119,7 @@ extension Bridge {
     func answerTransient(_ record: RequestRecord, _ code: ReplyCode, _ message: String) {
         if code != .accepted {
             metrics.rejection(code.rawValue)
-            metrics.request(operation: record.operation, status: code.status)
+            metrics.request(operation: metricLabel(record.operation), status: code.status)
             logger.info("request refused", metadata: ["device.id": "\(record.device)", "operation": "\(record.operation)", "status": "\(code.status)", "error.message": "\(message)"])
         }
         let body = code == .accepted
@@ -139,5 +144,13 @@ extension IncomingRequest {
             payloadFormatIndicator: message.properties.payloadFormatIndicator.map(Int.init),
             userProperties: message.properties.userProperties.map { UserProperty($0.name, $0.value) }
         )
+    }
+}
+
+extension Bridge {
+    /// An operation name fit for a metric label: device-chosen names of unconfigured
+    /// operations would make label values unbounded.
+    func metricLabel(_ operation: String) -> String {
+        configuration.operation(named: operation) == nil ? "unknown" : operation
     }
 }

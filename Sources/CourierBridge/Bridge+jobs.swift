@@ -26,6 +26,7 @@ extension Bridge {
     private func perform(_ job: BridgeJob) async {
         switch job {
         case .dispatch(let record): await startAttempt(record)
+        case .send(let record): await send(record)
         case .publish(let reply, let recordID): await publish(reply, recordID: recordID)
         case .deadLetter(let record): await publishDeadLetter(record)
         }
@@ -44,6 +45,11 @@ extension Bridge {
             return
         }
         guard let claimed else { return }  // already started by the other path, or final
+        await send(claimed)
+    }
+
+    /// Hands a started attempt to a worker.
+    private func send(_ claimed: RequestRecord) async {
         let item = WorkItem(
             requestID: claimed.id,
             device: claimed.device,
@@ -74,8 +80,9 @@ extension Bridge {
         )
         do {
             try await client.publish(reply.topic, payload: reply.payload, qos: configuration.replyQoS > 0 ? .atLeastOnce : .atMostOnce, properties: properties)
-            if let recordID { try store.markDelivered(id: recordID, now: unixMillis()) }
+            if let recordID { deliveries.delivered(recordID) }
         } catch {
+            if let recordID { deliveries.failed(recordID) }
             // Still undelivered in the store: the delivery sweep publishes it again.
             logger.warning("reply not published", metadata: ["mqtt.topic": "\(reply.topic)", "error": "\(error)"])
         }

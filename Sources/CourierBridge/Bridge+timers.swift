@@ -10,6 +10,7 @@ extension Bridge {
         var lastSweep = ContinuousClock.now
         var lastPurge = ContinuousClock.now
         while !Task.isCancelled {
+            flushDeliveries()
             fireDueTimers()
             if ContinuousClock.now - lastSweep > .seconds(5) {
                 sweepUndelivered(olderThan: 5000)
@@ -48,6 +49,18 @@ extension Bridge {
             } else {
                 finish(record.id, code: .timeout, message: "no reply after \(record.attempts) attempts", state: .expired)
             }
+        }
+    }
+
+    /// Marks the replies the broker acknowledged since the last tick, in one transaction.
+    func flushDeliveries() {
+        let ids = deliveries.pendingMarks()
+        guard !ids.isEmpty else { return }
+        do {
+            try store.markDelivered(ids: ids, now: unixMillis())
+            deliveries.flushed(ids)
+        } catch {
+            logger.error("store write failed", metadata: ["error": "\(error)"])
         }
     }
 

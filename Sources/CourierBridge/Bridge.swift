@@ -33,6 +33,7 @@ public final class Bridge: Service, Sendable {
     let jobs: AsyncStream<BridgeJob>
     let jobSink: AsyncStream<BridgeJob>.Continuation
     let jobsInFlight = Atomic<Int>(0)
+    let deliveries = DeliveryTracker()
 
     /// - Parameters:
     ///   - mqtt: the broker connection; the bridge makes it a durable session (clean start off,
@@ -114,6 +115,7 @@ public final class Bridge: Service, Sendable {
             logger.info("bridge stopping: intake closed, draining")
             for filter in intakeFilters { try? client.unsubscribe(filter) }
             await drain(limit: .seconds(10))
+            flushDeliveries()
             jobSink.finish()
             group.cancelAll()
         }
@@ -132,7 +134,11 @@ public final class Bridge: Service, Sendable {
     }
 
     func enqueue(_ job: BridgeJob) {
+        if case .publish(_, let recordID?) = job, !deliveries.begin(recordID) {
+            return  // already being published
+        }
         if case .dropped = jobSink.yield(job) {
+            if case .publish(_, let recordID?) = job { deliveries.failed(recordID) }
             metrics.dropped.increment()
             logger.debug("job queue full; the store keeps the work for the next scan")
         }

@@ -1,5 +1,6 @@
 import CourierCore
 import Metrics
+import Synchronization
 
 /// The bridge's metrics, created once; labels are fixed sets (operation, status, reason),
 /// never request ids.
@@ -13,16 +14,38 @@ struct BridgeMetrics: Sendable {
     let brokerConnected = Gauge(label: "courier_broker_connected")
     let storeWrite = Timer(label: "courier_store_write_seconds")
 
+    private let requests = MetricCache<Counter>()
+    private let latencies = MetricCache<Timer>()
+    private let rejections = MetricCache<Counter>()
+
     func request(operation: String, status: Int) {
-        Counter(label: "courier_requests_total", dimensions: [("operation", operation), ("status", "\(status)")]).increment()
+        requests.get("\(operation) \(status)") {
+            Counter(label: "courier_requests_total", dimensions: [("operation", operation), ("status", "\(status)")])
+        }.increment()
     }
 
     func latency(operation: String, milliseconds: Int64) {
-        Timer(label: "courier_request_duration_seconds", dimensions: [("operation", operation)])
-            .recordMilliseconds(milliseconds)
+        latencies.get(operation) {
+            Timer(label: "courier_request_duration_seconds", dimensions: [("operation", operation)])
+        }.recordMilliseconds(milliseconds)
     }
 
     func rejection(_ reason: String) {
-        Counter(label: "courier_rejections_total", dimensions: [("reason", reason)]).increment()
+        rejections.get(reason) { Counter(label: "courier_rejections_total", dimensions: [("reason", reason)]) }.increment()
+    }
+}
+
+/// Metric objects by their label values, made once: the label sets are small and fixed
+/// (configured operations, contract statuses, rejection reasons).
+final class MetricCache<Metric: Sendable>: Sendable {
+    private let metrics = Mutex<[String: Metric]>([:])
+
+    func get(_ key: String, make: () -> Metric) -> Metric {
+        metrics.withLock { metrics in
+            if let metric = metrics[key] { return metric }
+            let metric = make()
+            metrics[key] = metric
+            return metric
+        }
     }
 }

@@ -56,6 +56,7 @@ struct RequestRow: FetchableRecord, PersistableRecord {
         }
         func properties(_ column: String) throws -> [UserProperty] {
             let json: String = try row.decode(forColumn: column)
+            if json == "[]" { return [] }  // the common case, without a decoder
             do {
                 return try JSONDecoder().decode([UserProperty].self, from: Data(json.utf8))
             } catch {
@@ -125,6 +126,7 @@ struct RequestRow: FetchableRecord, PersistableRecord {
 
     /// User properties as stored: a JSON array of `{"name": ..., "value": ...}` objects, order kept.
     static func json(_ properties: [UserProperty]) throws -> String {
+        if properties.isEmpty { return "[]" }  // the common case, without an encoder
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.sortedKeys]
         return String(decoding: try encoder.encode(properties), as: UTF8.self)

@@ -132,11 +132,9 @@ final class EventLoopRunner {
 
     private func startConnect(_ slot: Slot, first: Bool) {
         slot.phase = .connecting
-        let (id, handle, mosq) = (slot.id, slot.handle, slot.mosq)
-        let loop = self.loop
-        loop.connector.async {
-            let code = first ? handle.sendConnect(mosq.value) : mosquitto_reconnect(mosq.value)
-            loop.post(.connectFinished(id, code))
+        let (handle, mosq) = (slot.handle, slot.mosq)
+        loop.connect(slot: slot.id) {
+            first ? handle.sendConnect(mosq.value) : mosquitto_reconnect(mosq.value)
         }
     }
 
@@ -242,10 +240,12 @@ final class EventLoopRunner {
     /// Starts draining libmosquitto's wake-up pair for this client (see `WakePair`).
     private func watchWakePair(_ slot: Slot) {
         slot.lookedForWakePair = true
-        guard let fd = WakePair.readEnd(of: slot.mosq.value) else {
+        guard let (fd, writeEnd) = WakePair.ends(of: slot.mosq.value) else {
             logger.debug("libmosquitto's wake-up pair not found; it is left undrained", metadata: ["mqtt.client": "\(slot.handle.configuration.clientID)"])
             return
         }
+        Self.closeOnExec(fd)
+        Self.closeOnExec(writeEnd)
         if Epoll.control(loop.epollFD, Epoll.add, fd, events: Epoll.input, token: slot.id | MQTTEventLoop.wakePairBit) == 0 {
             slot.wakePairFD = fd
             WakePair.drain(fd)
@@ -265,9 +265,17 @@ final class EventLoopRunner {
     private func register(_ slot: Slot, fd: Int32) {
         slot.registeredFD = fd
         slot.watchesOutput = false
+        Self.closeOnExec(fd)
         if Epoll.control(loop.epollFD, Epoll.add, fd, events: Epoll.input, token: slot.id) != 0 {
             logger.error("epoll_ctl ADD failed", metadata: ["mqtt.errno": "\(errno)", "mqtt.client": "\(slot.handle.configuration.clientID)"])
         }
+    }
+
+    /// libmosquitto opens its descriptors without FD_CLOEXEC: a child process started later
+    /// (a broker, a daemon) would inherit them and hold connections open after we close them.
+    static func closeOnExec(_ fd: Int32) {
+        let flags = fcntl(fd, F_GETFD)
+        if flags >= 0, flags & FD_CLOEXEC == 0 { _ = fcntl(fd, F_SETFD, flags | FD_CLOEXEC) }
     }
 
     /// The connection is gone (the socket is closed).
@@ -326,6 +334,7 @@ final class EventLoopRunner {
     private func finish() {
         let leftovers: [MQTTEventLoop.Command] = loop.inbox.withLock { inbox in
             inbox.life = .stopped
+            loop.closeDescriptors()
             defer { inbox.commands = [] }
             return inbox.commands
         }

@@ -108,8 +108,10 @@ public final class MQTTEventLoop: Sendable {
     let epollFD: Int32
     let wakeFD: Int32
     let inbox = Mutex(Inbox())
-    /// Runs the blocking connects and reconnects, off the loop thread.
-    let connector: DispatchQueue
+    /// Run the blocking connects and reconnects, off the loop thread. Serial queues, so that
+    /// each gets a thread of its own when it has work (libdispatch's shared pool, which tasks
+    /// also run on, is never blocked by a TCP handshake).
+    let connectors: [DispatchQueue]
 
     /// Creates an event loop; its thread starts with the first client.
     public init(label: String = "mqtt-event-loop", logger: Logger) throws(MQTTError) {
@@ -131,7 +133,7 @@ public final class MQTTEventLoop: Sendable {
         }
         self.epollFD = epollFD
         self.wakeFD = wakeFD
-        connector = DispatchQueue(label: "\(label).connector", attributes: .concurrent)
+        connectors = (0..<Self.connectorCount).map { DispatchQueue(label: "\(label).connector-\($0)") }
     }
 
     /// How many clients are on the loop.
@@ -158,8 +160,7 @@ public final class MQTTEventLoop: Sendable {
         case .alreadyStopping:
             return
         case .neverStarted:
-            close(epollFD)
-            close(wakeFD)
+            closeDescriptors()
             return
         case .started:
             break
@@ -208,6 +209,17 @@ public final class MQTTEventLoop: Sendable {
         return code
     }
 
+    /// How many connects and reconnects may block at once.
+    static let connectorCount = 4
+
+    /// Runs a blocking connect for the client in `slot` on one of the connector queues.
+    func connect(slot id: UInt64, _ work: @escaping @Sendable () -> Int32) {
+        connectors[Int(id % UInt64(connectors.count))].async { [self] in
+            let code = work()
+            post(.connectFinished(id, code))
+        }
+    }
+
     /// What ``attach(_:_:)`` gets when the loop no longer takes clients.
     private static let refused = Int32.min
 
@@ -226,33 +238,39 @@ public final class MQTTEventLoop: Sendable {
 
     /// Tells the loop that a client queued a packet (publish, subscribe...) from another thread.
     func wantsWrite(_ handle: MosquittoHandle) {
-        let shouldSignal = inbox.withLock { inbox -> Bool in
+        inbox.withLock { inbox in
             inbox.writes.insert(ObjectIdentifier(handle))
-            if inbox.signalled { return false }
-            inbox.signalled = true
-            return true
+            wake(&inbox)
         }
-        if shouldSignal { wake() }
     }
 
     /// Hands a command to the loop thread.
     func post(_ command: Command) {
-        inbox.withLock { $0.commands.append(command) }
-        signal()
+        inbox.withLock { inbox in
+            inbox.commands.append(command)
+            wake(&inbox)
+        }
     }
 
     private func signal() {
-        let shouldSignal = inbox.withLock { inbox -> Bool in
-            if inbox.signalled { return false }
-            inbox.signalled = true
-            return true
-        }
-        if shouldSignal { wake() }
+        inbox.withLock { wake(&$0) }
     }
 
-    private func wake() {
+    /// Signals the eventfd, once until the loop takes the inbox. Called with the inbox locked:
+    /// the loop closes the eventfd under the same lock, so a late caller can never write to a
+    /// descriptor number that has since been reused.
+    private func wake(_ inbox: inout Inbox) {
+        guard !inbox.signalled, inbox.life != .stopped else { return }
+        inbox.signalled = true
         var one: UInt64 = 1
         _ = write(wakeFD, &one, MemoryLayout<UInt64>.size)
+    }
+
+    /// Closes the epoll and eventfd descriptors; called once the loop is `.stopped`, with the
+    /// inbox locked or when no thread ever started.
+    func closeDescriptors() {
+        close(epollFD)
+        close(wakeFD)
     }
 
     private func startLoopThread() {
@@ -261,8 +279,6 @@ public final class MQTTEventLoop: Sendable {
             logger.debug("event loop started", metadata: ["mqtt.open_file_limit": "\(limit)"])
             let runner = EventLoopRunner(loop: self)
             runner.run()
-            close(epollFD)
-            close(wakeFD)
         }
         thread.name = label
         thread.start()

@@ -26,9 +26,9 @@ enum WakePair {
         return (1...2).contains(major)
     }()
 
-    /// The read end of the pair, or nil when it cannot be found with certainty. Call on a
+    /// Both ends of the pair, or nil when they cannot be found with certainty. Call on a
     /// connected client (a live socket), from the thread that drives it.
-    static func readEnd(of mosq: OpaquePointer) -> Int32? {
+    static func ends(of mosq: OpaquePointer) -> (read: Int32, write: Int32)? {
         guard layoutKnown else { return nil }
         let fields = UnsafeRawPointer(mosq)
         let sock = fields.load(fromByteOffset: 0, as: Int32.self)
@@ -38,7 +38,7 @@ enum WakePair {
             Set([sock, pairRead, pairWrite]).count == 3,
             isNonBlockingUnixStream(pairRead), isNonBlockingUnixStream(pairWrite)
         else { return nil }
-        return pairRead
+        return (pairRead, pairWrite)
     }
 
     /// Reads whatever is waiting; the bytes mean nothing.
