@@ -116,10 +116,11 @@ public final class Bridge: Service, Sendable {
             for filter in intakeFilters { try? client.unsubscribe(filter) }
             await drain(limit: .seconds(10))
             flushDeliveries()
+            // Fails publishes still waiting (a broker that went away with us), so jobs end.
+            await client.shutdown()
             jobSink.finish()
             group.cancelAll()
         }
-        await client.shutdown()
         metrics.brokerConnected.record(0)
         try store.close()
         logger.info("bridge stopped")

@@ -20,6 +20,8 @@ public final class ChildProcess: Sendable {
     ///   - output: file that receives stdout (appended); /dev/null when nil.
     ///   - errorOutput: file that receives stderr; the same as stdout when nil.
     ///   - input: file read as stdin; /dev/null when nil.
+    ///   - ownProcessGroup: start the child in a process group of its own, so a terminal's
+    ///     Ctrl-C reaches only this process, which then stops the child in order.
     ///   - environment: the child's whole environment; this process's when nil.
     public static func spawn(
         _ executable: String,
@@ -27,7 +29,8 @@ public final class ChildProcess: Sendable {
         environment: [String: String]? = nil,
         output: String? = nil,
         errorOutput: String? = nil,
-        input: String? = nil
+        input: String? = nil,
+        ownProcessGroup: Bool = false
     ) throws -> ChildProcess {
         var attributes = posix_spawnattr_t()
         posix_spawnattr_init(&attributes)
@@ -37,7 +40,12 @@ public final class ChildProcess: Sendable {
         sigfillset(&all)
         posix_spawnattr_setsigmask(&attributes, &empty)
         posix_spawnattr_setsigdefault(&attributes, &all)
-        posix_spawnattr_setflags(&attributes, Int16(POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF))
+        var flags = POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF
+        if ownProcessGroup {
+            flags |= POSIX_SPAWN_SETPGROUP
+            posix_spawnattr_setpgroup(&attributes, 0)
+        }
+        posix_spawnattr_setflags(&attributes, Int16(flags))
 
         var actions = posix_spawn_file_actions_t()
         posix_spawn_file_actions_init(&actions)

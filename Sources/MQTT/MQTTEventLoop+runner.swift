@@ -22,6 +22,8 @@ final class EventLoopRunner {
     /// Detach requests for clients whose attach has not arrived yet.
     private var earlyRemovals: [ObjectIdentifier: [CheckedContinuation<Void, Never>]] = [:]
     private var backoff: [UInt64: ContinuousClock.Instant] = [:]
+    /// The earliest instant in `backoff`, so that busy iterations need not scan it.
+    private var nextReconnect: ContinuousClock.Instant?
     private var stopWaiters: [CheckedContinuation<Void, Never>] = []
     private var nextTick: ContinuousClock.Instant
 
@@ -184,15 +186,17 @@ final class EventLoopRunner {
         let due = clock.now + delay
         slot.phase = .backoff(until: due)
         backoff[slot.id] = due
+        nextReconnect = min(nextReconnect ?? due, due)
     }
 
     private func reconnectDue(_ now: ContinuousClock.Instant) {
-        guard !backoff.isEmpty else { return }
+        guard let next = nextReconnect, next <= now else { return }
         for (id, due) in backoff where due <= now {
             backoff[id] = nil
             guard let slot = slots[id], case .backoff = slot.phase else { continue }
             startConnect(slot, first: false)
         }
+        nextReconnect = backoff.values.min()
     }
 
     // MARK: I/O
@@ -303,8 +307,7 @@ final class EventLoopRunner {
     }
 
     private func timeout() -> Int32 {
-        var next = nextTick
-        for due in backoff.values where due < next { next = due }
+        let next = min(nextTick, nextReconnect ?? nextTick)
         let wait = clock.now.duration(to: next)
         if wait <= .zero { return 0 }
         return Int32(clamping: wait.milliseconds + 1)

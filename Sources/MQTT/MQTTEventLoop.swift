@@ -16,10 +16,18 @@ import Synchronization
 /// - a publish or subscribe from any thread queues its packet and wakes the loop (an eventfd),
 ///   so it goes out at once;
 /// - connecting and reconnecting (`mosquitto_connect_bind_v5`, `mosquitto_reconnect`), which
-///   block for a TCP handshake, run on a separate connector queue, never on the loop thread; a
+///   block for a TCP handshake, run on a few connector queues, never on the loop thread; a
 ///   dropped client is reconnected with the exponential backoff of
 ///   ``MQTTConfiguration/reconnectDelay`` (with some jitter, so thousands of clients do not
-///   return all at once) and re-subscribes as usual.
+///   return all at once) and re-subscribes as usual;
+/// - libmosquitto's own per-client wake-up socket pair, which only its `select()` loop reads,
+///   is drained here (see `WakePair`), and its sockets are marked close-on-exec.
+///
+/// Each client holds three descriptors (its socket and that pair). Mixing in the same process
+/// many clients on a loop with threaded clients needs care: once more than about 1,000
+/// descriptors are open, a threaded client's next socket is numbered 1024 or above and its
+/// `select()` fails (libmosquitto's thread then stops for good). Put every client of such a
+/// process on an event loop.
 ///
 /// A client behaves the same on either loop, except that its callbacks (the `onMessage` and
 /// `onConnect` hooks among them) run on this loop's thread, shared by every client on it: a

@@ -11,6 +11,7 @@ struct Courier: AsyncParsableCommand {
             WorkerCommand.self,
             ServeCommand.self,
             DevCommand.self,
+            DevicesCommand.self,
             RequestsCommand.self,
             DeadLettersCommand.self,
             ConfigCommand.self,

@@ -90,6 +90,10 @@ enum Logs {
             handler.logLevel = level
             return handler
         }
-        return Logger(label: "courier")
+        let logger = Logger(label: "courier")
+        return logger
     }
+
+    /// The process's logger, after ``bootstrap(level:)``.
+    static var logger: Logger { Logger(label: "courier") }
 }

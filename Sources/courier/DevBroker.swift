@@ -29,7 +29,7 @@ struct DevBroker {
         let config = "\(stateDirectory)/mosquitto-dev.conf"
         try lines.joined(separator: "\n").write(toFile: config, atomically: true, encoding: .utf8)
         let logFile = "\(stateDirectory)/mosquitto.log"
-        let process = try ChildProcess.spawn("mosquitto", ["-c", config], output: logFile)
+        let process = try ChildProcess.spawn("mosquitto", ["-c", config], output: logFile, ownProcessGroup: true)
         let deadline = ContinuousClock.now + .seconds(10)
         while !accepts(port) {
             guard process.isRunning, ContinuousClock.now < deadline else {

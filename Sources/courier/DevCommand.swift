@@ -1,6 +1,7 @@
 import ArgumentParser
 import CourierBridge
 import CourierCore
+import CourierDevices
 import CourierWorkers
 import Foundation
 import ServiceLifecycle
@@ -63,6 +64,26 @@ extension DevCommand {
     /// The simulated devices, when asked for.
     func devicesServices(configuration: CourierConfiguration) throws -> [any Service] {
         guard devices > 0 else { return [] }
-        throw ValidationError("--devices needs the device simulator, which this build does not include yet")
+        var profile = try DeviceProfile.load(path: profile)
+        // In dev the devices keep asking until Ctrl-C.
+        profile.length = .duration(.seconds(86_400))
+        var simulator = try Simulator(profile: profile, broker: configuration.broker.url, count: devices, logger: Logs.logger)
+        simulator.progressInterval = .seconds(10)
+        return [SimulatedDevices(simulator: simulator)]
+    }
+}
+
+/// Runs the device simulator inside `courier dev` and prints its summary at shutdown.
+struct SimulatedDevices: Service {
+    let simulator: Simulator
+
+    func run() async throws {
+        let simulator = simulator
+        let report = try await cancelWhenGracefulShutdown {
+            try await simulator.run { progress in
+                FileHandle.standardOutput.write(Data(("devices: " + progress.line + "\n").utf8))
+            }
+        }
+        FileHandle.standardOutput.write(Data((report.summary + "\n").utf8))
     }
 }

@@ -49,14 +49,15 @@ struct BridgeRuntime {
 
     /// Runs until SIGTERM or SIGINT, then shuts down gracefully.
     func run(extraServices: [any Service]) async throws {
-        let group = ServiceGroup(
-            configuration: .init(
-                services: [.init(service: bridge), .init(service: http)] + extraServices.map { .init(service: $0) },
-                gracefulShutdownSignals: [.sigterm, .sigint],
-                logger: logger
-            )
+        var configuration = ServiceGroupConfiguration(
+            services: [.init(service: bridge), .init(service: http)] + extraServices.map { .init(service: $0) },
+            gracefulShutdownSignals: [.sigterm, .sigint],
+            cancellationSignals: [.sigquit],
+            logger: logger
         )
-        try await group.run()
+        // The bridge drains for at most 10 s; past 30 s everything is cancelled.
+        configuration.maximumGracefulShutdownDuration = .seconds(30)
+        try await ServiceGroup(configuration: configuration).run()
     }
 }
 

@@ -31,7 +31,9 @@ struct WorkerCommand: AsyncParsableCommand {
             workerID: configuration.workers.id,
             logger: logger
         )
-        let group = ServiceGroup(services: [service], gracefulShutdownSignals: [.sigterm, .sigint], logger: logger)
-        try await group.run()
+        var group = ServiceGroupConfiguration(services: [.init(service: service)], gracefulShutdownSignals: [.sigterm, .sigint], logger: logger)
+        // In-flight work may finish and clear presence; past 30 s the worker is cancelled.
+        group.maximumGracefulShutdownDuration = .seconds(30)
+        try await ServiceGroup(configuration: group).run()
     }
 }
