@@ -8,7 +8,7 @@ public enum SubmitOutcome: Sendable {
     case accepted(RequestRecord)
     /// Same `Idempotency-Key` seen within retention: the original request.
     case duplicate(RequestRecord)
-    /// Refused with this code; the record is kept when it is a dead letter.
+    /// Refused with this code; nothing is stored (the client sees the answer at once).
     case refused(ReplyCode, message: String)
 }
 

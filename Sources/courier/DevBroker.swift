@@ -1,9 +1,6 @@
 import CourierProcess
 import Foundation
 
-#if canImport(Glibc)
-import Glibc
-#endif
 
 /// The private mosquitto `courier dev` runs: `Config/mosquitto.conf` with its listener moved to
 /// the chosen loopback port, started from the working directory and stopped by PID.
@@ -15,7 +12,7 @@ struct DevBroker {
     /// Starts mosquitto on `port` (the next free one when it is taken) and waits until it
     /// accepts connections.
     static func start(baseConfig: String, port wanted: Int, stateDirectory: String) async throws -> DevBroker {
-        let port = portIsFree(wanted) ? wanted : try anyFreePort()
+        let port = FreePort.accepts(port: wanted) ? try FreePort.allocate() : wanted
         try FileManager.default.createDirectory(atPath: "\(stateDirectory)/mosquitto", withIntermediateDirectories: true)
         var lines = try String(contentsOfFile: baseConfig, encoding: .utf8)
             .split(separator: "\n", omittingEmptySubsequences: false)
@@ -31,7 +28,7 @@ struct DevBroker {
         let logFile = "\(stateDirectory)/mosquitto.log"
         let process = try ChildProcess.spawn("mosquitto", ["-c", config], output: logFile, ownProcessGroup: true)
         let deadline = ContinuousClock.now + .seconds(10)
-        while !accepts(port) {
+        while !FreePort.accepts(port: port) {
             guard process.isRunning, ContinuousClock.now < deadline else {
                 process.signal(SIGKILL)
                 let log = (try? String(contentsOfFile: logFile, encoding: .utf8)) ?? ""
@@ -46,37 +43,5 @@ struct DevBroker {
 
     func stop() async {
         await process.stop(grace: .seconds(5))
-    }
-
-    private static func portIsFree(_ port: Int) -> Bool { !accepts(port) }
-
-    private static func anyFreePort() throws -> Int {
-        let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
-        defer { close(fd) }
-        var address = sockaddr_in(port: 0)
-        var length = socklen_t(MemoryLayout<sockaddr_in>.size)
-        let ok = withUnsafeMutablePointer(to: &address) {
-            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, length) == 0 && getsockname(fd, $0, &length) == 0 }
-        }
-        guard ok else { throw ChildProcessError(message: "no free loopback port") }
-        return Int(UInt16(bigEndian: address.sin_port))
-    }
-
-    private static func accepts(_ port: Int) -> Bool {
-        let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
-        defer { close(fd) }
-        var address = sockaddr_in(port: port)
-        return withUnsafePointer(to: &address) {
-            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { connect(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) == 0 }
-        }
-    }
-}
-
-extension sockaddr_in {
-    init(port: Int) {
-        self.init()
-        sin_family = sa_family_t(AF_INET)
-        sin_port = UInt16(port).bigEndian
-        sin_addr.s_addr = inet_addr("127.0.0.1")
     }
 }

@@ -9,13 +9,13 @@ public enum FreePort {
     /// A port the kernel considers free on 127.0.0.1 right now.
     public static func allocate() throws -> Int {
         let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
-        guard fd >= 0 else { throw FixtureError.commandFailed("socket(): \(errno)") }
+        guard fd >= 0 else { throw ChildProcessError(message: "socket(): \(errno)") }
         defer { close(fd) }
         var address = loopback(port: 0)
         let bound = withUnsafePointer(to: &address) {
             $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) }
         }
-        guard bound == 0 else { throw FixtureError.commandFailed("bind(): \(errno)") }
+        guard bound == 0 else { throw ChildProcessError(message: "bind(): \(errno)") }
         var length = socklen_t(MemoryLayout<sockaddr_in>.size)
         _ = withUnsafeMutablePointer(to: &address) {
             $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { getsockname(fd, $0, &length) }
