@@ -135,7 +135,10 @@ let package = Package(
             name: "courier-bench",
             dependencies: [
                 "MQTT",
+                "CourierCore",
+                "CourierStore",
                 "CourierTesting",
+                .product(name: "GRDB", package: "GRDB.swift"),
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
             ],

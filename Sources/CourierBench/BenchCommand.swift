@@ -13,6 +13,7 @@ struct BenchCommand: AsyncParsableCommand {
         subcommands: [
             MQTTBenchmark.self,
             BridgeBenchmark.self,
+            StoreBenchmark.self,
         ]
     )
 }

@@ -5,7 +5,7 @@ import MQTT
 
 extension Bridge {
     /// Every message the bridge's client receives, on the network thread, before its PUBACK
-    /// is written: a request is recorded here, so once acknowledged it cannot be lost.
+    /// is written. Device requests are gathered for ``acceptGathered()``.
     func receive(_ message: MQTTMessage) {
         if message.topic == replyTopic {
             let status = message.properties.userProperty("status").flatMap(Int.init) ?? 200
@@ -23,82 +23,106 @@ extension Bridge {
         } else if message.topic.hasPrefix(topics.presencePrefix + "/") {
             directory.update(workerID: String(message.topic.dropFirst(topics.presencePrefix.count + 1)), payload: message.payload)
         } else {
-            accept(IncomingRequest(message))
+            gathered.withLock { $0.append(IncomingRequest(message)) }
         }
     }
 
-    /// Validates, records and answers one device request.
-    func accept(_ request: IncomingRequest) {
+    /// On the network thread after a run of messages, before their PUBACKs are written: records
+    /// the gathered requests in one transaction, so once acknowledged none can be lost.
+    func acceptGathered() {
+        let requests = gathered.withLock { gathered in
+            defer { gathered = [] }
+            return gathered
+        }
+        if !requests.isEmpty { accept(requests) }
+        // Outcomes waiting too, so their replies go out with these PUBACKs.
+        commits.drain()
+    }
+
+    /// What intake decided for a request before storing it.
+    private enum Admission {
+        /// To a worker; `ack` answers 202 first.
+        case work(ack: Bool)
+        /// Refused with this code and message; `reply` is the error reply unless the response
+        /// topic is forbidden.
+        case rejection(ReplyCode, String, DeviceReply?)
+    }
+
+    /// Validates, records (one transaction for all) and answers device requests.
+    func accept(_ requests: [IncomingRequest]) {
         let now = unixMillis()
-        switch intake.evaluate(request, now: now) {
-        case .drop(let reason):
-            metrics.rejection("malformed_topic")
-            logger.warning("request dropped", metadata: ["mqtt.topic": "\(request.topic)", "reason": "\(reason)"])
-        case .reject(var record, let code, let message):
-            metrics.rejection(code.rawValue)
-            logger.warning(
-                "request rejected",
-                metadata: ["device.id": "\(record.device)", "operation": "\(record.operation)", "error.code": "\(code.rawValue)", "error.message": "\(message)"]
-            )
-            let body = ErrorBody(code, message: message)
-            record.replyStatus = code.status
-            record.replyCode = code.rawValue
-            record.replyPayload = body.encoded()
-            record.replyContentType = ErrorBody.contentType
-            let reply = code == .forbiddenResponseTopic ? nil : DeviceReply.final(for: record, topics: topics)
-            if reply == nil { record.deliveredAt = now }
-            switch recordAccept(record) {
-            case .accepted:
-                if let reply { enqueue(.publish(reply, recordID: record.id)) }
-                metrics.request(operation: metricLabel(record.operation), status: code.status)
-                enqueue(.deadLetter(record))
-            case .duplicate(let existing):
-                answerDuplicate(existing, asked: record)
-            case .deviceOverQuota, .totalOverQuota, nil:
-                break
-            }
-        case .accept(var record):
-            guard dispatcher.hasWorker(for: record.operation) else {
-                answerTransient(record, .noWorker, "no live worker serves \(record.operation)")
-                return
-            }
-            // Stored as attempt 1 already, saving a write; if the send never happens (queue
-            // full, crash) the attempt timer retries it.
-            let operation = configuration.operation(named: record.operation)
-            record.state = .dispatched
-            record.attempts = 1
-            record.wakeAt = min(now + (operation?.attemptTimeout.milliseconds ?? 3000), record.deadline)
-            switch recordAccept(record) {
-            case .accepted:
-                if operation?.ack == true {
-                    answerTransient(record, .accepted, "accepted")
+        var admitted: [(record: RequestRecord, admission: Admission)] = []
+        admitted.reserveCapacity(requests.count)
+        for request in requests {
+            switch intake.evaluate(request, now: now) {
+            case .drop(let reason):
+                metrics.rejection("malformed_topic")
+                logger.warning("request dropped", metadata: ["mqtt.topic": "\(request.topic)", "reason": "\(reason)"])
+            case .reject(var record, let code, let message):
+                metrics.rejection(code.rawValue)
+                logger.warning(
+                    "request rejected",
+                    metadata: ["device.id": "\(record.device)", "operation": "\(record.operation)", "error.code": "\(code.rawValue)", "error.message": "\(message)"]
+                )
+                record.replyStatus = code.status
+                record.replyCode = code.rawValue
+                record.replyPayload = ErrorBody(code, message: message).encoded()
+                record.replyContentType = ErrorBody.contentType
+                let reply = code == .forbiddenResponseTopic ? nil : DeviceReply.final(for: record, topics: topics)
+                if reply == nil { record.deliveredAt = now }
+                admitted.append((record, .rejection(code, message, reply)))
+            case .accept(var record):
+                guard dispatcher.hasWorker(for: record.operation) else {
+                    answerTransient(record, .noWorker, "no live worker serves \(record.operation)")
+                    continue
                 }
-                enqueue(.send(record))
-            case .duplicate(let existing):
+                // Stored as attempt 1 already, saving a write; if the send never happens (too
+                // many publishes in flight, a crash) the attempt timer retries it.
+                let operation = configuration.operation(named: record.operation)
+                record.state = .dispatched
+                record.attempts = 1
+                record.wakeAt = min(now + (operation?.attemptTimeout.milliseconds ?? 3000), record.deadline)
+                admitted.append((record, .work(ack: operation?.ack == true)))
+            }
+        }
+        guard !admitted.isEmpty else { return }
+        let outcomes = store(admitted.map(\.record))
+        for ((record, admission), outcome) in zip(admitted, outcomes) {
+            switch (admission, outcome) {
+            case (_, .duplicate(let existing)?):
                 answerDuplicate(existing, asked: record)
-            case .deviceOverQuota(let pending):
+            case (.rejection(let code, _, let reply), .accepted?):
+                if let reply { publish(reply, recordID: record.id) }
+                metrics.request(operation: metricLabel(record.operation), status: code.status)
+                publishDeadLetter(record)
+            case (.rejection, _):
+                break  // not stored: nothing owed beyond the count and the log line
+            case (.work(let ack), .accepted?):
+                if ack { answerTransient(record, .accepted, "accepted") }
+                send(record)
+            case (.work, .deviceOverQuota(let pending)?):
                 answerTransient(record, .busy, "device \(record.device) has \(pending) requests pending, the limit is \(configuration.limits.maxPendingPerDevice)")
-            case .totalOverQuota:
+            case (.work, .totalOverQuota?):
                 answerTransient(record, .unavailable, "the bridge is shedding load")
-            case nil:
+            case (.work, nil):
                 answerTransient(record, .unavailable, "the store is unavailable")
             }
         }
     }
 
-    /// Stores a new record; nil when the store failed (logged).
-    private func recordAccept(_ record: RequestRecord) -> AcceptOutcome? {
+    /// Stores new records in one transaction; all nil when the store failed (logged).
+    private func store(_ records: [RequestRecord]) -> [AcceptOutcome?] {
         let started = ContinuousClock.now
-        defer { metrics.storeWrite.recordNanoseconds(Int64((ContinuousClock.now - started).milliseconds * 1_000_000)) }
+        defer { metrics.storeWrite(since: started) }
         do {
             return try store.accept(
-                record,
+                records,
                 maxPendingPerDevice: configuration.limits.maxPendingPerDevice,
                 maxPendingTotal: configuration.limits.maxPendingTotal
             )
         } catch {
-            logger.error("store write failed", metadata: ["request.id": "\(record.id)", "error": "\(error)"])
-            return nil
+            logger.error("store write failed", metadata: ["requests": "\(records.count)", "error": "\(error)"])
+            return Array(repeating: nil, count: records.count)
         }
     }
 
@@ -109,7 +133,7 @@ extension Bridge {
         var target = existing
         target.responseTopic = asked.responseTopic
         if existing.state.isFinal, existing.replyStatus != nil {
-            if let reply = DeviceReply.final(for: target, topics: topics) { enqueue(.publish(reply, recordID: nil)) }
+            if let reply = DeviceReply.final(for: target, topics: topics) { publish(reply, recordID: nil) }
         } else {
             answerTransient(target, .accepted, "in progress")
         }
@@ -126,7 +150,7 @@ extension Bridge {
             ? Data("{\"state\":\"\(record.state.rawValue)\",\"status\":202}".utf8)
             : ErrorBody(code, message: message).encoded()
         if let reply = DeviceReply.make(for: record, status: code.status, code: code.rawValue, payload: body, contentType: ErrorBody.contentType, topics: topics) {
-            enqueue(.publish(reply, recordID: nil))
+            publish(reply, recordID: nil)
         }
     }
 }

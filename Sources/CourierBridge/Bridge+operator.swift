@@ -40,7 +40,7 @@ extension Bridge {
             do {
                 switch try store.accept(record, maxPendingPerDevice: configuration.limits.maxPendingPerDevice, maxPendingTotal: configuration.limits.maxPendingTotal) {
                 case .accepted:
-                    enqueue(.dispatch(record))
+                    startAttempt(record)
                     return .accepted(record)
                 case .duplicate(let existing):
                     metrics.duplicates.increment()
@@ -89,7 +89,7 @@ extension Bridge {
         )
         copy.reason = "replay of \(original.id)"
         _ = try store.accept(copy, maxPendingPerDevice: .max, maxPendingTotal: .max)
-        enqueue(.dispatch(copy))
+        startAttempt(copy)
         return copy
     }
 }

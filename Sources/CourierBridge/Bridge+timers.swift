@@ -10,7 +10,6 @@ extension Bridge {
         var lastSweep = ContinuousClock.now
         var lastPurge = ContinuousClock.now
         while !Task.isCancelled {
-            flushDeliveries()
             fireDueTimers()
             if ContinuousClock.now - lastSweep > .seconds(5) {
                 sweepUndelivered(olderThan: 5000)
@@ -40,7 +39,7 @@ extension Bridge {
             if now >= record.deadline {
                 finish(record.id, code: .timeout, message: "no reply within the deadline (\(record.attempts) attempts)", state: .expired)
             } else if record.state == .received {
-                enqueue(.dispatch(record))
+                startAttempt(record)
             } else if record.attempts < (operation?.maxAttempts ?? 1) {
                 metrics.retries.increment()
                 let backoff = Self.backoff(attempt: record.attempts)
@@ -49,18 +48,6 @@ extension Bridge {
             } else {
                 finish(record.id, code: .timeout, message: "no reply after \(record.attempts) attempts", state: .expired)
             }
-        }
-    }
-
-    /// Marks the replies the broker acknowledged since the last tick, in one transaction.
-    func flushDeliveries() {
-        let ids = deliveries.pendingMarks()
-        guard !ids.isEmpty else { return }
-        do {
-            try store.markDelivered(ids: ids, now: unixMillis())
-            deliveries.flushed(ids)
-        } catch {
-            logger.error("store write failed", metadata: ["error": "\(error)"])
         }
     }
 
@@ -77,7 +64,7 @@ extension Bridge {
         guard let records = try? store.undelivered(limit: 1000) else { return }
         for record in records where record.updatedAt <= cutoff {
             if let reply = DeviceReply.final(for: record, topics: topics) {
-                enqueue(.publish(reply, recordID: record.id))
+                publish(reply, recordID: record.id)
             }
         }
     }

@@ -30,10 +30,15 @@ public final class Bridge: Service, Sendable {
     let replyTopic: String
     private let dispatcherBox = Mutex<(any WorkDispatcher)?>(nil)
     private let pool: WorkerPool?
-    let jobs: AsyncStream<BridgeJob>
-    let jobSink: AsyncStream<BridgeJob>.Continuation
-    let jobsInFlight = Atomic<Int>(0)
     let deliveries = DeliveryTracker()
+    /// Group commit of final outcomes and delivery marks on the network thread; see ``commit(_:)``.
+    let commits: CommitQueue<StoreWork>
+    /// Publishes handed to the MQTT client and not yet acknowledged.
+    let outgoing = Atomic<Int>(0)
+    /// Device requests received and not yet recorded; touched on the network thread only.
+    let gathered = Mutex<[IncomingRequest]>([])
+    /// The network thread of the bridge's MQTT client.
+    private let eventLoop: MQTTEventLoop
 
     /// - Parameters:
     ///   - mqtt: the broker connection; the bridge makes it a durable session (clean start off,
@@ -45,21 +50,31 @@ public final class Bridge: Service, Sendable {
         workers: Workers,
         topics: Topics = Topics(),
         logger: Logger
-    ) {
+    ) throws {
         self.configuration = configuration
         self.store = store
         self.topics = topics
         self.logger = logger
         intake = RequestIntake(configuration: configuration, topics: topics)
         replyTopic = topics.bridgeReplies(configuration.bridgeID)
-        (jobs, jobSink) = AsyncStream.makeStream(of: BridgeJob.self, bufferingPolicy: .bufferingOldest(16_384))
 
         var mqtt = mqtt
         mqtt.clientID = "courier-bridge-\(configuration.bridgeID)"
         mqtt.cleanStart = false
         mqtt.sessionExpiry = 86_400
+        // Its own loop, so that intake can commit every request read in one go before any of
+        // their PUBACKs is written.
+        let eventLoop = try MQTTEventLoop(label: "courier.mqtt", logger: logger)
+        self.eventLoop = eventLoop
+        mqtt.eventLoop = eventLoop
         let target = HookTarget()
-        client = MQTTClient(configuration: mqtt, logger: logger, onMessage: { message in target.bridge?.receive(message) })
+        commits = CommitQueue(schedule: { eventLoop.execute($0) }) { batch in target.bridge?.commit(batch) }
+        client = MQTTClient(
+            configuration: mqtt,
+            logger: logger,
+            onMessage: { message in target.bridge?.receive(message) },
+            afterMessages: { target.bridge?.acceptGathered() }
+        )
         switch workers {
         case .mqtt:
             pool = nil
@@ -94,6 +109,7 @@ public final class Bridge: Service, Sendable {
                 Task { await self.client.shutdown() }
             }
         } catch MQTTError.shutdown {
+            await eventLoop.shutdown()
             try store.close()
             logger.info("bridge stopped before the broker answered")
             return
@@ -109,39 +125,30 @@ public final class Bridge: Service, Sendable {
         sweepUndelivered(olderThan: nil)
 
         await withDiscardingTaskGroup { group in
-            group.addTask { await self.processJobs() }
             group.addTask { await self.runTimers() }
             try? await gracefulShutdown()
             logger.info("bridge stopping: intake closed, draining")
             for filter in intakeFilters { try? client.unsubscribe(filter) }
             await drain(limit: .seconds(10))
-            flushDeliveries()
-            // Fails publishes still waiting (a broker that went away with us), so jobs end.
-            await client.shutdown()
-            jobSink.finish()
             group.cancelAll()
         }
+        // Fails publishes still waiting (a broker that went away with us); their delivery marks
+        // go to the commit queue, which is closed after.
+        await client.shutdown()
+        await eventLoop.shutdown()
+        commits.close()
         metrics.brokerConnected.record(0)
         try store.close()
         logger.info("bridge stopped")
     }
 
-    /// Waits until no job and no in-memory attempt is in flight, or the limit passes.
+    /// Waits until no in-memory attempt, store write or publish is in flight, or the limit passes.
     private func drain(limit: Duration) async {
         let deadline = ContinuousClock.now + limit
-        while ContinuousClock.now < deadline, jobsInFlight.load(ordering: .relaxed) > 0 || (pool?.inFlight ?? 0) > 0 {
+        while ContinuousClock.now < deadline,
+            (pool?.inFlight ?? 0) > 0 || !commits.isIdle || outgoing.load(ordering: .relaxed) > 0
+        {
             try? await Task.sleep(for: .milliseconds(20))
-        }
-    }
-
-    func enqueue(_ job: BridgeJob) {
-        if case .publish(_, let recordID?) = job, !deliveries.begin(recordID) {
-            return  // already being published
-        }
-        if case .dropped = jobSink.yield(job) {
-            if case .publish(_, let recordID?) = job { deliveries.failed(recordID) }
-            metrics.dropped.increment()
-            logger.debug("job queue full; the store keeps the work for the next scan")
         }
     }
 }

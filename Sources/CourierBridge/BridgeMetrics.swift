@@ -9,7 +9,8 @@ struct BridgeMetrics: Sendable {
     let retries = Counter(label: "courier_retries_total")
     let deadLetters = Counter(label: "courier_deadletters_total")
     let ignoredWorkerReplies = Counter(label: "courier_worker_replies_ignored_total")
-    let dropped = Counter(label: "courier_requests_dropped_total")
+    /// Publishes not made because too many were in flight (left to the sweep or timers).
+    let deferred = Counter(label: "courier_publishes_deferred_total")
     let pending = Gauge(label: "courier_pending_requests")
     let brokerConnected = Gauge(label: "courier_broker_connected")
     let storeWrite = Timer(label: "courier_store_write_seconds")
@@ -28,6 +29,12 @@ struct BridgeMetrics: Sendable {
         latencies.get(operation) {
             Timer(label: "courier_request_duration_seconds", dimensions: [("operation", operation)])
         }.recordMilliseconds(milliseconds)
+    }
+
+    /// Records the time a store write took, from `start` to now.
+    func storeWrite(since start: ContinuousClock.Instant) {
+        let elapsed = (ContinuousClock.now - start).components
+        storeWrite.recordNanoseconds(elapsed.seconds * 1_000_000_000 + elapsed.attoseconds / 1_000_000_000)
     }
 
     func rejection(_ reason: String) {

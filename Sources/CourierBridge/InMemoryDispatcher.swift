@@ -16,12 +16,12 @@ public final class InMemoryDispatcher: WorkDispatcher {
 
     public func hasWorker(for operation: String) -> Bool { operations.contains(operation) }
 
-    public func dispatch(_ item: WorkItem) async throws -> Bool {
+    public func dispatch(_ item: WorkItem, completion: @escaping @Sendable (DispatchOutcome) -> Void) {
         let pool = pool, sink = sink
         Task {
             let result = await pool.perform(item)
             sink(item.requestID, result)
         }
-        return true
+        completion(.sent)
     }
 }

@@ -20,7 +20,7 @@ final class MQTTDispatcher: WorkDispatcher {
 
     func hasWorker(for operation: String) -> Bool { directory.serves(operation) }
 
-    func dispatch(_ item: WorkItem) async throws -> Bool {
+    func dispatch(_ item: WorkItem, completion: @escaping @Sendable (DispatchOutcome) -> Void) {
         let secondsLeft = max(1, (item.deadline - unixMillis() + 999) / 1000)
         var userProperties = [
             MQTTProperties.UserProperty("courier-device", item.device),
@@ -37,7 +37,11 @@ final class MQTTDispatcher: WorkDispatcher {
             payloadFormatIndicator: item.payloadFormatIndicator.map { UInt8(clamping: $0) },
             userProperties: userProperties
         )
-        let ack = try await client.publish(topics.workTopic(item.operation), payload: item.payload, qos: .atLeastOnce, properties: properties)
-        return ack.isDelivered
+        client.publish(topics.workTopic(item.operation), payload: item.payload, qos: .atLeastOnce, properties: properties) { result in
+            switch result {
+            case .success(let ack): completion(ack.isDelivered ? .sent : .noWorker)
+            case .failure(let error): completion(.failed(error))
+            }
+        }
     }
 }

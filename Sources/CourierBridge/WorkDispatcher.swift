@@ -7,9 +7,19 @@ public protocol WorkDispatcher: Sendable {
     /// 503 `no_worker` at once.
     func hasWorker(for operation: String) -> Bool
 
-    /// Sends one attempt. Returns false when nobody took it (no worker subscribed); a thrown
-    /// error means it may not have been sent, and the attempt timer will retry.
-    func dispatch(_ item: WorkItem) async throws -> Bool
+    /// Sends one attempt without waiting for it to be taken; `completion` says what became of
+    /// the send, and must not block. A send that failed is left to the attempt timer.
+    func dispatch(_ item: WorkItem, completion: @escaping @Sendable (DispatchOutcome) -> Void)
+}
+
+/// What became of one attempt handed to a ``WorkDispatcher``.
+public enum DispatchOutcome: Sendable {
+    /// A worker has it (or, over MQTT, the broker accepted it for a subscribed worker).
+    case sent
+    /// Nobody took it: no worker is subscribed.
+    case noWorker
+    /// It may not have been sent.
+    case failed(any Error)
 }
 
 /// Where a dispatcher reports an attempt's result when the result does not come back over

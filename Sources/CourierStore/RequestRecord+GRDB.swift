@@ -6,7 +6,7 @@ import GRDB
 ///
 /// A wrapper rather than a conformance of `RequestRecord` itself, so that GRDB's protocols stay an
 /// implementation detail of this module instead of leaking into every module that sees records.
-struct RequestRow: FetchableRecord, PersistableRecord {
+struct RequestRow: FetchableRecord, TableRecord {
     static let databaseTableName = "requests"
 
     var record: RequestRecord
@@ -45,83 +45,101 @@ struct RequestRow: FetchableRecord, PersistableRecord {
         static let reason = Column("reason")
     }
 
+    /// The `requests` columns in table order, which is also the order of `SELECT *`: rows are
+    /// decoded by position, which is cheaper than by name. Migrations only ever append columns.
+    static let columnNames = [
+        "id", "device", "operation", "deviceProtocol", "correlationData", "requestId", "identity",
+        "responseTopic", "qos", "payload", "contentType", "payloadFormatIndicator", "userProperties",
+        "state", "attempts", "receivedAt", "updatedAt", "deadline", "wakeAt", "replyStatus",
+        "replyCode", "replyPayload", "replyContentType", "replyUserProperties", "deliveredAt", "reason",
+    ]
+
+    /// Decodes a `SELECT *` (or `RETURNING *`) row of `requests`.
     init(row: Row) throws {
-        let id: String = try row.decode(forColumn: "id")
-        func enumValue<E: RawRepresentable<String>>(_ column: String) throws -> E {
-            let raw: String = try row.decode(forColumn: column)
+        let id: String = try row.decode(atIndex: 0)
+        func enumValue<E: RawRepresentable<String>>(_ index: Int) throws -> E {
+            let raw: String = try row.decode(atIndex: index)
             guard let value = E(rawValue: raw) else {
-                throw StoreError.corruptRecord(id: id, column: column)
+                throw StoreError.corruptRecord(id: id, column: Self.columnNames[index])
             }
             return value
         }
-        func properties(_ column: String) throws -> [UserProperty] {
-            let json: String = try row.decode(forColumn: column)
+        func properties(_ index: Int) throws -> [UserProperty] {
+            let json: String = try row.decode(atIndex: index)
             if json == "[]" { return [] }  // the common case, without a decoder
             do {
                 return try JSONDecoder().decode([UserProperty].self, from: Data(json.utf8))
             } catch {
-                throw StoreError.corruptRecord(id: id, column: column)
+                throw StoreError.corruptRecord(id: id, column: Self.columnNames[index])
             }
         }
 
         var record = RequestRecord(
             id: id,
-            device: try row.decode(forColumn: "device"),
-            operation: try row.decode(forColumn: "operation"),
-            deviceProtocol: try enumValue("deviceProtocol"),
-            correlationData: try row.decode(forColumn: "correlationData"),
-            requestId: try row.decode(forColumn: "requestId"),
-            identity: try row.decode(forColumn: "identity"),
-            responseTopic: try row.decode(forColumn: "responseTopic"),
-            qos: try row.decode(forColumn: "qos"),
-            payload: try row.decode(forColumn: "payload"),
-            contentType: try row.decode(forColumn: "contentType"),
-            payloadFormatIndicator: try row.decode(forColumn: "payloadFormatIndicator"),
-            userProperties: try properties("userProperties"),
-            state: try enumValue("state"),
-            attempts: try row.decode(forColumn: "attempts"),
-            receivedAt: try row.decode(forColumn: "receivedAt"),
-            deadline: try row.decode(forColumn: "deadline"),
-            wakeAt: try row.decode(forColumn: "wakeAt")
+            device: try row.decode(atIndex: 1),
+            operation: try row.decode(atIndex: 2),
+            deviceProtocol: try enumValue(3),
+            correlationData: try row.decode(atIndex: 4),
+            requestId: try row.decode(atIndex: 5),
+            identity: try row.decode(atIndex: 6),
+            responseTopic: try row.decode(atIndex: 7),
+            qos: try row.decode(atIndex: 8),
+            payload: try row.decode(atIndex: 9),
+            contentType: try row.decode(atIndex: 10),
+            payloadFormatIndicator: try row.decode(atIndex: 11),
+            userProperties: try properties(12),
+            state: try enumValue(13),
+            attempts: try row.decode(atIndex: 14),
+            receivedAt: try row.decode(atIndex: 15),
+            deadline: try row.decode(atIndex: 17),
+            wakeAt: try row.decode(atIndex: 18)
         )
-        record.updatedAt = try row.decode(forColumn: "updatedAt")
-        record.replyStatus = try row.decode(forColumn: "replyStatus")
-        record.replyCode = try row.decode(forColumn: "replyCode")
-        record.replyPayload = try row.decode(forColumn: "replyPayload")
-        record.replyContentType = try row.decode(forColumn: "replyContentType")
-        record.replyUserProperties = try properties("replyUserProperties")
-        record.deliveredAt = try row.decode(forColumn: "deliveredAt")
-        record.reason = try row.decode(forColumn: "reason")
+        record.updatedAt = try row.decode(atIndex: 16)
+        record.replyStatus = try row.decode(atIndex: 19)
+        record.replyCode = try row.decode(atIndex: 20)
+        record.replyPayload = try row.decode(atIndex: 21)
+        record.replyContentType = try row.decode(atIndex: 22)
+        record.replyUserProperties = try properties(23)
+        record.deliveredAt = try row.decode(atIndex: 24)
+        record.reason = try row.decode(atIndex: 25)
         self.record = record
     }
 
-    func encode(to container: inout PersistenceContainer) throws {
-        container[Columns.id] = record.id
-        container[Columns.device] = record.device
-        container[Columns.operation] = record.operation
-        container[Columns.deviceProtocol] = record.deviceProtocol.rawValue
-        container[Columns.correlationData] = record.correlationData
-        container[Columns.requestId] = record.requestId
-        container[Columns.identity] = record.identity
-        container[Columns.responseTopic] = record.responseTopic
-        container[Columns.qos] = record.qos
-        container[Columns.payload] = record.payload
-        container[Columns.contentType] = record.contentType
-        container[Columns.payloadFormatIndicator] = record.payloadFormatIndicator
-        container[Columns.userProperties] = try Self.json(record.userProperties)
-        container[Columns.state] = record.state.rawValue
-        container[Columns.attempts] = record.attempts
-        container[Columns.receivedAt] = record.receivedAt
-        container[Columns.updatedAt] = record.updatedAt
-        container[Columns.deadline] = record.deadline
-        container[Columns.wakeAt] = record.wakeAt
-        container[Columns.replyStatus] = record.replyStatus
-        container[Columns.replyCode] = record.replyCode
-        container[Columns.replyPayload] = record.replyPayload
-        container[Columns.replyContentType] = record.replyContentType
-        container[Columns.replyUserProperties] = try Self.json(record.replyUserProperties)
-        container[Columns.deliveredAt] = record.deliveredAt
-        container[Columns.reason] = record.reason
+    /// Every column's value, in ``columnNames`` order.
+    func values() throws -> [(any DatabaseValueConvertible)?] {
+        [
+            record.id, record.device, record.operation, record.deviceProtocol.rawValue,
+            record.correlationData, record.requestId, record.identity, record.responseTopic,
+            record.qos, record.payload, record.contentType, record.payloadFormatIndicator,
+            try Self.json(record.userProperties), record.state.rawValue, record.attempts,
+            record.receivedAt, record.updatedAt, record.deadline, record.wakeAt, record.replyStatus,
+            record.replyCode, record.replyPayload, record.replyContentType,
+            try Self.json(record.replyUserProperties), record.deliveredAt, record.reason,
+        ]
+    }
+
+    /// `INSERT` of a whole row, for a cached statement.
+    static let insertSQL = """
+        INSERT INTO requests (\(columnNames.joined(separator: ", ")))
+        VALUES (\(Array(repeating: "?", count: columnNames.count).joined(separator: ", ")))
+        """
+
+    /// `UPDATE` of every column but `id` of the row with `id` (the last argument).
+    static let updateSQL = """
+        UPDATE requests SET \(columnNames.dropFirst().map { "\($0) = ?" }.joined(separator: ", "))
+        WHERE id = ?
+        """
+
+    /// Inserts the row through a cached statement.
+    func insert(_ db: Database) throws {
+        try db.cachedStatement(sql: Self.insertSQL).execute(arguments: StatementArguments(try values()))
+    }
+
+    /// Writes every column of the existing row through a cached statement.
+    func save(_ db: Database) throws {
+        var values = try values()
+        values.append(values.removeFirst())  // id last, for the WHERE
+        try db.cachedStatement(sql: Self.updateSQL).execute(arguments: StatementArguments(values))
     }
 
     /// User properties as stored: a JSON array of `{"name": ..., "value": ...}` objects, order kept.

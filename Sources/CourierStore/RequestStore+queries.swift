@@ -79,12 +79,12 @@ extension RequestStore {
     }
 
     static func pendingCount(_ db: Database) throws -> Int {
-        try Int.fetchOne(db, sql: "SELECT count FROM pending_total WHERE id = 1") ?? 0
+        try Int.fetchOne(db.cachedStatement(sql: "SELECT count FROM pending_total WHERE id = 1")) ?? 0
     }
 
     static func pendingCount(_ db: Database, device: String) throws -> Int {
         try Int.fetchOne(
-            db, sql: "SELECT count FROM device_pending WHERE device = ?", arguments: [device]) ?? 0
+            db.cachedStatement(sql: "SELECT count FROM device_pending WHERE device = ?"), arguments: [device]) ?? 0
     }
 
     // MARK: Listing

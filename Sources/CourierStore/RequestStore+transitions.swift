@@ -41,18 +41,39 @@ extension RequestStore {
         now: Int64,
         delivered: Bool = false
     ) throws -> RequestRecord? {
-        try modify(id: id, onlyFrom: onlyFrom) { record in
-            record.state = state
-            record.replyStatus = reply.status
-            record.replyCode = reply.code
-            record.replyPayload = reply.payload
-            record.replyContentType = reply.contentType
-            record.replyUserProperties = reply.userProperties
-            record.reason = reply.reason
-            record.wakeAt = nil
-            record.updatedAt = now
-            record.deliveredAt = delivered ? now : nil
+        let outcome = FinalOutcome(id: id, state: state, reply: reply, onlyFrom: onlyFrom, delivered: delivered)
+        return try finish([outcome], now: now)[0]
+    }
+
+    /// ``finish(id:state:reply:onlyFrom:now:delivered:)`` for many records, and
+    /// ``markDelivered(ids:now:)`` for `delivered`, in one transaction (a group commit).
+    /// Returns one updated record or nil per outcome, in order.
+    public func finish(_ outcomes: [FinalOutcome], markingDelivered delivered: [String] = [], now: Int64) throws
+        -> [RequestRecord?]
+    {
+        try pool.write { db in
+            let records = try outcomes.map { try Self.finish(db, $0, now: now) }
+            try Self.markDelivered(db, ids: delivered, now: now)
+            return records
         }
+    }
+
+    private static func finish(_ db: Database, _ outcome: FinalOutcome, now: Int64) throws -> RequestRecord? {
+        let states = outcome.onlyFrom.map { "'\($0.rawValue)'" }.joined(separator: ", ")
+        let statement = try db.cachedStatement(
+            sql: """
+                UPDATE requests
+                SET state = ?, replyStatus = ?, replyCode = ?, replyPayload = ?, replyContentType = ?,
+                    replyUserProperties = ?, reason = ?, wakeAt = NULL, updatedAt = ?, deliveredAt = ?
+                WHERE id = ? AND state IN (\(states))
+                RETURNING *
+                """)
+        let reply = outcome.reply
+        let arguments: StatementArguments = [
+            outcome.state.rawValue, reply.status, reply.code, reply.payload, reply.contentType,
+            try RequestRow.json(reply.userProperties), reply.reason, now, outcome.delivered ? now : nil, outcome.id,
+        ]
+        return try RequestRow.fetchOne(statement, arguments: arguments)?.record
     }
 
     /// Records that the final reply was acknowledged by the broker: sets `deliveredAt` and moves
@@ -65,17 +86,20 @@ extension RequestStore {
     /// ``markDelivered(id:now:)`` for many records, in one transaction.
     public func markDelivered(ids: [String], now: Int64) throws {
         guard !ids.isEmpty else { return }
-        try pool.write { db in
-            let statement = try db.cachedStatement(
-                sql: """
-                    UPDATE requests
-                    SET deliveredAt = ?, updatedAt = ?,
-                        state = CASE state WHEN 'completed' THEN 'delivered' ELSE state END
-                    WHERE id = ? AND deliveredAt IS NULL AND state NOT IN \(RequestState.pendingSQL)
-                    """)
-            for id in ids {
-                try statement.execute(arguments: [now, now, id])
-            }
+        try pool.write { db in try Self.markDelivered(db, ids: ids, now: now) }
+    }
+
+    private static func markDelivered(_ db: Database, ids: [String], now: Int64) throws {
+        guard !ids.isEmpty else { return }
+        let statement = try db.cachedStatement(
+            sql: """
+                UPDATE requests
+                SET deliveredAt = ?, updatedAt = ?,
+                    state = CASE state WHEN 'completed' THEN 'delivered' ELSE state END
+                WHERE id = ? AND deliveredAt IS NULL AND state NOT IN \(RequestState.pendingSQL)
+                """)
+        for id in ids {
+            try statement.execute(arguments: [now, now, id])
         }
     }
 
@@ -95,7 +119,7 @@ extension RequestStore {
             if record.updatedAt == before {
                 record.updatedAt = unixMillis()
             }
-            try RequestRow(record).update(db)
+            try RequestRow(record).save(db)
             return record
         }
     }
@@ -112,7 +136,7 @@ extension RequestStore {
                 return nil
             }
             change(&record)
-            try RequestRow(record).update(db)
+            try RequestRow(record).save(db)
             return record
         }
     }

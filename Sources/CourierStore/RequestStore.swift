@@ -63,25 +63,35 @@ public final class RequestStore: Sendable {
         maxPendingPerDevice: Int,
         maxPendingTotal: Int
     ) throws -> AcceptOutcome {
+        try accept([record], maxPendingPerDevice: maxPendingPerDevice, maxPendingTotal: maxPendingTotal)[0]
+    }
+
+    /// ``accept(_:maxPendingPerDevice:maxPendingTotal:)`` for many records, in order, in one
+    /// transaction (a group commit): a record sees the ones before it, so a duplicate within the
+    /// batch is found and the quotas count the batch's own records.
+    public func accept(
+        _ records: [RequestRecord],
+        maxPendingPerDevice: Int,
+        maxPendingTotal: Int
+    ) throws -> [AcceptOutcome] {
         try pool.write { db in
-            if let identity = record.identity,
-                let existing = try RequestRow.filter(RequestRow.Columns.identity == identity)
-                    .fetchOne(db)
-            {
-                return .duplicate(existing.record)
-            }
-            if !record.state.isFinal {
-                let device = try Self.pendingCount(db, device: record.device)
-                if device >= maxPendingPerDevice {
-                    return .deviceOverQuota(pending: device)
+            try records.map { record in
+                if let identity = record.identity, let existing = try Self.fetch(db, identity: identity) {
+                    return .duplicate(existing)
                 }
-                let total = try Self.pendingCount(db)
-                if total >= maxPendingTotal {
-                    return .totalOverQuota(pending: total)
+                if !record.state.isFinal {
+                    let device = try Self.pendingCount(db, device: record.device)
+                    if device >= maxPendingPerDevice {
+                        return .deviceOverQuota(pending: device)
+                    }
+                    let total = try Self.pendingCount(db)
+                    if total >= maxPendingTotal {
+                        return .totalOverQuota(pending: total)
+                    }
                 }
+                try RequestRow(record).insert(db)
+                return .accepted
             }
-            try RequestRow(record).insert(db)
-            return .accepted
         }
     }
 
@@ -94,13 +104,17 @@ public final class RequestStore: Sendable {
 
     /// The record with this duplicate-suppression identity.
     public func record(identity: String) throws -> RequestRecord? {
-        try pool.read { db in
-            try RequestRow.filter(RequestRow.Columns.identity == identity).fetchOne(db)?.record
-        }
+        try pool.read { db in try Self.fetch(db, identity: identity) }
     }
 
     static func fetch(_ db: Database, id: String) throws -> RequestRecord? {
-        try RequestRow.fetchOne(db, key: id)?.record
+        let statement = try db.cachedStatement(sql: "SELECT * FROM requests WHERE id = ?")
+        return try RequestRow.fetchOne(statement, arguments: [id])?.record
+    }
+
+    static func fetch(_ db: Database, identity: String) throws -> RequestRecord? {
+        let statement = try db.cachedStatement(sql: "SELECT * FROM requests WHERE identity = ?")
+        return try RequestRow.fetchOne(statement, arguments: [identity])?.record
     }
 }
 

@@ -1,7 +1,7 @@
 import Synchronization
 
-/// Matches acknowledgements (PUBACK, SUBACK, QoS 0 write completions) to the tasks waiting for
-/// them, by message id.
+/// Matches acknowledgements (PUBACK, SUBACK, QoS 0 write completions) to whoever waits for them
+/// (a suspended task or a completion handler), by message id.
 ///
 /// libmosquitto hands out the message id when `mosquitto_publish_v5` returns, but its network
 /// thread can receive the acknowledgement before the publishing task gets to register a waiter.
@@ -15,8 +15,11 @@ final class AckTable: Sendable {
         case ignored
     }
 
+    /// Receives the acknowledgement's reason code, or the error that ended the wait.
+    typealias Completion = @Sendable (Result<Int, MQTTError>) -> Void
+
     enum Entry {
-        case waiting(Kind, CheckedContinuation<Int, any Error>)
+        case waiting(Kind, Completion)
         case arrived(Int)
         case ignored
     }
@@ -36,7 +39,7 @@ final class AckTable: Sendable {
     var epoch: Int { state.withLock { $0.epoch } }
 
     /// Registers a waiter, or resumes it at once when its acknowledgement arrived early.
-    func register(_ mid: Int32, kind: Kind, epoch: Int, continuation: CheckedContinuation<Int, any Error>) {
+    func register(_ mid: Int32, kind: Kind, epoch: Int, completion: @escaping Completion) {
         let outcome: Result<Int, MQTTError>? = state.withLock { state in
             if case .arrived(let code) = state.entries[mid] {
                 state.entries[mid] = nil
@@ -44,10 +47,10 @@ final class AckTable: Sendable {
             }
             if let closed = state.closed { return .failure(closed) }
             if kind != .publishQoS1, epoch != state.epoch { return .failure(.notConnected) }
-            state.entries[mid] = .waiting(kind, continuation)
+            state.entries[mid] = .waiting(kind, completion)
             return nil
         }
-        if let outcome { continuation.resume(with: outcome) }
+        if let outcome { completion(outcome) }
     }
 
     /// Marks a message id whose acknowledgement nobody waits for.
@@ -57,11 +60,11 @@ final class AckTable: Sendable {
 
     /// Delivers an acknowledgement: to its waiter, or kept until the waiter registers.
     func acknowledge(_ mid: Int32, code: Int) {
-        let waiter: CheckedContinuation<Int, any Error>? = state.withLock { state in
+        let waiter: Completion? = state.withLock { state in
             switch state.entries[mid] {
-            case .waiting(_, let continuation):
+            case .waiting(_, let completion):
                 state.entries[mid] = nil
-                return continuation
+                return completion
             case .ignored:
                 state.entries[mid] = nil
                 return nil
@@ -70,7 +73,7 @@ final class AckTable: Sendable {
                 return nil
             }
         }
-        waiter?.resume(returning: code)
+        waiter?(.success(code))
     }
 
     /// Fails the waiters whose messages a lost connection dropped: QoS 0 writes and SUBACKs.
@@ -84,7 +87,7 @@ final class AckTable: Sendable {
         fail(with: error, closing: true) { _ in true }
     }
 
-    /// How many tasks wait for an acknowledgement.
+    /// How many acknowledgements are waited for.
     var waiting: Int {
         state.withLock { state in
             state.entries.values.reduce(0) { count, entry in
@@ -95,14 +98,14 @@ final class AckTable: Sendable {
     }
 
     private func fail(with error: MQTTError, closing: Bool, where matches: (Kind) -> Bool) {
-        let failed: [CheckedContinuation<Int, any Error>] = state.withLock { state in
+        let failed: [Completion] = state.withLock { state in
             state.epoch += 1
             if closing { state.closed = error }
-            var failed: [CheckedContinuation<Int, any Error>] = []
+            var failed: [Completion] = []
             for (mid, entry) in state.entries {
                 switch entry {
-                case .waiting(let kind, let continuation) where matches(kind):
-                    failed.append(continuation)
+                case .waiting(let kind, let completion) where matches(kind):
+                    failed.append(completion)
                     state.entries[mid] = nil
                 case .ignored:
                     state.entries[mid] = nil
@@ -112,6 +115,6 @@ final class AckTable: Sendable {
             }
             return failed
         }
-        for continuation in failed { continuation.resume(throwing: error) }
+        for completion in failed { completion(.failure(error)) }
     }
 }

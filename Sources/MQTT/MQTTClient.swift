@@ -28,10 +28,22 @@ public final class MQTTClient: Sendable {
     /// a reconnect (to announce presence again, say). It must not block.
     public typealias ConnectHook = @Sendable () -> Void
 
+    /// Called on the network thread after a run of `onMessage` calls, before the PUBACKs of
+    /// those messages are written: the place to commit, in one go, what the hook gathered. On
+    /// an ``MQTTEventLoop`` a run is every message read from the socket in one go; on
+    /// libmosquitto's own thread it is a single message. It must not block for long.
+    public typealias ReadBatchHook = @Sendable () -> Void
+
     /// Creates a client. Nothing is started until ``connect()``.
-    public init(configuration: MQTTConfiguration, logger: Logger, onMessage: MessageHook? = nil, onConnect: ConnectHook? = nil) {
+    public init(
+        configuration: MQTTConfiguration,
+        logger: Logger,
+        onMessage: MessageHook? = nil,
+        onConnect: ConnectHook? = nil,
+        afterMessages: ReadBatchHook? = nil
+    ) {
         self.configuration = configuration
-        handle = MosquittoHandle(configuration: configuration, logger: logger, hook: onMessage, connectHook: onConnect)
+        handle = MosquittoHandle(configuration: configuration, logger: logger, hook: onMessage, connectHook: onConnect, batchHook: afterMessages)
     }
 
     /// Messages received, in order; for one reader at a time. Empty when the client was made
@@ -63,6 +75,22 @@ public final class MQTTClient: Sendable {
         properties: MQTTProperties = .init()
     ) async throws -> PublishAck {
         try await handle.publish(topic: topic, payload: payload, qos: qos, retain: retain, properties: properties)
+    }
+
+    /// Publishes a message without waiting: `completion` gets what the awaiting
+    /// ``publish(_:payload:qos:retain:properties:)`` would return or throw, on the network thread
+    /// (or at once when the message could not be queued). It must not block.
+    ///
+    /// For hot paths that would otherwise park a task per message until its PUBACK.
+    public func publish(
+        _ topic: String,
+        payload: Data,
+        qos: MQTTQoS = .atLeastOnce,
+        retain: Bool = false,
+        properties: MQTTProperties = .init(),
+        completion: @escaping @Sendable (Result<PublishAck, MQTTError>) -> Void
+    ) {
+        handle.publish(topic: topic, payload: payload, qos: qos, retain: retain, properties: properties, completion: completion)
     }
 
     /// Subscribes and waits for the SUBACK. The filter is subscribed again after every

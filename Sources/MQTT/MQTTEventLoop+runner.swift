@@ -28,6 +28,8 @@ final class EventLoopRunner {
     private var nextTick: ContinuousClock.Instant
 
     static let tickInterval = Duration.seconds(1)
+    /// The most `mosquitto_loop_read` calls for one readable event.
+    static let readRounds = 64
     static let closeGrace = Duration.seconds(2)
 
     init(loop: MQTTEventLoop) {
@@ -83,6 +85,7 @@ final class EventLoopRunner {
             case .remove(let handle, let done): remove(handle, done: done)
             case .connectFinished(let id, let code): connectFinished(id, code: code)
             case .stop(let done): stopWaiters.append(done)
+            case .run(let work): work()
             }
         }
         for handle in writes {
@@ -208,7 +211,14 @@ final class EventLoopRunner {
         }
         let mosq = slot.mosq.value
         if events & (Epoll.input | Epoll.error | Epoll.hangUp) != 0 {
-            _ = mosquitto_loop_read(mosq, 1)
+            // Reads what the socket holds (bounded), so that the batch hook then sees it all
+            // before any PUBACK is written.
+            var rounds = 0
+            repeat {
+                _ = mosquitto_loop_read(mosq, 1)
+                rounds += 1
+            } while rounds < Self.readRounds && mosquitto_socket(mosq) == slot.registeredFD && Self.hasInput(slot.registeredFD)
+            slot.handle.didFinishReading()
         }
         if events & Epoll.output != 0, mosquitto_socket(mosq) == slot.registeredFD {
             _ = mosquitto_loop_write(mosq, 1)
@@ -273,6 +283,12 @@ final class EventLoopRunner {
         if Epoll.control(loop.epollFD, Epoll.add, fd, events: Epoll.input, token: slot.id) != 0 {
             logger.error("epoll_ctl ADD failed", metadata: ["mqtt.errno": "\(errno)", "mqtt.client": "\(slot.handle.configuration.clientID)"])
         }
+    }
+
+    /// Whether bytes wait on the socket, without consuming them.
+    static func hasInput(_ fd: Int32) -> Bool {
+        var byte: UInt8 = 0
+        return recv(fd, &byte, 1, Int32(MSG_PEEK | MSG_DONTWAIT)) > 0
     }
 
     /// libmosquitto opens its descriptors without FD_CLOEXEC: a child process started later
@@ -348,7 +364,7 @@ final class EventLoopRunner {
                 // Refused by `attach` once stopping; kept for completeness.
                 firstConnect.resume(returning: Mosquitto.success)
                 mosquitto_destroy(slot.mosq.value)
-            case .connectFinished: break
+            case .connectFinished, .run: break
             }
         }
         for waiters in earlyRemovals.values {

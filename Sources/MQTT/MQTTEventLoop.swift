@@ -50,6 +50,7 @@ public final class MQTTEventLoop: Sendable {
         case remove(ObjectIdentifier, CheckedContinuation<Void, Never>)
         case connectFinished(UInt64, Int32)
         case stop(CheckedContinuation<Void, Never>)
+        case run(@Sendable () -> Void)
     }
 
     /// What other threads hand to the loop thread, under one lock.
@@ -142,6 +143,12 @@ public final class MQTTEventLoop: Sendable {
         self.epollFD = epollFD
         self.wakeFD = wakeFD
         connectors = (0..<Self.connectorCount).map { DispatchQueue(label: "\(label).connector-\($0)") }
+    }
+
+    /// Runs `work` on the loop thread, soon, between its reads and writes: work that publishes
+    /// there has its packets written in the same pass. `work` must not block for long.
+    public func execute(_ work: @escaping @Sendable () -> Void) {
+        post(.run(work))
     }
 
     /// How many clients are on the loop.

@@ -19,9 +19,12 @@ extension MosquittoHandle {
             let first = count > 0 ? granted?.pointee ?? 0x80 : 0x80
             MosquittoHandle.from(obj).didSubscribe(mid: mid, granted: first)
         }
-        mosquitto_log_callback_set(mosq) { _, obj, _, text in
-            guard let text else { return }
-            MosquittoHandle.from(obj).logger.trace("\(String(cString: text))")
+        // libmosquitto formats a log line for every packet once a log callback is set.
+        if logger.logLevel <= .trace {
+            mosquitto_log_callback_set(mosq) { _, obj, _, text in
+                guard let text else { return }
+                MosquittoHandle.from(obj).logger.trace("\(String(cString: text))")
+            }
         }
         mosquitto_message_v5_callback_set(mosq) { _, obj, message, properties in
             guard let message = message?.pointee else { return }

@@ -35,17 +35,25 @@ final class MosquittoHandle: Sendable {
     let logger: Logger
     let hook: MQTTClient.MessageHook?
     let connectHook: MQTTClient.ConnectHook?
+    let batchHook: MQTTClient.ReadBatchHook?
     let inbound: InboundBuffer
     let acks = AckTable()
     let state = Mutex(State())
 
-    init(configuration: MQTTConfiguration, logger: Logger, hook: MQTTClient.MessageHook?, connectHook: MQTTClient.ConnectHook?) {
+    init(
+        configuration: MQTTConfiguration,
+        logger: Logger,
+        hook: MQTTClient.MessageHook?,
+        connectHook: MQTTClient.ConnectHook?,
+        batchHook: MQTTClient.ReadBatchHook? = nil
+    ) {
         self.configuration = configuration
         var logger = logger
         logger[metadataKey: "mqtt.client"] = "\(configuration.clientID)"
         self.logger = logger
         self.hook = hook
         self.connectHook = connectHook
+        self.batchHook = batchHook
         inbound = InboundBuffer(capacity: configuration.inboundCapacity, overflowWait: configuration.inboundOverflowWait)
     }
 
@@ -157,6 +165,36 @@ final class MosquittoHandle: Sendable {
     // MARK: Publishing and subscribing
 
     func publish(topic: String, payload: Data, qos: MQTTQoS, retain: Bool, properties: MQTTProperties) async throws -> PublishAck {
+        try await withCheckedThrowingContinuation { continuation in
+            publish(topic: topic, payload: payload, qos: qos, retain: retain, properties: properties) { result in
+                continuation.resume(with: result)
+            }
+        }
+    }
+
+    func publish(
+        topic: String,
+        payload: Data,
+        qos: MQTTQoS,
+        retain: Bool,
+        properties: MQTTProperties,
+        completion: @escaping @Sendable (Result<PublishAck, MQTTError>) -> Void
+    ) {
+        let queued: (mid: Int32, epoch: Int)
+        do {
+            queued = try queue(topic: topic, payload: payload, qos: qos, retain: retain, properties: properties)
+        } catch {
+            return completion(.failure(error))
+        }
+        acks.register(queued.mid, kind: qos == .atLeastOnce ? .publishQoS1 : .publishQoS0, epoch: queued.epoch) { result in
+            completion(result.map(PublishAck.init(reasonCode:)))
+        }
+    }
+
+    /// Hands a message to libmosquitto; returns its message id and the connection epoch.
+    private func queue(topic: String, payload: Data, qos: MQTTQoS, retain: Bool, properties: MQTTProperties) throws(MQTTError)
+        -> (mid: Int32, epoch: Int)
+    {
         let mosq = try liveHandle()
         let outgoing = try OutgoingProperties(configuration.protocolVersion == .v5 ? properties : MQTTProperties())
         let epoch = acks.epoch
@@ -170,10 +208,7 @@ final class MosquittoHandle: Sendable {
         guard code == Mosquitto.success || (code == Mosquitto.noConnection && qos == .atLeastOnce) else {
             throw Mosquitto.error(code)
         }
-        let reason = try await withCheckedThrowingContinuation { continuation in
-            acks.register(mid, kind: qos == .atLeastOnce ? .publishQoS1 : .publishQoS0, epoch: epoch, continuation: continuation)
-        }
-        return PublishAck(reasonCode: reason)
+        return (mid, epoch)
     }
 
     func subscribe(_ filter: String, qos: MQTTQoS) async throws {
@@ -186,8 +221,9 @@ final class MosquittoHandle: Sendable {
         if code == Mosquitto.noConnection { return }  // subscribed when the connection is back
         try Mosquitto.check(code)
         configuration.eventLoop?.wantsWrite(self)
+        let epoch = acks.epoch
         let granted = try await withCheckedThrowingContinuation { continuation in
-            acks.register(mid, kind: .subscribe, epoch: acks.epoch, continuation: continuation)
+            acks.register(mid, kind: .subscribe, epoch: epoch) { continuation.resume(with: $0) }
         }
         if granted >= 0x80 {
             _ = state.withLock { $0.subscriptions.removeValue(forKey: filter) }
@@ -305,6 +341,11 @@ final class MosquittoHandle: Sendable {
         }
     }
 
+    /// The event loop read what the socket had, and is about to write the PUBACKs.
+    func didFinishReading() {
+        batchHook?()
+    }
+
     func didPublish(mid: Int32, reason: Int32) {
         acks.acknowledge(mid, code: Int(reason))
     }
@@ -316,6 +357,8 @@ final class MosquittoHandle: Sendable {
     func didReceive(_ message: MQTTMessage) {
         if let hook {
             hook(message)
+            // On libmosquitto's own thread the PUBACK is written once this callback returns.
+            if configuration.eventLoop == nil { batchHook?() }
         } else if !inbound.push(message) {
             logger.warning("inbound buffer full, message dropped", metadata: ["mqtt.topic": "\(message.topic)"])
         }

@@ -35,7 +35,7 @@ struct BridgeRuntime {
         // Metrics first: the bridge creates its metric objects when it is made.
         let registry = PrometheusMetrics.bootstrap()
         let store = try RequestStore(path: configuration.store.path)
-        bridge = Bridge(
+        bridge = try Bridge(
             configuration: configuration,
             mqtt: try configuration.mqtt(clientID: "courier-bridge"),
             store: store,

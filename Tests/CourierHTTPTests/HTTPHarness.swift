@@ -44,7 +44,7 @@ struct HTTPHarness: Sendable {
             let gate = Gate()
             let pool = WorkerPool(handlers: BuiltinHandlers.all + [GatedHandler(gate: gate), FlakyHandler()], concurrency: 4)
             let logger = Logger.test("courier.http.test")
-            let bridge = Bridge(
+            let bridge = try Bridge(
                 configuration: configuration,
                 mqtt: MQTTConfiguration(host: "127.0.0.1", port: broker.port, clientID: "x"),
                 store: store,

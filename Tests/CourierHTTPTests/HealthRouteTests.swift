@@ -41,7 +41,7 @@ struct HealthRouteTests {
         let store = try RequestStore(path: directory.appendingPathComponent("courier.sqlite").path)
         defer { try? store.close() }
         // Never run: not connected to any broker.
-        let bridge = Bridge(
+        let bridge = try Bridge(
             configuration: CourierConfiguration(),
             mqtt: MQTTConfiguration(host: "127.0.0.1", port: 1, clientID: "x"),
             store: store,

@@ -57,7 +57,7 @@ struct DeliveryTests {
         let table = AckTable()
         table.acknowledge(42, code: 16)
         let code = try await withCheckedThrowingContinuation { continuation in
-            table.register(42, kind: .publishQoS1, epoch: table.epoch, continuation: continuation)
+            table.register(42, kind: .publishQoS1, epoch: table.epoch) { continuation.resume(with: $0) }
         }
         #expect(code == 16)
         #expect(table.waiting == 0)
@@ -70,7 +70,7 @@ struct DeliveryTests {
         table.failLostOnDisconnect()
         await #expect(throws: MQTTError.notConnected) {
             _ = try await withCheckedThrowingContinuation { continuation in
-                table.register(7, kind: .publishQoS0, epoch: epoch, continuation: continuation)
+                table.register(7, kind: .publishQoS0, epoch: epoch) { continuation.resume(with: $0) }
             }
         }
     }

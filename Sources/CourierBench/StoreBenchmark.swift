@@ -1,0 +1,114 @@
+import ArgumentParser
+import CourierCore
+import CourierStore
+import Foundation
+import GRDB
+
+/// `courier-bench store`: the request store's write path without a broker, against a bare
+/// one-row-per-transaction SQLite insert in the same kind of file.
+struct StoreBenchmark: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "store",
+        abstract: "The store's intake, group-commit and delivery writes against a bare SQLite insert.",
+        discussion: """
+            Intake inserts one request per transaction (as the bridge's network thread does, before \
+            the PUBACK); outcomes and delivery marks are committed in batches (as the bridge's \
+            commit thread does). The baseline inserts a 64-byte row per transaction into an \
+            unindexed table with the same pragmas (WAL, synchronous NORMAL).
+            """
+    )
+
+    @Option(help: "Requests per phase.")
+    var requests = 20_000
+
+    @Option(help: "Outcomes (and delivery marks) per group commit.")
+    var batch = 64
+
+    func run() async throws {
+        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("courier-bench-store-\(UUID().uuidString)")
+        defer { try? FileManager.default.removeItem(at: directory) }
+        try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+        BenchReport.output("command:  \(BenchReport.commandLine)")
+        BenchReport.output("date:     \(Date().formatted(.iso8601))")
+        BenchReport.output("load:     \(requests) requests, 64-byte payloads, group commits of \(batch)")
+        BenchReport.output()
+
+        let baseline = try bareInserts(path: directory.appendingPathComponent("bare.sqlite").path)
+        let store = try RequestStore(path: directory.appendingPathComponent("courier.sqlite").path)
+        let records = (0..<requests).map { Self.record($0) }
+        let intake = try measure {
+            for record in records {
+                _ = try store.accept(record, maxPendingPerDevice: 1_000, maxPendingTotal: 1_000_000)
+            }
+        }
+        let ids = records.map(\.id)
+        let reply = StoredReply(status: 200, code: "ok", payload: Data(repeating: 0x61, count: 64))
+        let outcomes = try measure {
+            for chunk in stride(from: 0, to: ids.count, by: batch) {
+                let slice = ids[chunk..<min(chunk + batch, ids.count)]
+                _ = try store.finish(slice.map { FinalOutcome(id: $0, state: .completed, reply: reply) }, now: unixMillis())
+            }
+        }
+        let marks = try measure {
+            for chunk in stride(from: 0, to: ids.count, by: batch) {
+                try store.markDelivered(ids: Array(ids[chunk..<min(chunk + batch, ids.count)]), now: unixMillis())
+            }
+        }
+        try store.close()
+
+        var table = TextTable("phase", "writes/s", "µs each", "vs bare insert")
+        func row(_ name: String, _ seconds: Double) {
+            let perSecond = Double(requests) / seconds
+            table.add(name, perSecond.text(0), (seconds / Double(requests) * 1e6).text(1), (perSecond / (Double(requests) / baseline)).text(2) + "x")
+        }
+        row("bare insert, 1 per transaction", baseline)
+        row("intake: accept, 1 per transaction", intake)
+        row("outcomes: finish, \(batch) per transaction", outcomes)
+        row("delivery marks, \(batch) per transaction", marks)
+        row("one request's writes in all", intake + outcomes + marks)
+        BenchReport.output(table)
+    }
+
+    private func bareInserts(path: String) throws -> Double {
+        var configuration = Configuration()
+        configuration.journalMode = .wal
+        configuration.prepareDatabase { db in try db.execute(sql: "PRAGMA synchronous = NORMAL") }
+        let pool = try DatabasePool(path: path, configuration: configuration)
+        try pool.write { db in try db.execute(sql: "CREATE TABLE rows (id TEXT PRIMARY KEY, payload BLOB NOT NULL)") }
+        let payload = Data(repeating: 0x61, count: 64)
+        let seconds = try measure {
+            for index in 0..<requests {
+                try pool.write { db in
+                    try db.cachedStatement(sql: "INSERT INTO rows (id, payload) VALUES (?, ?)").execute(arguments: ["\(index)", payload])
+                }
+            }
+        }
+        try pool.close()
+        return seconds
+    }
+
+    private func measure(_ body: () throws -> Void) throws -> Double {
+        let start = ContinuousClock.now
+        try body()
+        let elapsed = (ContinuousClock.now - start).components
+        return Double(elapsed.seconds) + Double(elapsed.attoseconds) / 1e18
+    }
+
+    private static func record(_ index: Int) -> RequestRecord {
+        let now = unixMillis()
+        return RequestRecord(
+            id: RequestRecord.newID(),
+            device: "bench-\(index % 50)",
+            operation: "echo",
+            deviceProtocol: .mqtt5,
+            correlationData: Data("c\(index)".utf8),
+            responseTopic: "devices/bench-\(index % 50)/replies/bench",
+            payload: Data(repeating: 0x61, count: 64),
+            state: .dispatched,
+            attempts: 1,
+            receivedAt: now,
+            deadline: now + 10_000,
+            wakeAt: now + 3_000
+        )
+    }
+}

@@ -1,0 +1,100 @@
+import CourierCore
+import CourierStore
+import Foundation
+import MQTT
+
+extension Bridge {
+    /// The most publishes handed to the MQTT client and not yet acknowledged. Beyond it a final
+    /// reply waits in the store for the delivery sweep, an attempt for its timer, and a transient
+    /// reply or dead letter is dropped (counted): memory stays bounded when the broker stalls.
+    static let maxOutgoing = 50_000
+
+    /// Starts the next attempt of a request waiting in `received`.
+    func startAttempt(_ record: RequestRecord) {
+        guard let operation = configuration.operation(named: record.operation) else { return }
+        let now = unixMillis()
+        let wake = min(now + operation.attemptTimeout.milliseconds, record.deadline)
+        let claimed: RequestRecord?
+        do {
+            claimed = try store.claimAttempt(id: record.id, afterAttempts: record.attempts, wakeAt: wake, now: now)
+        } catch {
+            logger.error("store write failed", metadata: ["request.id": "\(record.id)", "error": "\(error)"])
+            return
+        }
+        guard let claimed else { return }  // already started by the other path, or final
+        send(claimed)
+    }
+
+    /// Hands a started attempt to a worker. If it cannot be sent the attempt timer retries it.
+    func send(_ claimed: RequestRecord) {
+        guard reserveOutgoing() else { return }
+        let item = WorkItem(
+            requestID: claimed.id,
+            device: claimed.device,
+            operation: claimed.operation,
+            attempt: claimed.attempts,
+            deadline: claimed.deadline,
+            payload: claimed.payload,
+            contentType: claimed.contentType,
+            payloadFormatIndicator: claimed.payloadFormatIndicator,
+            userProperties: claimed.userProperties
+        )
+        dispatcher.dispatch(item) { [self] outcome in
+            outgoing.subtract(1, ordering: .relaxed)
+            switch outcome {
+            case .sent:
+                break
+            case .noWorker:
+                commits.submit(.outcome(Self.errorOutcome(claimed.id, .noWorker, "no live worker serves \(claimed.operation)", state: .failed)))
+            case .failed(let error):
+                logger.warning("dispatch failed", metadata: ["request.id": "\(claimed.id)", "error": "\(error)"])
+            }
+        }
+    }
+
+    /// Publishes a reply to a device. A final one (`recordID` set) is published once at a time
+    /// and marked delivered on PUBACK; if it fails the delivery sweep publishes it again.
+    func publish(_ reply: DeviceReply, recordID: String?) {
+        if let recordID, !deliveries.begin(recordID) { return }  // already on its way
+        guard reserveOutgoing() else {
+            if let recordID { deliveries.end([recordID]) }
+            return
+        }
+        let properties = MQTTProperties(
+            correlationData: reply.correlationData,
+            contentType: reply.contentType,
+            userProperties: reply.userProperties.map { .init($0.name, $0.value) }
+        )
+        let qos: MQTTQoS = configuration.replyQoS > 0 ? .atLeastOnce : .atMostOnce
+        client.publish(reply.topic, payload: reply.payload, qos: qos, properties: properties) { [self] result in
+            outgoing.subtract(1, ordering: .relaxed)
+            switch result {
+            case .success:
+                if let recordID, !commits.submit(.delivered(recordID)) { deliveries.end([recordID]) }
+            case .failure(let error):
+                if let recordID { deliveries.end([recordID]) }
+                // A final reply is still undelivered in the store: the delivery sweep publishes it again.
+                logger.warning("reply not published", metadata: ["mqtt.topic": "\(reply.topic)", "error": "\(error)"])
+            }
+        }
+    }
+
+    func publishDeadLetter(_ record: RequestRecord) {
+        metrics.deadLetters.increment()
+        guard reserveOutgoing() else { return }
+        client.publish(topics.deadLetters(record.operation), payload: DeadLetter(record).encoded(), qos: .atLeastOnce) { [self] result in
+            outgoing.subtract(1, ordering: .relaxed)
+            if case .failure(let error) = result {
+                logger.warning("dead letter not published", metadata: ["request.id": "\(record.id)", "error": "\(error)"])
+            }
+        }
+    }
+
+    /// Counts one more publish in flight; false (counted as dropped) when at ``maxOutgoing``.
+    private func reserveOutgoing() -> Bool {
+        if outgoing.add(1, ordering: .relaxed).newValue <= Self.maxOutgoing { return true }
+        outgoing.subtract(1, ordering: .relaxed)
+        metrics.deferred.increment()
+        return false
+    }
+}

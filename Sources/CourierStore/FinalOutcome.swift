@@ -1,0 +1,22 @@
+import CourierCore
+
+/// One final outcome for ``RequestStore/finish(_:markingDelivered:now:)``.
+public struct FinalOutcome: Sendable, Equatable {
+    /// The record's bridge id.
+    public var id: String
+    /// The final state to move to.
+    public var state: RequestState
+    public var reply: StoredReply
+    /// The states the record may be in for the outcome to apply (compare-and-set).
+    public var onlyFrom: [RequestState]
+    /// Nothing to publish: `deliveredAt` is set at once.
+    public var delivered: Bool
+
+    public init(id: String, state: RequestState, reply: StoredReply, onlyFrom: [RequestState] = RequestState.pending, delivered: Bool = false) {
+        self.id = id
+        self.state = state
+        self.reply = reply
+        self.onlyFrom = onlyFrom
+        self.delivered = delivered
+    }
+}
