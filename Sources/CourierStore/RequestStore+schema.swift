@@ -11,6 +11,11 @@ extension RequestStore {
                 try db.execute(sql: statement)
             }
         }
+        migrator.registerMigration("v2") { db in
+            for statement in schemaV2 {
+                try db.execute(sql: statement)
+            }
+        }
         return migrator
     }
 
@@ -115,6 +120,23 @@ extension RequestStore {
             """,
         ]
     }()
+
+    /// Version 2: indexes that a request's own transitions touch less.
+    ///
+    /// - Timers: a partial index on `wakeAt` of pending records replaces `(state, wakeAt)`, so
+    ///   a record enters it at intake and leaves it when it ends, and is not touched after.
+    /// - By device: `(device, receivedAt, id)` replaces `(device, state)`: listing a device's
+    ///   requests newest first reads it in order, and no state change touches it.
+    /// - Dead letters: a partial index in listing order, so listing them does not scan every
+    ///   request. Its list is in `RequestState.allCases` order, as `deadLetters` spells it:
+    ///   SQLite uses a partial index only for a query term that matches it.
+    private static let schemaV2: [String] = [
+        "DROP INDEX requests_state_wake",
+        "CREATE INDEX requests_timers ON requests (wakeAt) WHERE state IN \(RequestState.pendingSQL)",
+        "DROP INDEX requests_device_state",
+        "CREATE INDEX requests_device ON requests (device, receivedAt, id)",
+        "CREATE INDEX requests_dead_letters ON requests (receivedAt, id) WHERE state IN ('rejected', 'failed')",
+    ]
 
     /// Trigger body: `NEW` became pending.
     private static let enterPending = """

@@ -77,8 +77,8 @@ extension RequestStore {
     }
 
     /// Records that the final reply was acknowledged by the broker: sets `deliveredAt` and moves
-    /// `completed` to `delivered`; other final states keep their state. Pending records and
-    /// records already marked are left alone.
+    /// `completed` to `delivered`; other final states keep their state. `updatedAt` stays the
+    /// time the outcome was stored. Pending records and records already marked are left alone.
     public func markDelivered(id: String, now: Int64) throws {
         try markDelivered(ids: [id], now: now)
     }
@@ -94,12 +94,11 @@ extension RequestStore {
         let statement = try db.cachedStatement(
             sql: """
                 UPDATE requests
-                SET deliveredAt = ?, updatedAt = ?,
-                    state = CASE state WHEN 'completed' THEN 'delivered' ELSE state END
+                SET deliveredAt = ?, state = CASE state WHEN 'completed' THEN 'delivered' ELSE state END
                 WHERE id = ? AND deliveredAt IS NULL AND state NOT IN \(RequestState.pendingSQL)
                 """)
         for id in ids {
-            try statement.execute(arguments: [now, now, id])
+            try statement.execute(arguments: [now, id])
         }
     }
 

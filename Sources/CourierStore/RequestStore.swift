@@ -31,6 +31,7 @@ public final class RequestStore: Sendable {
         configuration.prepareDatabase { db in
             // In WAL mode, NORMAL syncs at checkpoints only: committed transactions survive a
             // process crash, not necessarily a power loss.
+            try db.execute(sql: "PRAGMA page_size = 1024")
             try db.execute(sql: "PRAGMA synchronous = NORMAL")
             // Checkpoints are the only fsyncs in WAL mode with synchronous = NORMAL: fewer,
             // larger ones keep them off the request path.
