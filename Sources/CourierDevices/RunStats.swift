@@ -12,6 +12,7 @@ final class RunStats: Sendable {
         var accepted = 0
         var mismatches = 0
         var unmatched = 0
+        var late = 0
         var timeouts = 0
         var unexpectedStatus = 0
         var publishFailures = 0
@@ -80,6 +81,10 @@ final class RunStats: Sendable {
             if state.samples.count < Self.maxSamples { state.samples.append("unmatched: \(description)") }
         }
     }
+
+    /// A reply to a request the device sent and no longer awaited: it timed out, or the run
+    /// was stopped. Not a problem by itself; the timeout, if any, is counted as one.
+    func lateReply() { state.withLock { $0.late += 1 } }
 
     func publishFailed(_ description: String) {
         state.withLock { state in

@@ -51,10 +51,10 @@ final class SimulatedDevice: Sendable {
     struct State {
         var nextSeq: UInt64 = 0
         var pending: [UInt64: Pending] = [:]
-        /// Sequence numbers answered, and those that timed out, to tell a duplicate from a
-        /// late reply.
+        /// Sequence numbers answered, and those sent but no longer awaited (timed out,
+        /// abandoned, or whose publish failed), to tell a duplicate from a late reply.
         var answered = BitSet()
-        var expired = BitSet()
+        var released = BitSet()
         var random: SeededGenerator
         /// Set when the run is abandoned: nothing new is sent, every waiter is released.
         var closed = false
@@ -122,7 +122,11 @@ final class SimulatedDevice: Sendable {
                 context.stats.publishFailed("\(id): broker refused \(topic) (reason \(ack.reasonCode))")
             }
         } catch {
-            _ = state.withLock { $0.pending.removeValue(forKey: seq) }
+            // The broker may have taken it before the connection failed: a reply is late.
+            state.withLock { state in
+                state.pending[seq] = nil
+                state.released.insert(seq)
+            }
             context.stats.publishFailed("\(id): \(error)")
             return .failed
         }
@@ -135,6 +139,7 @@ final class SimulatedDevice: Sendable {
                 }
                 if state.closed {
                     state.pending[seq] = nil
+                    state.released.insert(seq)
                     return .abandoned
                 }
                 entry.waiter = waiter
@@ -197,7 +202,7 @@ final class SimulatedDevice: Sendable {
         let operations = context.maker.operations
         let verdict: Verdict = state.withLock { state in
             guard var entry = state.pending[seq], entry.outcome == nil else {
-                if state.expired.contains(seq) { return .late }
+                if state.released.contains(seq) { return .late }
                 if state.answered.contains(seq) || state.pending[seq] != nil { return .duplicate }
                 return .unknown
             }
@@ -230,7 +235,7 @@ final class SimulatedDevice: Sendable {
         case .duplicate:
             context.stats.unmatched("\(id) got a second final reply to request \(seq) (status \(status))")
         case .late:
-            context.stats.unmatched("\(id) got the reply to request \(seq) after its timeout (status \(status))")
+            context.stats.lateReply()
         case .unknown:
             context.stats.unmatched("\(id) got a reply to request \(seq), which it never sent")
         }
@@ -244,7 +249,7 @@ final class SimulatedDevice: Sendable {
         let expired: [(operation: Int, waiter: CheckedContinuation<Outcome, Never>?)] = state.withLock { state in
             var expired: [(Int, CheckedContinuation<Outcome, Never>?)] = []
             for (seq, entry) in state.pending where entry.outcome == nil && entry.deadline <= now {
-                state.expired.insert(seq)
+                state.released.insert(seq)
                 if let waiter = entry.waiter {
                     state.pending[seq] = nil
                     expired.append((entry.operation, waiter))
@@ -262,12 +267,14 @@ final class SimulatedDevice: Sendable {
         return expired.count
     }
 
-    /// Stops the device: nothing new is sent and every waiting task is released.
+    /// Stops the device: nothing new is sent and every waiting task is released. Replies still
+    /// on their way (a bridge draining at shutdown answers them) are then counted as late.
     func abandon() {
         let waiters: [CheckedContinuation<Outcome, Never>] = state.withLock { state in
             state.closed = true
             var waiters: [CheckedContinuation<Outcome, Never>] = []
             for (seq, entry) in state.pending where entry.outcome == nil {
+                state.released.insert(seq)
                 if let waiter = entry.waiter {
                     waiters.append(waiter)
                     state.pending[seq] = nil

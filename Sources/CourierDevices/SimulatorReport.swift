@@ -97,9 +97,13 @@ public struct SimulatorReport: Sendable, Equatable, Codable {
     /// Replies that reached the wrong device, named the wrong operation, or (echo) carried
     /// another request's payload. A correct bridge has none.
     public var mismatches: Int
-    /// Replies that matched no outstanding request: unknown correlation, a second final reply,
-    /// or one that came after its timeout.
+    /// Replies that match no request this run sent: unknown correlation, or a second final
+    /// reply to the same request.
     public var unmatched: Int
+    /// Replies to requests this run sent but no longer awaited: after their timeout, or after
+    /// the run was stopped (Ctrl-C, `courier dev` shutting down) while the bridge still
+    /// answered. Not a problem by themselves: a timeout is counted under ``timeouts``.
+    public var late: Int
     /// Requests that got no final reply within the profile's timeout.
     public var timeouts: Int
     /// Final replies whose status was not the operation's `expectStatus`.
@@ -135,7 +139,7 @@ public struct SimulatorReport: Sendable, Equatable, Codable {
             lines.append("  \(name): sent \(counts.sent), \(byStatus.isEmpty ? "no replies" : byStatus), timeouts \(counts.timeouts)")
         }
         lines.append("latency: \(latency.text)")
-        lines.append("timeouts \(timeouts), mismatches \(mismatches), unmatched \(unmatched), unexpected status \(unexpectedStatus), publish failures \(publishFailures), reconnects \(reconnects)")
+        lines.append("timeouts \(timeouts), mismatches \(mismatches), unmatched \(unmatched), late \(late), unexpected status \(unexpectedStatus), publish failures \(publishFailures), reconnects \(reconnects)")
         if noSubscribers > 0 {
             lines.append("warning: the broker had no subscriber for \(noSubscribers) requests: is courier running against this broker?")
         }

@@ -21,11 +21,20 @@ public final class CourierDaemon: Sendable {
     }
 
     /// Starts `courier arguments...` and waits until its log contains `readyLine`.
-    public static func start(_ arguments: [String], readyLine: String, directory: URL? = nil, within limit: Duration = .seconds(20)) async throws -> CourierDaemon {
+    /// - Parameter ownProcessGroup: start it as a shell starts a foreground job, leading a
+    ///   process group of its own, so that a test can send a signal to the group as a
+    ///   terminal's Ctrl-C does.
+    public static func start(
+        _ arguments: [String],
+        readyLine: String,
+        directory: URL? = nil,
+        ownProcessGroup: Bool = false,
+        within limit: Duration = .seconds(20)
+    ) async throws -> CourierDaemon {
         let directory = directory ?? FileManager.default.temporaryDirectory.appendingPathComponent("courier-daemon-\(UUID().uuidString)")
         try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
         let log = directory.appendingPathComponent("\(arguments.first ?? "courier")-\(UUID().uuidString.prefix(6)).log")
-        let child = try ChildProcess.spawn(binary, arguments, output: log.path)
+        let child = try ChildProcess.spawn(binary, arguments, output: log.path, ownProcessGroup: ownProcessGroup)
         let daemon = CourierDaemon(directory: directory, arguments: arguments, child: child, logFile: log)
         do {
             try await eventually("courier \(arguments.first ?? "") ready", within: limit) {
@@ -53,6 +62,13 @@ public final class CourierDaemon: Sendable {
 
     /// Everything the process wrote to stdout and stderr so far.
     public var log: String { (try? String(contentsOf: logFile, encoding: .utf8)) ?? "" }
+
+    /// Sends a signal without waiting.
+    public func signal(_ signal: Int32) { child.signal(signal) }
+
+    /// Waits until the process has exited; returns its exit status.
+    @discardableResult
+    public func wait() async -> Int32 { await child.wait() }
 
     /// SIGTERM, then waits (SIGKILL after 15 s); returns the exit status.
     @discardableResult

@@ -87,8 +87,8 @@ enum Epoll {
 
 extension MQTTEventLoop {
     /// Raises this process's soft limit on open files (`RLIMIT_NOFILE`) to its hard limit and
-    /// returns the soft limit in force afterwards. Each client on an event loop holds three
-    /// descriptors (its socket and a socket pair libmosquitto makes for every client).
+    /// returns the soft limit in force afterwards. Each client on an event loop holds
+    /// ``descriptorsPerClient`` descriptors.
     /// Called when an event loop starts; child processes started afterwards inherit the limit.
     @discardableResult
     public static func raiseOpenFileLimit() -> Int {

@@ -25,6 +25,8 @@ final class EventLoopRunner {
     /// The earliest instant in `backoff`, so that busy iterations need not scan it.
     private var nextReconnect: ContinuousClock.Instant?
     private var stopWaiters: [CheckedContinuation<Void, Never>] = []
+    /// Wake-up pairs detached from their clients, oldest first, each closed at its instant.
+    private var detachedPairs: [(read: Int32, write: Int32, closeAt: ContinuousClock.Instant)] = []
     private var nextTick: ContinuousClock.Instant
 
     static let tickInterval = Duration.seconds(1)
@@ -50,8 +52,6 @@ final class EventLoopRunner {
                 if token == MQTTEventLoop.wakeToken {
                     var value: UInt64 = 0
                     _ = read(loop.wakeFD, &value, MemoryLayout<UInt64>.size)
-                } else if token & MQTTEventLoop.wakePairBit != 0 {
-                    if let slot = slots[token & ~MQTTEventLoop.wakePairBit] { wakePairReadable(slot) }
                 } else if let slot = slots[token] {
                     service(slot, events: events.events(at: index))
                 }
@@ -63,6 +63,7 @@ final class EventLoopRunner {
                 nextTick = now + Self.tickInterval
             }
             reconnectDue(now)
+            closeDetachedPairs(now)
             if !stopWaiters.isEmpty, slots.isEmpty { break }
         }
         finish()
@@ -160,7 +161,7 @@ final class EventLoopRunner {
             }
             slot.phase = .attached
             register(slot, fd: fd)
-            if !slot.lookedForWakePair { watchWakePair(slot) }
+            detachWakePair(slot)
             afterIO(slot)
         } else if first != nil, !Self.isUnreachable(code) {
             // The handle reports this refusal from `connect()`; it shuts the client down.
@@ -251,29 +252,22 @@ final class EventLoopRunner {
         }
     }
 
-    /// Starts draining libmosquitto's wake-up pair for this client (see `WakePair`).
-    private func watchWakePair(_ slot: Slot) {
-        slot.lookedForWakePair = true
-        guard let (fd, writeEnd) = WakePair.ends(of: slot.mosq.value) else {
-            logger.debug("libmosquitto's wake-up pair not found; it is left undrained", metadata: ["mqtt.client": "\(slot.handle.configuration.clientID)"])
-            return
-        }
-        Self.closeOnExec(fd)
-        Self.closeOnExec(writeEnd)
-        if Epoll.control(loop.epollFD, Epoll.add, fd, events: Epoll.input, token: slot.id | MQTTEventLoop.wakePairBit) == 0 {
-            slot.wakePairFD = fd
-            WakePair.drain(fd)
-        }
+    /// Takes libmosquitto's wake-up pair away from a client that has just connected (see
+    /// `WakePair`); its descriptors are closed after a grace period. The first connect
+    /// (`mosquitto_connect_bind_v5`) opens a new pair; a reconnect does not, and finds none.
+    private func detachWakePair(_ slot: Slot) {
+        guard let (read, write) = WakePair.detach(from: slot.mosq.value) else { return }
+        detachedPairs.append((read, write, clock.now + WakePair.closeGrace))
     }
 
-    /// libmosquitto queued a packet for this client (from any thread) and said so on its pair.
-    private func wakePairReadable(_ slot: Slot) {
-        guard slot.wakePairFD >= 0 else { return }
-        WakePair.drain(slot.wakePairFD)
-        switch slot.phase {
-        case .attached, .closing: afterIO(slot)
-        case .connecting, .backoff, .idle: break
+    private func closeDetachedPairs(_ now: ContinuousClock.Instant) {
+        let due = detachedPairs.prefix { $0.closeAt <= now }.count
+        guard due > 0 else { return }
+        for pair in detachedPairs[..<due] {
+            close(pair.read)
+            close(pair.write)
         }
+        detachedPairs.removeFirst(due)
     }
 
     private func register(_ slot: Slot, fd: Int32) {
@@ -323,7 +317,7 @@ final class EventLoopRunner {
     }
 
     private func timeout() -> Int32 {
-        let next = min(nextTick, nextReconnect ?? nextTick)
+        let next = min(nextTick, nextReconnect ?? nextTick, detachedPairs.first?.closeAt ?? nextTick)
         let wait = clock.now.duration(to: next)
         if wait <= .zero { return 0 }
         return Int32(clamping: wait.milliseconds + 1)
@@ -335,9 +329,6 @@ final class EventLoopRunner {
         let mosq = slot.mosq.value
         if slot.registeredFD >= 0, mosquitto_socket(mosq) == slot.registeredFD {
             _ = Epoll.control(loop.epollFD, Epoll.remove, slot.registeredFD, events: 0, token: slot.id)
-        }
-        if slot.wakePairFD >= 0 {
-            _ = Epoll.control(loop.epollFD, Epoll.remove, slot.wakePairFD, events: 0, token: slot.id | MQTTEventLoop.wakePairBit)
         }
         mosquitto_destroy(mosq)
         let key = ObjectIdentifier(slot.handle)
@@ -351,6 +342,8 @@ final class EventLoopRunner {
     }
 
     private func finish() {
+        // Every one, now: no client is left to write to them.
+        closeDetachedPairs(clock.now + WakePair.closeGrace)
         let leftovers: [MQTTEventLoop.Command] = loop.inbox.withLock { inbox in
             inbox.life = .stopped
             loop.closeDescriptors()

@@ -21,13 +21,13 @@ import Synchronization
 ///   ``MQTTConfiguration/reconnectDelay`` (with some jitter, so thousands of clients do not
 ///   return all at once) and re-subscribes as usual;
 /// - libmosquitto's own per-client wake-up socket pair, which only its `select()` loop reads,
-///   is drained here (see `WakePair`), and its sockets are marked close-on-exec.
+///   is taken away from the client and closed once it has connected (see `WakePair`).
 ///
-/// Each client holds three descriptors (its socket and that pair). Mixing in the same process
-/// many clients on a loop with threaded clients needs care: once more than about 1,000
-/// descriptors are open, a threaded client's next socket is numbered 1024 or above and its
-/// `select()` fails (libmosquitto's thread then stops for good). Put every client of such a
-/// process on an event loop.
+/// So each client holds one descriptor, its socket (see ``descriptorsPerClient``), and two
+/// more for a moment while it connects. Mixing in the same process many clients on a loop with
+/// threaded clients needs care: once more than about 1,000 descriptors are open, a threaded
+/// client's next socket is numbered 1024 or above and its `select()` fails (libmosquitto's
+/// thread then stops for good). Put every client of such a process on an event loop.
 ///
 /// A client behaves the same on either loop, except that its callbacks (the `onMessage` and
 /// `onConnect` hooks among them) run on this loop's thread, shared by every client on it: a
@@ -90,10 +90,6 @@ public final class MQTTEventLoop: Sendable {
         var phase = Phase.connecting
         /// The descriptor registered with epoll, or -1.
         var registeredFD: Int32 = -1
-        /// The read end of libmosquitto's wake-up pair, registered with epoll, or -1; looked
-        /// for once, after the first connect (see `WakePair`).
-        var wakePairFD: Int32 = -1
-        var lookedForWakePair = false
         var watchesOutput = false
         /// Consecutive reconnect attempts since the last accepted CONNACK.
         var attempts = 0
@@ -109,8 +105,6 @@ public final class MQTTEventLoop: Sendable {
 
     /// The epoll token of the wake-up eventfd; client slots count from 1.
     static let wakeToken: UInt64 = 0
-    /// Set in the token of a client's libmosquitto wake-up pair.
-    static let wakePairBit: UInt64 = 1 << 63
 
     public let label: String
     let logger: Logger
@@ -153,6 +147,11 @@ public final class MQTTEventLoop: Sendable {
 
     /// How many clients are on the loop.
     public var clientCount: Int { inbox.withLock { $0.members.count } }
+
+    /// Descriptors each connected client on an event loop holds: its socket, plus
+    /// libmosquitto's wake-up pair where this libmosquitto's layout is not known (see
+    /// `WakePair`). For sizing the open-file limit with ``raiseOpenFileLimit()``.
+    public static var descriptorsPerClient: Int { WakePair.layoutKnown ? 1 : 3 }
 
     /// Shuts down every client still on the loop (as ``MQTTClient/shutdown()`` does), then
     /// stops the thread. A client that connects afterwards fails with ``MQTTError/shutdown``.

@@ -45,7 +45,7 @@ struct DevCommand: AsyncParsableCommand {
         do {
             let runtime = try BridgeRuntime(configuration: configuration, workers: .inMemory(WorkerPool.builtin(configuration, logger: logger)), logger: logger)
             let banner = """
-                courier dev: broker \(broker.url) (log \(broker.logFile)), store \(configuration.store.path), \
+                courier dev: broker \(broker.url) (pid \(broker.process.pid), log \(broker.logFile)), store \(configuration.store.path), \
                 HTTP \(configuration.httpAddress); Ctrl-C to stop
                 """
             var services: [any Service] = [StatusLine(store: runtime.bridge.store, interval: .seconds(2), banner: banner)]

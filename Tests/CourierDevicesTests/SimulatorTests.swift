@@ -92,7 +92,7 @@ struct SimulatorTests {
         }
     }
 
-    /// Runs in a process of its own (an exit test): 4,500 descriptors in the shared test
+    /// Runs in a process of its own (an exit test): 1,500 connections in the shared test
     /// process would push every other suite's new sockets above 1023, where libmosquitto's
     /// threaded loop (select) fails.
     @Test(.enabled(if: MQTTEventLoop.raiseOpenFileLimit() >= 1500 * 3 + 1024, "needs about 5,500 open files"))

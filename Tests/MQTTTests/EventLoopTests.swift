@@ -14,9 +14,13 @@ struct EventLoopTests {
         let result = await #expect(processExitsWith: .success, observing: [\.standardErrorContent]) {
             try await withBroker { broker in
                 let threadsBefore = EventLoopTests.threadCount()
+                let descriptorsBefore = EventLoopTests.openDescriptorCount()
                 try await Fleet.with(broker, clients: 200) { fleet in
                     // 200 clients and the responder.
                     guard fleet.loop.clientCount == 201 else { throw FixtureError.commandFailed("\(fleet.loop.clientCount) clients on the loop") }
+                    // One descriptor each once libmosquitto's wake-up pairs are closed (three
+                    // with them), plus the loop's epoll and eventfd.
+                    try await eventually("wake-up pairs closed") { EventLoopTests.openDescriptorCount() - descriptorsBefore <= 201 + 8 }
                     try await fleet.roundTrips()
                     // One loop thread (and a few connector threads), not one thread per client.
                     let added = EventLoopTests.threadCount() - threadsBefore
@@ -163,6 +167,10 @@ struct EventLoopTests {
         #expect(client.isConnected)
         await loop.shutdown()
         await broker.stop()
+    }
+
+    static func openDescriptorCount() -> Int {
+        ((try? FileManager.default.contentsOfDirectory(atPath: "/proc/self/fd")) ?? []).count
     }
 
     static func threadCount() -> Int {
