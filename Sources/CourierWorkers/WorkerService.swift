@@ -250,8 +250,8 @@ public final class WorkerService: Service {
     // MARK: Serving
 
     /// Reads work messages until the client is shut down and answers each in a child task, at
-    /// most `pool.concurrency` at once: when every slot is busy it stops reading until one
-    /// frees, so the backlog waits in the client's bounded buffer and then in the broker.
+    /// most `pool.concurrency` handlers at once: when every slot is busy it stops reading until
+    /// one frees, so the backlog waits in the client's bounded buffer and then in the broker.
     private func serve(_ client: MQTTClient, _ lifecycle: Lifecycle) async {
         await withTaskGroup(of: Void.self) { group in
             var running = 0
@@ -279,32 +279,36 @@ public final class WorkerService: Service {
                 }
                 running += 1
                 group.addTask {
-                    await self.answer(work, client)
-                    lifecycle.leave()
+                    await self.answer(work, client) { lifecycle.leave() }
                 }
             }
         }
     }
 
-    /// Runs one item and publishes the reply to the bridge.
-    private func answer(_ work: Work, _ client: MQTTClient) async {
+    /// Runs one item and publishes the reply to the bridge. Returns once the handler is done,
+    /// freeing its slot; `done` runs when the broker has acknowledged the reply (or it failed),
+    /// so a draining worker still waits for its replies to leave.
+    private func answer(_ work: Work, _ client: MQTTClient, done: @escaping @Sendable () -> Void) async {
         let result = await pool.perform(work.item)
-        do {
-            let ack = try await client.publish(
-                work.responseTopic,
-                payload: result.payload,
-                qos: .atLeastOnce,
-                properties: Self.replyProperties(for: result, correlationData: work.correlationData)
-            )
-            if !ack.isDelivered {
-                var metadata = Self.metadata(work.item)
+        let logger = logger
+        client.publish(
+            work.responseTopic,
+            payload: result.payload,
+            qos: .atLeastOnce,
+            properties: Self.replyProperties(for: result, correlationData: work.correlationData)
+        ) { outcome in
+            defer { done() }
+            var metadata = Self.metadata(work.item)
+            switch outcome {
+            case .success(let ack) where !ack.isDelivered:
                 metadata["mqtt.reason_code"] = "\(ack.reasonCode)"
                 logger.info("reply not delivered: nobody subscribes to the response topic", metadata: metadata)
+            case .success:
+                break
+            case .failure(let error):
+                metadata["error"] = "\(error)"
+                logger.info("reply could not be published", metadata: metadata)
             }
-        } catch {
-            var metadata = Self.metadata(work.item)
-            metadata["error"] = "\(error)"
-            logger.info("reply could not be published", metadata: metadata)
         }
     }
 }
