@@ -37,7 +37,8 @@ extension BridgeBenchmark {
         BenchReport.output()
 
         let openRate = baseline.openRate
-        BenchReport.output("Open loop at half the baseline's capacity: \(openRate.text(0)) requests/s spread over \(devices) devices, \(duration) per run")
+        let which = self.openRate == nil ? "half the baseline's capacity" : "the rate asked for"
+        BenchReport.output("Open loop at \(which): \(openRate.text(0)) requests/s spread over \(devices) devices, \(duration) per run")
         var open = TextTable("system", "sent/s", "vs own capacity", "p50 ms", "p99 ms", "max ms", "replies", "errors", "mismatches", "duplicates")
         for result in results {
             open.add(

@@ -40,12 +40,16 @@ struct BridgeBenchmark: AsyncParsableCommand {
     @Option(name: .customLong("max-pending-per-device"), help: "Courier's limits.maxPendingPerDevice; at least --outstanding.")
     var maxPendingPerDevice = 256
 
+    @Option(name: .customLong("open-rate"), help: "Requests/s of the open-loop runs, instead of half the baseline's closed-loop rate.")
+    var openRate: Double?
+
     @Flag(name: .customLong("keep-files"), help: "Keep the Courier configurations, stores and logs (kept anyway after a failure).")
     var keepFiles = false
 
     func validate() throws {
         guard devices > 0, devices <= 1000 else { throw ValidationError("--devices must be between 1 and 1000") }
         guard outstanding > 0 else { throw ValidationError("--outstanding must be positive") }
+        guard openRate.map({ $0 > 0 }) ?? true else { throw ValidationError("--open-rate must be positive") }
         guard duration.duration > .zero else { throw ValidationError("--duration must be positive") }
         guard timeout.duration > .zero else { throw ValidationError("--timeout must be positive") }
         guard maxPendingPerDevice >= outstanding else {
@@ -140,7 +144,7 @@ struct BridgeBenchmark: AsyncParsableCommand {
             let closed = try await generator.closedLoop(outstanding: outstanding, duration: duration.duration)
             progress(system, "closed", closed)
 
-            let openRate = (baselineRate ?? closed.rate) / 2
+            let openRate = self.openRate ?? (baselineRate ?? closed.rate) / 2
             BenchReport.progress("\(system.name): open loop at \(openRate.text(0)) requests/s, warm-up \(warmUp)")
             _ = try await generator.openLoop(rate: openRate, duration: warmUp.duration)
             BenchReport.progress("\(system.name): open loop at \(openRate.text(0)) requests/s for \(duration)")

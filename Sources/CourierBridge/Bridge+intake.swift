@@ -28,30 +28,37 @@ extension Bridge {
     }
 
     /// On the network thread after a run of messages, before their PUBACKs are written: records
-    /// the gathered requests in one transaction, so once acknowledged none can be lost.
+    /// the gathered requests, with the outcomes and delivery marks waiting in ``commits``, in one
+    /// transaction, so once acknowledged none can be lost.
     func acceptGathered() {
-        let requests = gathered.withLock { gathered in
+        var requests = gathered.withLock { gathered in
             defer { gathered = [] }
             return gathered
         }
-        if !requests.isEmpty { accept(requests) }
-        // Outcomes waiting too, so their replies go out with these PUBACKs.
-        commits.drain()
+        commits.drain { work in
+            commit(requests, work)
+            requests = []
+        }
     }
 
-    /// What intake decided for a request before storing it.
-    private enum Admission {
-        /// To a worker; `ack` answers 202 first.
-        case work(ack: Bool)
-        /// Refused with this code and message; `reply` is the error reply unless the response
-        /// topic is forbidden.
-        case rejection(ReplyCode, String, DeviceReply?)
+    /// A validated request to store, and what intake decided for it.
+    struct Admitted {
+        enum Admission {
+            /// To a worker; `ack` answers 202 first.
+            case work(ack: Bool)
+            /// Refused with this code; `reply` is the error reply unless the response topic is
+            /// forbidden.
+            case rejection(ReplyCode, DeviceReply?)
+        }
+
+        var record: RequestRecord
+        var admission: Admission
     }
 
-    /// Validates, records (one transaction for all) and answers device requests.
-    func accept(_ requests: [IncomingRequest]) {
-        let now = unixMillis()
-        var admitted: [(record: RequestRecord, admission: Admission)] = []
+    /// Validates device requests: those to store, with what to do once stored. Requests that
+    /// are dropped or refused without a record (503 `no_worker`) are answered here.
+    func admit(_ requests: [IncomingRequest], now: Int64) -> [Admitted] {
+        var admitted: [Admitted] = []
         admitted.reserveCapacity(requests.count)
         for request in requests {
             switch intake.evaluate(request, now: now) {
@@ -70,7 +77,7 @@ extension Bridge {
                 record.replyContentType = ErrorBody.contentType
                 let reply = code == .forbiddenResponseTopic ? nil : DeviceReply.final(for: record, topics: topics)
                 if reply == nil { record.deliveredAt = now }
-                admitted.append((record, .rejection(code, message, reply)))
+                admitted.append(Admitted(record: record, admission: .rejection(code, reply)))
             case .accept(var record):
                 guard dispatcher.hasWorker(for: record.operation) else {
                     answerTransient(record, .noWorker, "no live worker serves \(record.operation)")
@@ -82,47 +89,34 @@ extension Bridge {
                 record.state = .dispatched
                 record.attempts = 1
                 record.wakeAt = min(now + (operation?.attemptTimeout.milliseconds ?? 3000), record.deadline)
-                admitted.append((record, .work(ack: operation?.ack == true)))
+                admitted.append(Admitted(record: record, admission: .work(ack: operation?.ack == true)))
             }
         }
-        guard !admitted.isEmpty else { return }
-        let outcomes = store(admitted.map(\.record))
-        for ((record, admission), outcome) in zip(admitted, outcomes) {
-            switch (admission, outcome) {
-            case (_, .duplicate(let existing)?):
-                answerDuplicate(existing, asked: record)
-            case (.rejection(let code, _, let reply), .accepted?):
-                if let reply { publish(reply, recordID: record.id) }
-                metrics.request(operation: metricLabel(record.operation), status: code.status)
-                publishDeadLetter(record)
-            case (.rejection, _):
-                break  // not stored: nothing owed beyond the count and the log line
-            case (.work(let ack), .accepted?):
-                if ack { answerTransient(record, .accepted, "accepted") }
-                send(record)
-            case (.work, .deviceOverQuota(let pending)?):
-                answerTransient(record, .busy, "device \(record.device) has \(pending) requests pending, the limit is \(configuration.limits.maxPendingPerDevice)")
-            case (.work, .totalOverQuota?):
-                answerTransient(record, .unavailable, "the bridge is shedding load")
-            case (.work, nil):
-                answerTransient(record, .unavailable, "the store is unavailable")
-            }
-        }
+        return admitted
     }
 
-    /// Stores new records in one transaction; all nil when the store failed (logged).
-    private func store(_ records: [RequestRecord]) -> [AcceptOutcome?] {
-        let started = ContinuousClock.now
-        defer { metrics.storeWrite(since: started) }
-        do {
-            return try store.accept(
-                records,
-                maxPendingPerDevice: configuration.limits.maxPendingPerDevice,
-                maxPendingTotal: configuration.limits.maxPendingTotal
-            )
-        } catch {
-            logger.error("store write failed", metadata: ["requests": "\(records.count)", "error": "\(error)"])
-            return Array(repeating: nil, count: records.count)
+    /// Answers a stored (or refused) request: dispatch, 202, 429, 503, a duplicate's reply, or a
+    /// rejection's error reply and dead letter. `outcome` is nil when the store failed.
+    func answer(_ admitted: Admitted, _ outcome: AcceptOutcome?) {
+        let record = admitted.record
+        switch (admitted.admission, outcome) {
+        case (_, .duplicate(let existing)?):
+            answerDuplicate(existing, asked: record)
+        case (.rejection(let code, let reply), .accepted?):
+            if let reply { publish(reply, recordID: record.id) }
+            metrics.request(operation: metricLabel(record.operation), status: code.status)
+            publishDeadLetter(record)
+        case (.rejection, _):
+            break  // not stored: nothing owed beyond the count and the log line
+        case (.work(let ack), .accepted?):
+            if ack { answerTransient(record, .accepted, "accepted") }
+            send(record)
+        case (.work, .deviceOverQuota(let pending)?):
+            answerTransient(record, .busy, "device \(record.device) has \(pending) requests pending, the limit is \(configuration.limits.maxPendingPerDevice)")
+        case (.work, .totalOverQuota?):
+            answerTransient(record, .unavailable, "the bridge is shedding load")
+        case (.work, nil):
+            answerTransient(record, .unavailable, "the store is unavailable")
         }
     }
 

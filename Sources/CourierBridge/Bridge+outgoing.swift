@@ -70,7 +70,7 @@ extension Bridge {
             outgoing.subtract(1, ordering: .relaxed)
             switch result {
             case .success:
-                if let recordID, !commits.submit(.delivered(recordID)) { deliveries.end([recordID]) }
+                if let recordID, !commits.submit(.delivered(recordID), urgent: false) { deliveries.end([recordID]) }
             case .failure(let error):
                 if let recordID { deliveries.end([recordID]) }
                 // A final reply is still undelivered in the store: the delivery sweep publishes it again.

@@ -6,7 +6,8 @@ import Foundation
 enum StoreWork: Sendable {
     /// A final outcome, stored only if the request is still pending.
     case outcome(FinalOutcome)
-    /// The broker acknowledged this record's final reply.
+    /// The broker acknowledged this record's final reply. Not urgent: committed with the next
+    /// batch, or by the timer loop within a tick.
     case delivered(String)
 }
 
@@ -57,9 +58,12 @@ extension Bridge {
         return FinalOutcome(id: id, state: state, reply: reply)
     }
 
-    /// One group commit, on the commit queue's thread: stores the batch's outcomes and delivery
-    /// marks in one transaction, then publishes the replies it finalised.
-    func commit(_ batch: [StoreWork]) {
+    /// One group commit, on the network thread: records new device requests, stores final
+    /// outcomes and delivery marks, all in one transaction; then answers the requests and
+    /// publishes the replies it finalised.
+    func commit(_ requests: [IncomingRequest], _ batch: [StoreWork]) {
+        let now = unixMillis()
+        let admitted = admit(requests, now: now)
         var outcomes: [FinalOutcome] = []
         var delivered: [String] = []
         for work in batch {
@@ -68,29 +72,40 @@ extension Bridge {
             case .delivered(let id): delivered.append(id)
             }
         }
+        guard !admitted.isEmpty || !outcomes.isEmpty || !delivered.isEmpty else { return }
         let started = ContinuousClock.now
-        let now = unixMillis()
-        let records: [RequestRecord?]
+        let result: (accepted: [AcceptOutcome], finished: [RequestRecord?])
         do {
-            records = try store.finish(outcomes, markingDelivered: delivered, now: now)
+            result = try store.commit(
+                accepting: admitted.map(\.record),
+                maxPendingPerDevice: configuration.limits.maxPendingPerDevice,
+                maxPendingTotal: configuration.limits.maxPendingTotal,
+                finishing: outcomes,
+                markingDelivered: delivered,
+                now: now
+            )
         } catch {
-            // Outcomes are retried by the attempt timers, replies published again by the sweep.
+            // Requests are answered 503; outcomes are retried by the attempt timers, replies
+            // published again by the delivery sweep.
+            logger.error("store write failed", metadata: ["requests": "\(admitted.count)", "outcomes": "\(outcomes.count)", "error": "\(error)"])
             deliveries.end(delivered)
-            logger.error("store write failed", metadata: ["batch": "\(batch.count)", "error": "\(error)"])
+            for request in admitted { answer(request, nil) }
             return
         }
         metrics.storeWrite(since: started)
         deliveries.end(delivered)
-        var nothingToPublish: [String] = []
-        for (outcome, record) in zip(outcomes, records) {
+        for (request, outcome) in zip(admitted, result.accepted) {
+            answer(request, outcome)
+        }
+        for (outcome, record) in zip(outcomes, result.finished) {
             if let record {
-                if !finished(record, now: now) { nothingToPublish.append(record.id) }
+                // Nothing to publish: marked delivered with the next group commit.
+                if !finished(record, now: now) { commits.submit(.delivered(record.id), urgent: false) }
             } else {
                 metrics.ignoredWorkerReplies.increment()
                 logger.debug("worker reply ignored", metadata: ["request.id": "\(outcome.id)"])
             }
         }
-        try? store.markDelivered(ids: nothingToPublish, now: now)
     }
 
     /// After a final outcome is stored: metrics, the outcome's log line, the device's reply and

@@ -10,6 +10,8 @@ extension Bridge {
         var lastSweep = ContinuousClock.now
         var lastPurge = ContinuousClock.now
         while !Task.isCancelled {
+            // Delivery marks ride along with other commits; on a quiet bridge, here.
+            commits.flushSoon()
             fireDueTimers()
             if ContinuousClock.now - lastSweep > .seconds(5) {
                 sweepUndelivered(olderThan: 5000)

@@ -68,7 +68,7 @@ public final class Bridge: Service, Sendable {
         self.eventLoop = eventLoop
         mqtt.eventLoop = eventLoop
         let target = HookTarget()
-        commits = CommitQueue(schedule: { eventLoop.execute($0) }) { batch in target.bridge?.commit(batch) }
+        commits = CommitQueue(schedule: { eventLoop.execute($0) }) { batch in target.bridge?.commit([], batch) }
         client = MQTTClient(
             configuration: mqtt,
             logger: logger,

@@ -39,13 +39,15 @@ final class CommitQueue<Item: Sendable>: Sendable {
         self.process = process
     }
 
-    /// Queues an item and makes sure a drain is scheduled; false (and the item is dropped) when
-    /// the queue is full or closed.
+    /// Queues an item and, when `urgent`, makes sure a drain is scheduled; an item that is not
+    /// urgent waits for the next drain (see ``flushSoon()``). False (and the item is dropped)
+    /// when the queue is full or closed.
     @discardableResult
-    func submit(_ item: Item) -> Bool {
+    func submit(_ item: Item, urgent: Bool = true) -> Bool {
         let outcome: Bool? = state.withLock { state in
             guard !state.closed, state.items.count < capacity else { return nil }
             state.items.append(item)
+            guard urgent else { return false }
             defer { state.scheduled = true }
             return !state.scheduled
         }
@@ -54,9 +56,26 @@ final class CommitQueue<Item: Sendable>: Sendable {
         return true
     }
 
+    /// Schedules a drain if items wait and none is scheduled: for items that were not urgent.
+    func flushSoon() {
+        let needed = state.withLock { state in
+            guard !state.items.isEmpty, !state.scheduled else { return false }
+            state.scheduled = true
+            return true
+        }
+        if needed { schedule { [self] in drain() } }
+    }
+
     /// Processes everything queued, batch by batch, on the calling thread. Only from the
     /// scheduler's context (or once it has stopped).
     func drain() {
+        drain { batch in if !batch.isEmpty { process(batch) } }
+    }
+
+    /// Hands what is queued to `body`, batch by batch, on the calling thread; `body` is called
+    /// at least once, with no items when none are queued. Only from the scheduler's context.
+    func drain(_ body: ([Item]) -> Void) {
+        var first = true
         while true {
             let batch: [Item] = state.withLock { state in
                 guard !state.items.isEmpty else {
@@ -72,8 +91,10 @@ final class CommitQueue<Item: Sendable>: Sendable {
                 defer { state.items.removeFirst(maxBatch) }
                 return Array(state.items.prefix(maxBatch))
             }
+            if batch.isEmpty, !first { return }
+            first = false
+            body(batch)
             if batch.isEmpty { return }
-            process(batch)
         }
     }
 

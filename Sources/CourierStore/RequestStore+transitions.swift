@@ -58,7 +58,7 @@ extension RequestStore {
         }
     }
 
-    private static func finish(_ db: Database, _ outcome: FinalOutcome, now: Int64) throws -> RequestRecord? {
+    static func finish(_ db: Database, _ outcome: FinalOutcome, now: Int64) throws -> RequestRecord? {
         let states = outcome.onlyFrom.map { "'\($0.rawValue)'" }.joined(separator: ", ")
         let statement = try db.cachedStatement(
             sql: """
@@ -89,7 +89,7 @@ extension RequestStore {
         try pool.write { db in try Self.markDelivered(db, ids: ids, now: now) }
     }
 
-    private static func markDelivered(_ db: Database, ids: [String], now: Int64) throws {
+    static func markDelivered(_ db: Database, ids: [String], now: Int64) throws {
         guard !ids.isEmpty else { return }
         let statement = try db.cachedStatement(
             sql: """

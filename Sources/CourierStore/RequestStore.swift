@@ -80,24 +80,49 @@ public final class RequestStore: Sendable {
         maxPendingTotal: Int
     ) throws -> [AcceptOutcome] {
         try pool.write { db in
-            try records.map { record in
-                if let identity = record.identity, let existing = try Self.fetch(db, identity: identity) {
-                    return .duplicate(existing)
-                }
-                if !record.state.isFinal {
-                    let device = try Self.pendingCount(db, device: record.device)
-                    if device >= maxPendingPerDevice {
-                        return .deviceOverQuota(pending: device)
-                    }
-                    let total = try Self.pendingCount(db)
-                    if total >= maxPendingTotal {
-                        return .totalOverQuota(pending: total)
-                    }
-                }
-                try RequestRow(record).insert(db)
-                return .accepted
+            try records.map { try Self.accept(db, $0, maxPendingPerDevice: maxPendingPerDevice, maxPendingTotal: maxPendingTotal) }
+        }
+    }
+
+    /// One group commit: new requests (as ``accept(_:maxPendingPerDevice:maxPendingTotal:)``),
+    /// then final outcomes and delivery marks (as ``finish(_:markingDelivered:now:)``), all in
+    /// one transaction. Returns the requests' outcomes and the finished records, in order.
+    public func commit(
+        accepting records: [RequestRecord],
+        maxPendingPerDevice: Int,
+        maxPendingTotal: Int,
+        finishing outcomes: [FinalOutcome],
+        markingDelivered delivered: [String],
+        now: Int64
+    ) throws -> (accepted: [AcceptOutcome], finished: [RequestRecord?]) {
+        try pool.write { db in
+            let accepted = try records.map {
+                try Self.accept(db, $0, maxPendingPerDevice: maxPendingPerDevice, maxPendingTotal: maxPendingTotal)
+            }
+            let finished = try outcomes.map { try Self.finish(db, $0, now: now) }
+            try Self.markDelivered(db, ids: delivered, now: now)
+            return (accepted, finished)
+        }
+    }
+
+    private static func accept(_ db: Database, _ record: RequestRecord, maxPendingPerDevice: Int, maxPendingTotal: Int) throws
+        -> AcceptOutcome
+    {
+        if let identity = record.identity, let existing = try fetch(db, identity: identity) {
+            return .duplicate(existing)
+        }
+        if !record.state.isFinal {
+            let device = try pendingCount(db, device: record.device)
+            if device >= maxPendingPerDevice {
+                return .deviceOverQuota(pending: device)
+            }
+            let total = try pendingCount(db)
+            if total >= maxPendingTotal {
+                return .totalOverQuota(pending: total)
             }
         }
+        try RequestRow(record).insert(db)
+        return .accepted
     }
 
     // MARK: Lookup
