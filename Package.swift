@@ -169,6 +169,11 @@ let package = Package(
             swiftSettings: strict
         ),
         .testTarget(
+            name: "CourierBridgeTests",
+            dependencies: ["CourierBridge"],
+            swiftSettings: strict
+        ),
+        .testTarget(
             name: "CourierHTTPTests",
             dependencies: [
                 "CourierHTTP", "CourierBridge", "CourierStore", "CourierCore", "CourierWorkers", "CourierTesting",
