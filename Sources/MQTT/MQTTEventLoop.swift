@@ -289,12 +289,13 @@ public final class MQTTEventLoop: Sendable {
 
     private func startLoopThread() {
         let thread = Thread { [self] in
+            // Set from the thread itself, so that the kernel knows it too (top -H, perf).
+            Thread.current.name = label
             let limit = Self.raiseOpenFileLimit()
             logger.debug("event loop started", metadata: ["mqtt.open_file_limit": "\(limit)"])
             let runner = EventLoopRunner(loop: self)
             runner.run()
         }
-        thread.name = label
         thread.start()
     }
 }
