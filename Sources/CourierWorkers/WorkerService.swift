@@ -49,6 +49,8 @@ public final class WorkerService: Service {
     public let mqttConfiguration: MQTTConfiguration
     /// How often retained presence is published again while serving; nil for never.
     public let presenceRefresh: Duration?
+    /// The longest a graceful shutdown waits for acknowledgements.
+    public let drainLimit: Duration
 
     private let logger: Logger
     private let current = Mutex(Current())
@@ -70,6 +72,8 @@ public final class WorkerService: Service {
     ///   - topics: the topic conventions.
     ///   - presenceRefresh: how often presence is published again (QoS 0), to restore it after
     ///     the connection dropped and the Will cleared it; nil to publish it only at start.
+    ///   - drainLimit: the longest a graceful shutdown waits for replies and the cleared
+    ///     presence to be acknowledged (a broker that went away never acknowledges them).
     ///   - logger: where start, stop and per-message problems are logged.
     public init(
         pool: WorkerPool,
@@ -77,6 +81,7 @@ public final class WorkerService: Service {
         workerID: String? = nil,
         topics: Topics = .init(),
         presenceRefresh: Duration? = .seconds(15),
+        drainLimit: Duration = .seconds(10),
         logger: Logger
     ) {
         let workerID = workerID ?? Self.uniqueWorkerID()
@@ -95,6 +100,7 @@ public final class WorkerService: Service {
         self.topics = topics
         self.mqttConfiguration = configuration
         self.presenceRefresh = presenceRefresh
+        self.drainLimit = drainLimit
         var logger = logger
         logger[metadataKey: "worker.id"] = "\(workerID)"
         self.logger = logger
@@ -213,11 +219,19 @@ public final class WorkerService: Service {
         }
     }
 
-    /// Graceful shutdown: take no new work, answer what is in flight, clear presence. The client
-    /// is shut down once this returns.
+    /// Graceful shutdown: take no new work, answer what is in flight, clear presence, within
+    /// ``drainLimit``. The client is shut down once this returns.
     private func drain(_ client: MQTTClient, _ lifecycle: Lifecycle) async {
         lifecycle.beginDraining()
         logger.info("worker stopping", metadata: ["worker.in_flight": "\(lifecycle.inFlight)"])
+        // A broker that went away would hold the replies' and the presence's PUBACKs forever.
+        let watchdog = Task { [logger, drainLimit] in
+            try await Task.sleep(for: drainLimit)
+            logger.warning("worker drain took too long, stopping now", metadata: ["worker.in_flight": "\(lifecycle.inFlight)"])
+            lifecycle.stop()
+            await client.shutdown()
+        }
+        defer { watchdog.cancel() }
         for operation in pool.operations {
             do {
                 try client.unsubscribe(topics.workSubscription(operation))

@@ -197,6 +197,28 @@ struct WorkerServiceLifecycleTests {
         try await withTimeout(.seconds(10), "the cancelled worker stops") { try await running.value }
     }
 
+    @Test func gracefulShutdownAfterTheBrokerWentAwayStopsWithinTheDrainLimit() async throws {
+        try await withBroker { broker in
+            let bridge = try await TestBridge.connect(broker)
+            var mqtt = MQTTConfiguration(host: "127.0.0.1", port: broker.port, clientID: "set-by-the-service")
+            mqtt.reconnectDelay = 1...1
+            let worker = WorkerService(
+                pool: WorkerPool(handlers: BuiltinHandlers.all, concurrency: 1), mqtt: mqtt,
+                drainLimit: .seconds(1), logger: .test("worker"))
+            let started = ContinuousClock.now
+            // Leaving the body shuts the worker down gracefully; clearing its presence is then a
+            // QoS 1 publish that no broker will acknowledge.
+            try await withTimeout(.seconds(20), "the worker stops") {
+                try await withWorkers([worker]) { _ in
+                    _ = try await bridge.awaitPresence(of: worker)
+                    await bridge.shutdown()
+                    await broker.stop()
+                }
+            }
+            #expect(ContinuousClock.now - started < .seconds(8))
+        }
+    }
+
     @Test func gracefulShutdownWhileTheBrokerIsUnreachableStopsTheService() async throws {
         let port = try FreePort.allocate()
         var mqtt = MQTTConfiguration(host: "127.0.0.1", port: port, clientID: "unused")
