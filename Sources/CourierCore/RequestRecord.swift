@@ -93,12 +93,15 @@ public struct RequestRecord: Sendable, Equatable, Codable {
 }
 
 extension RequestRecord {
-    /// A fresh bridge request id: 128 random bits as 32 lowercase hex digits.
-    public static func newID() -> String {
+    /// A fresh bridge request id: the time in unix milliseconds (12 hex digits), then 128 random
+    /// bits (32 hex digits), all lowercase. The random part makes ids unguessable; the time in
+    /// front makes new ids sort after old ones, so the store's id index grows at one end
+    /// instead of changing a random page for every request.
+    public static func newID(now: Int64 = unixMillis()) -> String {
         var generator = SystemRandomNumberGenerator()
         let high = generator.next() as UInt64
         let low = generator.next() as UInt64
-        return hex(high) + hex(low)
+        return String(hex(UInt64(max(0, now))).suffix(12)) + hex(high) + hex(low)
     }
 
     private static func hex(_ value: UInt64) -> String {

@@ -32,7 +32,7 @@ struct RequestIntakeTests {
         #expect(record.deviceProtocol == .mqtt5)
         #expect(record.identity == "m5|d1|\(Data("c1".utf8).base64EncodedString())")
         #expect(record.deadline == 11_000)
-        #expect(record.id.count == 32)
+        #expect(record.id.count == 44)
     }
 
     @Test
