@@ -12,7 +12,8 @@ public enum DeviceProtocol: String, Sendable, Codable {
 
 /// One request, as the store keeps it: the pending correlation and, later, its outcome.
 public struct RequestRecord: Sendable, Equatable, Codable {
-    /// The bridge's own id: 128 random bits, hex. Workers echo it; devices never see it.
+    /// The bridge's own id (``newID(now:)``): a time prefix and 128 random bits, hex. Workers echo
+    /// it; devices never see it.
     public var id: String
     public var device: String
     public var operation: String
