@@ -31,6 +31,16 @@ struct DevCommand: AsyncParsableCommand {
     @Option(help: "Device profile for --devices.")
     var profile: String = "Devices/profiles/thermostat.yaml"
 
+    func validate() throws {
+        // The defaults are paths in the repository: say so instead of a bare "no such file".
+        guard FileManager.default.fileExists(atPath: mosquittoConfig) else {
+            throw ValidationError("no broker configuration at \(mosquittoConfig): run from the repository root or pass --mosquitto-config")
+        }
+        guard devices == 0 || FileManager.default.fileExists(atPath: profile) else {
+            throw ValidationError("no device profile at \(profile): run from the repository root or pass --profile")
+        }
+    }
+
     func run() async throws {
         var options = options
         if options.config == nil, FileManager.default.fileExists(atPath: "Config/courier.yaml") {
