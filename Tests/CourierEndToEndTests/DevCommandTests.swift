@@ -89,4 +89,12 @@ struct DevCommandTests {
         // A terminal sends SIGINT to the whole foreground process group.
         try await runsAndStopsCleanly { kill(-$0.pid, SIGINT) }
     }
+
+    @Test
+    func aMissingBrokerConfigurationIsNamedInsteadOfStartingAnything() async throws {
+        let result = try await Command.run(CourierDaemon.binary, ["dev", "--mosquitto-config", "/nonexistent/mosquitto.conf"])
+        #expect(result.status != 0)
+        #expect(result.stderr.contains("no broker configuration at /nonexistent/mosquitto.conf"))
+        #expect(result.stderr.contains("--mosquitto-config"))
+    }
 }
