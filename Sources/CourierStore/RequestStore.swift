@@ -13,13 +13,21 @@ import GRDB
 /// concurrently with them. Each method runs in one transaction.
 public final class RequestStore: Sendable {
     let pool: DatabasePool
+    /// The connection ``checkpoint()`` runs on, beside the pool's writer.
+    private let checkpointConnection: DatabaseQueue
+    private let checkpointer: Checkpointer?
 
     /// The file this store was opened on.
     public let path: String
 
     /// Opens (creating it and its parent directories if needed) the store at `path` and brings
     /// its schema up to date.
-    public init(path: String) throws {
+    ///
+    /// - Parameter checkpointInterval: with a value, a thread of the store's own moves committed
+    ///   transactions from the WAL into the database file this often (``checkpoint()``), so
+    ///   that writers never pay for it; nil leaves it to SQLite's automatic checkpoint, which
+    ///   the committing writer runs every 64 MB of WAL.
+    public init(path: String, checkpointInterval: Duration? = nil) throws {
         let parent = URL(fileURLWithPath: path).deletingLastPathComponent()
         try FileManager.default.createDirectory(at: parent, withIntermediateDirectories: true)
 
@@ -37,20 +45,42 @@ public final class RequestStore: Sendable {
             try db.execute(sql: "PRAGMA synchronous = NORMAL")
             // 16 MB of pages per connection, so the indexes' hot pages stay in memory.
             try db.execute(sql: "PRAGMA cache_size = -16000")
-            // Checkpoints are the only fsyncs in WAL mode with synchronous = NORMAL: fewer,
-            // larger ones (8 MB of WAL) keep them off most commits.
-            try db.execute(sql: "PRAGMA wal_autocheckpoint = 8192")
+            // Checkpoints are the only fsyncs in WAL mode with synchronous = NORMAL. The
+            // automatic one, run by a committing writer, is the backstop for the checkpoint
+            // thread; the WAL file is truncated back to 64 MB after it is reset.
+            try db.execute(sql: "PRAGMA wal_autocheckpoint = 65536")
+            try db.execute(sql: "PRAGMA journal_size_limit = 67108864")
         }
         configuration.label = "courier.store"
 
         self.path = path
         self.pool = try DatabasePool(path: path, configuration: configuration)
         try Self.migrator.migrate(pool)
+        var checkpointing = Configuration()
+        checkpointing.busyMode = .timeout(5)
+        checkpointing.label = "courier.store.checkpoint"
+        let checkpointConnection = try DatabaseQueue(path: path, configuration: checkpointing)
+        self.checkpointConnection = checkpointConnection
+        checkpointer = checkpointInterval.map { interval in
+            Checkpointer(interval: interval) { try Self.checkpoint(on: checkpointConnection) }
+        }
     }
 
-    /// Closes the database connections. Any later call throws.
+    /// Stops the checkpoint thread and closes the database connections. Any later call throws.
     public func close() throws {
+        checkpointer?.stop()
+        try checkpointConnection.close()
         try pool.close()
+    }
+
+    /// Copies committed transactions from the WAL into the database file and syncs it, on a
+    /// connection of its own (a passive checkpoint): writers and readers go on meanwhile.
+    public func checkpoint() throws {
+        try Self.checkpoint(on: checkpointConnection)
+    }
+
+    private static func checkpoint(on connection: DatabaseQueue) throws {
+        _ = try connection.writeWithoutTransaction { db in try db.checkpoint(.passive) }
     }
 
     // MARK: Intake

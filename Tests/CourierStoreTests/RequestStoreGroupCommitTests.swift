@@ -66,3 +66,42 @@ struct RequestStoreGroupCommitTests {
         #expect(try store.undelivered(limit: 10).map(\.id).sorted() == ["p1", "p2"])
     }
 }
+
+@Suite("RequestStore checkpoints", .timeLimit(.minutes(1)))
+struct RequestStoreCheckpointTests {
+    @Test func theCheckpointThreadMovesTheWALIntoTheDatabaseAndStopsWithTheStore() async throws {
+        let fixture = try StoreFixture()
+        defer { fixture.remove() }
+        try fixture.store.close()
+        let path = fixture.store.path
+        let store = try RequestStore(path: path, checkpointInterval: .milliseconds(20))
+        let records = (0..<2_000).map { makeRecord(id: "r\($0)", device: "d\($0 % 20)") }
+        for chunk in stride(from: 0, to: records.count, by: 100) {
+            _ = try store.accept(Array(records[chunk..<chunk + 100]), maxPendingPerDevice: 1_000, maxPendingTotal: 10_000)
+        }
+        // SQLite starts the WAL over (and bumps its header's checkpoint sequence) at the first
+        // write after a checkpoint has moved every frame into the database file. Far below the
+        // automatic checkpoint's threshold, only the checkpoint thread can have done that.
+        let before = try walCheckpointSequence(path)
+        var probes = 0
+        while try walCheckpointSequence(path) == before, probes < 1_000 {
+            try await Task.sleep(for: .milliseconds(10))
+            _ = try store.accept([makeRecord(id: "probe\(probes)")], maxPendingPerDevice: 1_000, maxPendingTotal: 10_000)
+            probes += 1
+        }
+        #expect(try walCheckpointSequence(path) != before, "the WAL was never checkpointed")
+        try store.close()
+
+        let reopened = try RequestStore(path: path)
+        #expect(try reopened.pendingCount() == 2_000 + probes)
+        try reopened.close()
+    }
+
+    /// The checkpoint sequence number in the WAL file's header (big-endian, at byte 12).
+    private func walCheckpointSequence(_ path: String) throws -> UInt32 {
+        let wal = try FileHandle(forReadingFrom: URL(fileURLWithPath: path + "-wal"))
+        defer { try? wal.close() }
+        let header = try wal.read(upToCount: 16) ?? Data()
+        return header.dropFirst(12).reduce(0) { $0 << 8 | UInt32($1) }
+    }
+}
