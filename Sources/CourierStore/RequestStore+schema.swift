@@ -16,6 +16,11 @@ extension RequestStore {
                 try db.execute(sql: statement)
             }
         }
+        migrator.registerMigration("v3") { db in
+            for statement in schemaV3 {
+                try db.execute(sql: statement)
+            }
+        }
         return migrator
     }
 
@@ -71,7 +76,8 @@ extension RequestStore {
             "CREATE INDEX requests_finished ON requests (updatedAt) WHERE state NOT IN \(pending)",
             """
             CREATE INDEX requests_undelivered ON requests (updatedAt, id)
-            WHERE \(undeliveredCondition)
+            WHERE state NOT IN \(pending) AND replyStatus IS NOT NULL
+                AND deliveredAt IS NULL AND responseTopic IS NOT NULL
             """,
 
             """
@@ -152,10 +158,17 @@ extension RequestStore {
         UPDATE pending_total SET count = count - 1;
         """
 
+    /// Version 3: undelivered final replies include those to MQTT 3.1.1 devices, which have a
+    /// reply topic of the convention instead of a Response Topic.
+    private static let schemaV3: [String] = [
+        "DROP INDEX requests_undelivered",
+        "CREATE INDEX requests_undelivered ON requests (updatedAt, id) WHERE \(undeliveredCondition)",
+    ]
+
     /// Final replies still to be published: the `WHERE` of the `requests_undelivered` partial
     /// index, repeated verbatim by `undelivered(limit:)` so SQLite can use the index.
     static let undeliveredCondition = """
         state NOT IN \(RequestState.pendingSQL) AND replyStatus IS NOT NULL \
-        AND deliveredAt IS NULL AND responseTopic IS NOT NULL
+        AND deliveredAt IS NULL AND (responseTopic IS NOT NULL OR deviceProtocol = 'mqtt311')
         """
 }

@@ -225,24 +225,29 @@ struct RequestStoreLifecycleTests {
         try store.insert(makeRecord(id: "c1"))
         try store.insert(makeRecord(id: "x"))
         try store.insert(makeRecord(id: "noTopic", responseTopic: nil))
+        var legacy = makeRecord(id: "legacy", responseTopic: nil)  // 3.1.1: the topic convention
+        legacy.deviceProtocol = .mqtt311
+        legacy.requestId = "q1"
+        try store.insert(legacy)
         try store.insert(makeRecord(id: "pending"))
         try store.insert(makeRecord(id: "already"))
         try finish("c2", .completed, at: 2_000)
         try finish("c1", .completed, at: 1_500)
         try finish("x", .expired, at: 1_800)
         try finish("noTopic", .completed, at: 1_000)
+        try finish("legacy", .completed, at: 1_900)
         try finish("already", .completed, at: 1_000, delivered: true)
 
-        #expect(try store.undelivered(limit: 10).map(\.id) == ["c1", "x", "c2"])
+        #expect(try store.undelivered(limit: 10).map(\.id) == ["c1", "x", "legacy", "c2"])
         #expect(try store.undelivered(limit: 1).map(\.id) == ["c1"])
 
         try store.markDelivered(id: "c1", now: 3_000)
         let c1 = try #require(try store.record(id: "c1"))
         #expect(c1.state == .delivered)
         #expect(c1.deliveredAt == 3_000)
-        #expect(try store.undelivered(limit: 10).map(\.id) == ["x", "c2"])
+        #expect(try store.undelivered(limit: 10).map(\.id) == ["x", "legacy", "c2"])
 
-        try store.markDelivered(ids: ["x", "c2", "pending", "missing"], now: 4_000)
+        try store.markDelivered(ids: ["x", "legacy", "c2", "pending", "missing"], now: 4_000)
         #expect(try store.undelivered(limit: 10).isEmpty)
         #expect(try store.record(id: "x")?.state == .expired)  // other final states stay
         #expect(try store.record(id: "x")?.deliveredAt == 4_000)
