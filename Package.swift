@@ -183,7 +183,10 @@ let package = Package(
         ),
         .testTarget(
             name: "CourierEndToEndTests",
-            dependencies: ["CourierProcess", "CourierTesting", "MQTT", "CourierCore"],
+            dependencies: [
+                "CourierProcess", "CourierTesting", "MQTT", "CourierCore",
+                .product(name: "GRDB", package: "GRDB.swift"),
+            ],
             swiftSettings: strict
         ),
         .testTarget(

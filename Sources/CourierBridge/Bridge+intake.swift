@@ -44,11 +44,12 @@ extension Bridge {
     /// A validated request to store, and what intake decided for it.
     struct Admitted {
         enum Admission {
-            /// To a worker; `ack` answers 202 first.
-            case work(ack: Bool)
+            /// For a worker; `ack` answers 202 first; `send` dispatches it now, otherwise the
+            /// timers start it (after a restart).
+            case work(ack: Bool, send: Bool)
             /// Refused with this code; `reply` is the error reply unless the response topic is
             /// forbidden.
-            case rejection(ReplyCode, DeviceReply?)
+            case rejection(ReplyCode, DeviceReply?, message: String)
         }
 
         var record: RequestRecord
@@ -67,29 +68,32 @@ extension Bridge {
                 logger.warning("request dropped", metadata: ["mqtt.topic": "\(request.topic)", "reason": "\(reason)"])
             case .reject(var record, let code, let message):
                 metrics.rejection(code.rawValue)
-                logger.warning(
-                    "request rejected",
-                    metadata: ["device.id": "\(record.device)", "operation": "\(record.operation)", "error.code": "\(code.rawValue)", "error.message": "\(message)"]
-                )
                 record.replyStatus = code.status
                 record.replyCode = code.rawValue
                 record.replyPayload = ErrorBody(code, message: message).encoded()
                 record.replyContentType = ErrorBody.contentType
                 let reply = code == .forbiddenResponseTopic ? nil : DeviceReply.final(for: record, topics: topics)
                 if reply == nil { record.deliveredAt = now }
-                admitted.append(Admitted(record: record, admission: .rejection(code, reply)))
+                admitted.append(Admitted(record: record, admission: .rejection(code, reply, message: message)))
             case .accept(var record):
-                guard dispatcher.hasWorker(for: record.operation) else {
-                    answerTransient(record, .noWorker, "no live worker serves \(record.operation)")
+                guard mayHaveWorker(for: record.operation) else {
+                    refuseWithoutWorker(record)
+                    continue
+                }
+                let operation = configuration.operation(named: record.operation)
+                let ack = operation?.ack == true
+                if isStopping {
+                    // Recorded and left for the next start: no new work while draining.
+                    record.wakeAt = now
+                    admitted.append(Admitted(record: record, admission: .work(ack: ack, send: false)))
                     continue
                 }
                 // Stored as attempt 1 already, saving a write; if the send never happens (too
                 // many publishes in flight, a crash) the attempt timer retries it.
-                let operation = configuration.operation(named: record.operation)
                 record.state = .dispatched
                 record.attempts = 1
-                record.wakeAt = min(now + (operation?.attemptTimeout.milliseconds ?? 3000), record.deadline)
-                admitted.append(Admitted(record: record, admission: .work(ack: operation?.ack == true)))
+                record.wakeAt = attemptWake(attempt: 1, now: now, deadline: record.deadline, operation: operation)
+                admitted.append(Admitted(record: record, admission: .work(ack: ack, send: true)))
             }
         }
         return admitted
@@ -102,15 +106,16 @@ extension Bridge {
         switch (admitted.admission, outcome) {
         case (_, .duplicate(let existing)?):
             answerDuplicate(existing, asked: record)
-        case (.rejection(let code, let reply), .accepted?):
+        case (.rejection(let code, let reply, let message), .accepted?):
             if let reply { publish(reply, recordID: record.id) }
             metrics.request(operation: metricLabel(record.operation), status: code.status)
+            logOutcome(record, status: code.status, now: record.receivedAt, message: message)
             publishDeadLetter(record)
         case (.rejection, _):
             break  // not stored: nothing owed beyond the count and the log line
-        case (.work(let ack), .accepted?):
+        case (.work(let ack, let sendNow), .accepted?):
             if ack { answerTransient(record, .accepted, "accepted") }
-            send(record)
+            if sendNow { send(record) }
         case (.work, .deviceOverQuota(let pending)?):
             answerTransient(record, .busy, "device \(record.device) has \(pending) requests pending, the limit is \(configuration.limits.maxPendingPerDevice)")
         case (.work, .totalOverQuota?):
@@ -118,6 +123,28 @@ extension Bridge {
         case (.work, nil):
             answerTransient(record, .unavailable, "the store is unavailable")
         }
+    }
+
+    /// Whether a request may go to a worker: one is present, or the bridge has just subscribed
+    /// to presence and the retained messages may still be on their way (a restarted bridge
+    /// reads the requests queued for it first). The send then finds out: with no worker
+    /// subscribed the broker's "no matching subscribers" gives 503.
+    func mayHaveWorker(for operation: String) -> Bool {
+        unixMillis() < presenceSettlesAt.load(ordering: .relaxed) || dispatcher.hasWorker(for: operation)
+    }
+
+    /// 503 `no_worker`, or a duplicate's stored answer: a duplicate is answered as one whether
+    /// or not a worker is present.
+    private func refuseWithoutWorker(_ record: RequestRecord) {
+        do {
+            if let identity = record.identity, let existing = try store.record(identity: identity) {
+                answerDuplicate(existing, asked: record)
+                return
+            }
+        } catch {
+            logger.error("store read failed", metadata: ["device.id": "\(record.device)", "error": "\(error)"])
+        }
+        answerTransient(record, .noWorker, "no live worker serves \(record.operation)")
     }
 
     /// A duplicate gets the stored final reply, or 202 while the original is in progress; it

@@ -13,7 +13,7 @@ extension Bridge {
     func startAttempt(_ record: RequestRecord) {
         guard let operation = configuration.operation(named: record.operation) else { return }
         let now = unixMillis()
-        let wake = min(now + operation.attemptTimeout.milliseconds, record.deadline)
+        let wake = attemptWake(attempt: record.attempts + 1, now: now, deadline: record.deadline, operation: operation)
         let claimed: RequestRecord?
         do {
             claimed = try store.claimAttempt(id: record.id, afterAttempts: record.attempts, wakeAt: wake, now: now)

@@ -1,6 +1,7 @@
 import CourierCore
 import CourierStore
 import Foundation
+import Logging
 
 /// Store work the bridge group-commits (see ``Bridge/commit(_:)``).
 enum StoreWork: Sendable {
@@ -16,7 +17,7 @@ extension Bridge {
     /// late and duplicate results find the record in another state and are ignored.
     func workerReplied(requestID: String, result: WorkResult) {
         let state: RequestState = result.status >= 500 ? .failed : .completed
-        let code = ReplyCode.forStatus(result.status)?.rawValue ?? (result.status >= 400 ? "error" : "ok")
+        let code = Self.replyCode(for: result)
         let reply = StoredReply(
             status: result.status,
             code: code,
@@ -30,6 +31,15 @@ extension Bridge {
             metrics.ignoredWorkerReplies.increment()
             logger.warning("worker reply dropped: commit queue full", metadata: ["request.id": "\(requestID)"])
         }
+    }
+
+    /// The `error` code a worker's reply gives the device: the worker's own (its `error` user
+    /// property), else the contract's code for the status.
+    static func replyCode(for result: WorkResult) -> String {
+        if let own = result.userProperties.first(named: "error"), !own.isEmpty, own.utf8.count <= 64 {
+            return own
+        }
+        return ReplyCode.forStatus(result.status)?.rawValue ?? (result.status >= 400 ? "error" : "ok")
     }
 
     /// Ends a pending request at once with an error the bridge decided (504, 503, 410).
@@ -114,16 +124,21 @@ extension Bridge {
         let status = record.replyStatus ?? 0
         metrics.request(operation: record.operation, status: status)
         metrics.latency(operation: record.operation, milliseconds: now - record.receivedAt)
-        logger.info(
-            "request finished",
-            metadata: [
-                "request.id": "\(record.id)", "device.id": "\(record.device)", "operation": "\(record.operation)",
-                "status": "\(status)", "duration_ms": "\(now - record.receivedAt)", "attempts": "\(record.attempts)",
-            ]
-        )
+        logOutcome(record, status: status, now: now)
         if record.state.isDeadLetter { publishDeadLetter(record) }
         guard let device = DeviceReply.final(for: record, topics: topics) else { return false }
         publish(device, recordID: record.id)
         return true
+    }
+
+    /// The one info line of a request's outcome; `message` says why it was rejected.
+    func logOutcome(_ record: RequestRecord, status: Int, now: Int64, message: String? = nil) {
+        var metadata: Logger.Metadata = [
+            "request.id": "\(record.id)", "device.id": "\(record.device)", "operation": "\(record.operation)",
+            "status": "\(status)", "duration_ms": "\(now - record.receivedAt)", "attempts": "\(record.attempts)",
+        ]
+        if status >= 400, let code = record.replyCode { metadata["error.code"] = "\(code)" }
+        if let message { metadata["error.message"] = "\(message)" }
+        logger.info("request finished", metadata: metadata)
     }
 }

@@ -41,7 +41,7 @@ extension Bridge {
             if now >= record.deadline {
                 finish(record.id, code: .timeout, message: "no reply within the deadline (\(record.attempts) attempts)", state: .expired)
             } else if record.state == .received {
-                startAttempt(record)
+                if !isStopping { startAttempt(record) }
             } else if record.attempts < (operation?.maxAttempts ?? 1) {
                 metrics.retries.increment()
                 let backoff = Self.backoff(attempt: record.attempts)

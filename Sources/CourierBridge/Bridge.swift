@@ -39,6 +39,11 @@ public final class Bridge: Service, Sendable {
     let gathered = Mutex<[IncomingRequest]>([])
     /// The network thread of the bridge's MQTT client.
     private let eventLoop: MQTTEventLoop
+    /// Unix ms after which the worker directory is trusted to say no worker is present.
+    let presenceSettlesAt = Atomic<Int64>(.max)
+    private let stopping = Atomic<Bool>(false)
+    /// After SIGTERM: requests are still recorded (and acknowledged) but start no attempt.
+    var isStopping: Bool { stopping.load(ordering: .relaxed) }
 
     /// - Parameters:
     ///   - mqtt: the broker connection; the bridge makes it a durable session (clean start off,
@@ -117,7 +122,13 @@ public final class Bridge: Service, Sendable {
         metrics.brokerConnected.record(1)
         for filter in intakeFilters { try await client.subscribe(filter) }
         try await client.subscribe(replyTopic)
-        if pool == nil { try await client.subscribe(topics.presenceFilter) }
+        if pool == nil {
+            try await client.subscribe(topics.presenceFilter)
+            // The retained presence messages follow the SUBACK.
+            presenceSettlesAt.store(unixMillis() + Self.presenceGrace, ordering: .relaxed)
+        } else {
+            presenceSettlesAt.store(0, ordering: .relaxed)
+        }
         logger.info(
             "bridge started",
             metadata: ["bridge.id": "\(configuration.bridgeID)", "store.path": "\(store.path)", "workers": "\(pool == nil ? "mqtt" : "in-memory")"]
@@ -127,8 +138,10 @@ public final class Bridge: Service, Sendable {
         await withDiscardingTaskGroup { group in
             group.addTask { await self.runTimers() }
             try? await gracefulShutdown()
-            logger.info("bridge stopping: intake closed, draining")
-            for filter in intakeFilters { try? client.unsubscribe(filter) }
+            // The intake subscriptions stay in the durable session: requests published while
+            // the bridge is down wait at the broker for its next start.
+            stopping.store(true, ordering: .relaxed)
+            logger.info("bridge stopping: no new attempts, draining")
             await drain(limit: .seconds(10))
             group.cancelAll()
         }
@@ -140,6 +153,16 @@ public final class Bridge: Service, Sendable {
         metrics.brokerConnected.record(0)
         try store.close()
         logger.info("bridge stopped")
+    }
+
+    /// How long after subscribing to presence a missing worker is not yet taken as absent.
+    static let presenceGrace: Int64 = 1000
+
+    /// When an attempt times out: after the operation's `attemptTimeout`, the last one at the
+    /// deadline, so a slow last attempt still has the whole deadline.
+    func attemptWake(attempt: Int, now: Int64, deadline: Int64, operation: OperationConfig?) -> Int64 {
+        guard let operation, attempt < operation.maxAttempts else { return deadline }
+        return min(now + operation.attemptTimeout.milliseconds, deadline)
     }
 
     /// Waits until no in-memory attempt, store write or publish is in flight, or the limit passes.

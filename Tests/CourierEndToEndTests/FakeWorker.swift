@@ -16,12 +16,15 @@ final class FakeWorker: Sendable {
     typealias Policy = @Sendable (Work) -> (status: Int, payload: Data)?
 
     let client: MQTTClient
+    /// Its retained presence message's topic.
+    let presence: String
     let received = MessageInbox()
     private let policy: Mutex<Policy>
     private let held = Mutex<[Work]>([])
 
-    private init(client: MQTTClient, policy: @escaping Policy) {
+    private init(client: MQTTClient, presence: String, policy: @escaping Policy) {
         self.client = client
+        self.presence = presence
         self.policy = Mutex(policy)
     }
 
@@ -39,7 +42,7 @@ final class FakeWorker: Sendable {
             }
         )
         announcer.client = client
-        let worker = FakeWorker(client: client, policy: policy)
+        let worker = FakeWorker(client: client, presence: presence, policy: policy)
         for operation in operations {
             try await client.subscribe("$share/courier-workers/courier/work/\(operation)")
         }
@@ -72,17 +75,21 @@ final class FakeWorker: Sendable {
         }
     }
 
-    func reply(to work: Work, status: Int, payload: Data) async throws {
+    /// Replies as a worker does; `error` is the worker's own error code.
+    func reply(to work: Work, status: Int, payload: Data, error: String? = nil) async throws {
         guard let topic = work.message.properties.responseTopic else { return }
+        var userProperties = [MQTTProperties.UserProperty("status", "\(status)")]
+        if let error { userProperties.append(.init("error", error)) }
         try await client.publish(
             topic,
             payload: payload,
-            properties: .init(correlationData: work.message.properties.correlationData, contentType: work.message.properties.contentType, userProperties: [.init("status", "\(status)")])
+            properties: .init(correlationData: work.message.properties.correlationData, contentType: work.message.properties.contentType, userProperties: userProperties)
         )
     }
 
+    /// Clears its presence and disconnects, as a worker stopping gracefully does.
     func stop() async {
-        _ = try? await client.publish("courier/workers/\(client.configuration.clientID)", payload: Data(), retain: true)
+        _ = try? await client.publish(presence, payload: Data(), retain: true)
         await client.shutdown()
     }
 
