@@ -45,19 +45,66 @@ struct BridgeRecoveryTests {
     }
 
     @Test
-    func serviceResumesAfterABrokerRestart() async throws {
-        try await BridgeFixture.with { fixture in
+    func serviceResumesAfterABrokerRestartAndARequestPendingAcrossItIsAnswered() async throws {
+        try await BridgeFixture.with(policy: FakeWorker.silent) { fixture in
             let device = try await Device.connect("d-broker", to: fixture.broker)
-            try await device.ask("echo", Data("before".utf8), correlation: "before")
-            #expect(try await device.reply(to: "before").status == 200)
+            try await device.ask("echo", Data("across".utf8), correlation: "across")
+            try await fixture.worker.received.wait { $0.topic == "courier/work/echo" }
             await fixture.broker.stop()
             try await fixture.broker.restart()
             try await eventually("device reconnected") { device.client.isConnected }
+            try await eventually("worker reconnected") { fixture.worker.client.isConnected }
+            // The worker answers what it held (and any retry) once the broker is back.
+            fixture.worker.setPolicy(FakeWorker.echo)
+            try await fixture.worker.releaseHeld()
+            let across = try await device.reply(to: "across", within: .seconds(20))
+            #expect(across.status == 200 && across.text == "across")
             try await eventually("bridge serves again", within: .seconds(20)) {
                 try await device.ask("echo", Data("after".utf8), correlation: "after-\(UUID().uuidString.prefix(4))")
                 return device.replies.all.contains { $0.text == "after" && $0.status == 200 }
             }
+            #expect(device.replies.all.filter { $0.text == "across" }.count == 1)
             await device.shutdown()
+        }
+    }
+
+    @Test
+    func aKilledCourierWorkerHoldingRequestsIsReplacedByTheOtherWithinTheDeadline() async throws {
+        try await withBroker { broker in
+            let directory = FileManager.default.temporaryDirectory.appendingPathComponent("courier-kill-\(UUID().uuidString)")
+            let config = try writeCourierConfig(
+                in: directory,
+                broker: broker,
+                operations: """
+                      - name: echo
+                        timeout: 10s
+                        attemptTimeout: 500ms
+                        maxAttempts: 3
+                    """
+            )
+            let bridge = try await CourierDaemon.start(["bridge", "--config", config], readyLine: "bridge started", directory: directory)
+            let doomed = try await CourierDaemon.start(["worker", "--config", config, "--worker-id", "doomed"], readyLine: "worker started", directory: directory)
+            let survivor = try await CourierDaemon.start(["worker", "--config", config, "--worker-id", "survivor"], readyLine: "worker started", directory: directory)
+            // Frozen, the doomed worker still holds its share of the shared subscription (the
+            // broker hands the group's members work in turn); then it dies holding it.
+            doomed.signal(SIGSTOP)
+            let device = try await Device.connect("d-kill", to: broker)
+            for index in 0..<4 {
+                try await device.ask("echo", Data("k\(index)".utf8), correlation: "k\(index)")
+            }
+            await doomed.kill()
+            for index in 0..<4 {
+                let reply = try await device.reply(to: "k\(index)")
+                #expect(reply.status == 200 && reply.text == "k\(index)")
+            }
+            #expect(device.replies.all.count == 4)
+            // The ones the doomed worker held were answered by a second attempt.
+            let outcomes = bridge.log.split(separator: "\n").filter { $0.contains("request finished") && $0.contains("d-kill") }
+            #expect(outcomes.count == 4)
+            #expect(outcomes.contains { $0.contains("attempts=2") }, "\(outcomes)")
+            await device.shutdown()
+            #expect(await survivor.stop() == 0)
+            await bridge.stop()
         }
     }
 }
