@@ -19,10 +19,27 @@ public enum PrometheusMetrics {
                 chosen = existing.registry
             } else {
                 chosen = PrometheusCollectorRegistry()
-                MetricsSystem.bootstrap(PrometheusMetricsFactory(registry: chosen))
+                var factory = PrometheusMetricsFactory(registry: chosen)
+                factory.durationHistogramBuckets = durationBuckets
+                MetricsSystem.bootstrap(factory)
             }
             registry = chosen
             return chosen
         }
     }
+
+    /// Histogram buckets for timers whose values sit below the library's default first bucket
+    /// (5 ms): store writes take tens to hundreds of microseconds, replies a few milliseconds.
+    static let durationBuckets: [String: [Duration]] = [
+        "courier_store_write_seconds": [
+            .microseconds(50), .microseconds(100), .microseconds(250), .microseconds(500), .milliseconds(1),
+            .milliseconds(2.5), .milliseconds(5), .milliseconds(10), .milliseconds(25), .milliseconds(50),
+            .milliseconds(100), .milliseconds(250), .seconds(1),
+        ],
+        "courier_request_duration_seconds": [
+            .milliseconds(1), .milliseconds(2.5), .milliseconds(5), .milliseconds(10), .milliseconds(25),
+            .milliseconds(50), .milliseconds(100), .milliseconds(250), .milliseconds(500), .seconds(1),
+            .seconds(2.5), .seconds(5), .seconds(10), .seconds(30), .seconds(60),
+        ],
+    ]
 }

@@ -29,8 +29,15 @@ struct HealthRouteTests {
             let metrics = try await client.send(.get, "/metrics")
             #expect(metrics.status == .ok)
             #expect(metrics.headers[.contentType]?.hasPrefix("text/plain; version=0.0.4") == true)
-            #expect(metrics.text.contains("courier_requests_total"))
-            #expect(metrics.text.contains(#"operation="echo""#))
+            #expect(metrics.text.contains(#"courier_requests_total{operation="echo",status="200"}"#))
+            // Every family the contract names, with buckets fit for sub-millisecond store writes.
+            for family in [
+                "courier_request_duration_seconds_bucket", "courier_pending_requests", "courier_retries_total",
+                "courier_deadletters_total", "courier_duplicates_total", "courier_broker_connected 1",
+                #"courier_store_write_seconds_bucket{le="0.0005"}"#, #"courier_request_duration_seconds_bucket{operation="echo",le="0.001"}"#,
+            ] {
+                #expect(metrics.text.contains(family), "\(family) missing from /metrics")
+            }
         }
     }
 
