@@ -62,8 +62,15 @@ struct DeadLettersCommand: AsyncParsableCommand {
         @Argument(help: "The dead letter's request id.")
         var id: String
 
+        @Flag(help: "Print the API's status JSON of the new request.")
+        var json = false
+
         func run() async throws {
             let answer = try await options.client.expect([202], "POST", "/v1/deadletters/\(APIClient.segment(id))/replay")
+            if json {
+                print(Output.prettyJSON(answer.body))
+                return
+            }
             let status: RequestStatus = try answer.decode()
             print("replayed \(id) as \(status.id); follow it with: courier requests show \(status.id)")
         }

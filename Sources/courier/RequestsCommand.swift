@@ -127,8 +127,15 @@ struct RequestsCommand: AsyncParsableCommand {
         @Argument(help: "The request id.")
         var id: String
 
+        @Flag(help: "Print the API's status JSON of the cancelled request.")
+        var json = false
+
         func run() async throws {
             let answer = try await options.client.expect([200], "DELETE", "/v1/requests/\(APIClient.segment(id))")
+            if json {
+                print(Output.prettyJSON(answer.body))
+                return
+            }
             let status: RequestStatus = try answer.decode()
             print("cancelled \(status.id) (device \(status.device), \(status.operation)); the device is answered 410")
         }
