@@ -49,15 +49,16 @@ struct DaemonLog: Sendable {
         var warnings = 0, errors = 0
         var samples: [String] = []
         for line in text.split(separator: "\n") {
-            // swift-log's stream handler writes `TIMESTAMP LEVEL LABEL : ...`.
+            // Courier logs logfmt: `time=… level=LEVEL logger=… msg=…`.
             let words = line.split(separator: " ", maxSplits: 2)
-            guard words.count == 3 else { continue }
-            switch words[1] {
+            guard words.count == 3, words[1].hasPrefix("level=") else { continue }
+            let level = words[1].dropFirst("level=".count)
+            switch level {
             case "warning": warnings += 1
             case "error", "critical": errors += 1
             default: continue
             }
-            let sample = String(words[1]) + " " + String(words[2].prefix(200))
+            let sample = String(level) + " " + String(words[2].prefix(200))
             if samples.count < 3, !samples.contains(sample) { samples.append(sample) }
         }
         self.warnings = warnings

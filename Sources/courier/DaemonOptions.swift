@@ -81,15 +81,11 @@ extension CourierConfiguration {
     }
 }
 
-/// Process-wide logging: structured lines on stderr at the configured level.
+/// Process-wide logging: logfmt lines on stderr at the configured level.
 enum Logs {
     static func bootstrap(level: String) -> Logger {
         let level = Logger.Level(rawValue: level) ?? .info
-        LoggingSystem.bootstrap { label in
-            var handler = StreamLogHandler.standardError(label: label)
-            handler.logLevel = level
-            return handler
-        }
+        LoggingSystem.bootstrap { label in LogfmtLogHandler(label: label, level: level) }
         let logger = Logger(label: "courier")
         return logger
     }
