@@ -8,7 +8,9 @@ extension CourierAPI {
     /// `POST /v1/operations/{operation}?device={device}`: submits the body as a request of
     /// `device` (content type forwarded; at most the operation's `maxPayloadBytes`, else 413).
     /// Answers 202 with `Location` and `Retry-After`; with `Prefer: wait=N`, waits up to N
-    /// seconds and answers as `GET .../result` would once the request is final.
+    /// seconds and answers as `GET .../result` would once the request is final. An
+    /// `Idempotency-Key` already used with a different body is answered 422
+    /// `idempotency_key_reused`; with the same body, the original request is answered.
     @Sendable func submit(_ request: Request, context: BasicRequestContext) async throws -> Response {
         let operationName = try context.parameters.require("operation")
         guard let device = request.uri.queryParameters["device"].map(String.init), !device.isEmpty else {
@@ -28,18 +30,26 @@ extension CourierAPI {
             return APIResponse.error(.payloadTooLarge, message: tooLarge)
         }
         let wait = WaitPreference.seconds(in: request.headers[values: .prefer])
+        let payload = Data(body.readableBytesView)
+        let idempotencyKey = request.headers[.idempotencyKey]
 
         let outcome = bridge.submit(
             operation: operation.name,
             device: device,
-            payload: Data(body.readableBytesView),
+            payload: payload,
             contentType: request.headers[.contentType],
-            idempotencyKey: request.headers[.idempotencyKey]
+            idempotencyKey: idempotencyKey
         )
         let record: RequestRecord
         switch outcome {
-        case .accepted(let accepted), .duplicate(let accepted):
+        case .accepted(let accepted):
             record = accepted
+        case .duplicate(let original):
+            guard original.payload == payload else {
+                let message = "this Idempotency-Key was already used for request \(original.id) with a different body; use a new key"
+                return APIResponse.error(status: 422, code: "idempotency_key_reused", message: message)
+            }
+            record = original
         case .refused(let code, let message):
             return APIResponse.error(code, message: message)
         }

@@ -91,6 +91,34 @@ struct OperationRouteTests {
         }
     }
 
+    @Test("an Idempotency-Key used again with a different body is refused with 422")
+    func idempotencyKeyReusedWithAnotherBody() async throws {
+        try await HTTPHarness.run { _, client in
+            let first = try await client.send(.post, "/v1/operations/echo?device=d1", headers: [.idempotencyKey: "order-7"], body: "a")
+            let id = try first.decode(RequestStatus.self).id
+            let reused = try await client.send(.post, "/v1/operations/echo?device=d1", headers: [.idempotencyKey: "order-7"], body: "b")
+            #expect(reused.status == .unprocessableContent)
+            #expect(reused.headers[.contentType] == "application/json")
+            let error = try #require(reused.errorBody?.error, "\(reused.text)")
+            #expect(error.status == 422)
+            #expect(error.code == "idempotency_key_reused")
+            #expect(error.message.contains(id), "\(error.message)")
+            #expect(reused.headers[.location] == nil)
+
+            // The original is untouched and the same body is still its duplicate; the key is
+            // free for another device.
+            let result = try await client.send(.post, "/v1/operations/echo?device=d1", headers: [.idempotencyKey: "order-7", .prefer: "wait=5"], body: "a")
+            #expect(result.status == .ok)
+            #expect(result.text == "a")
+            #expect(result.headers[.location] == "/v1/requests/\(id)")
+            let other = try await client.send(.post, "/v1/operations/echo?device=d2", headers: [.idempotencyKey: "order-7"], body: "b")
+            #expect(other.status == .accepted)
+            #expect(try other.decode(RequestStatus.self).id != id)
+            let page: RequestPage = try await client.send(.get, "/v1/requests?device=d1").decode()
+            #expect(page.requests.map(\.id) == [id])
+        }
+    }
+
     @Test("refusals carry the contract's status and ErrorBody")
     func refusals() async throws {
         try await HTTPHarness.run { _, client in
