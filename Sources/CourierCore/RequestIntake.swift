@@ -68,6 +68,8 @@ public struct RequestIntake: Sendable {
         let timeout = min(operation.timeout.milliseconds, request.messageExpiry.map { Int64($0) * 1000 } ?? .max)
         record.deadline = now + timeout
         guard request.payload.count <= operation.maxPayloadBytes else {
+            // Kept as a dead letter, but only as much of it as the operation allows.
+            record.payload = Data(request.payload.prefix(operation.maxPayloadBytes))
             return reject(record, .payloadTooLarge, "payload is \(request.payload.count) bytes, at most \(operation.maxPayloadBytes) allowed for \(operation.name)")
         }
         if operation.content == .json, (try? JSONSerialization.jsonObject(with: request.payload, options: [.fragmentsAllowed])) == nil {

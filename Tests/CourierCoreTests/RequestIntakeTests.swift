@@ -71,8 +71,9 @@ struct RequestIntakeTests {
 
     @Test
     func sizesAndContentAreChecked() {
-        if case .reject(_, let code, _) = intake.evaluate(request("devices/d1/requests/echo", payload: "123456789"), now: 0) {
+        if case .reject(let record, let code, _) = intake.evaluate(request("devices/d1/requests/echo", payload: "123456789"), now: 0) {
             #expect(code == .payloadTooLarge)
+            #expect(record.payload == Data("12345678".utf8))  // kept only up to the limit
         } else {
             Issue.record("oversized payload accepted")
         }
