@@ -12,18 +12,39 @@
 # Accounts: courier-bridge, courier-worker and devices device-1, device-2, device-3, plus any
 # device ids given as arguments:   Scripts/make-dev-secrets.sh thermostat-7 pump.2
 #
+# --dir DIR writes DIR/certs/ and DIR/secrets/ instead of Config/certs/ and Config/secrets/ (the
+# tests use a temporary directory; a broker then needs its paths pointed there):
+#   Scripts/make-dev-secrets.sh --dir /tmp/courier-secrets device-9
+#
 # Both directories are git-ignored. Never commit what this makes, and never use the
 # development CA for anything reachable from outside your machine.
 #
 # Needs openssl and mosquitto_passwd (Scripts/install-deps.sh installs both).
 set -euo pipefail
 umask 077
+
+out=Config
+devices=()
+while (($#)); do
+    case $1 in
+        --dir)
+            [[ $# -ge 2 && -n $2 ]] || { echo "make-dev-secrets: --dir needs a directory" >&2; exit 2; }
+            # Made and resolved here, before the cd below, so a relative DIR means the caller's.
+            out=$(mkdir -p "$2" && cd "$2" && pwd)
+            shift 2
+            ;;
+        *)
+            devices+=("$1")
+            shift
+            ;;
+    esac
+done
 cd "$(dirname "$0")/.."
 
-certs=Config/certs
-secrets=Config/secrets
+certs=$out/certs
+secrets=$out/secrets
 accounts=(courier-bridge courier-worker device-1 device-2 device-3)
-for device in "$@"; do
+for device in ${devices[@]+"${devices[@]}"}; do
     # Device ids are single topic levels (SPEC: [A-Za-z0-9_.-]{1,64}); the ACL binds them by username.
     if [[ ! "$device" =~ ^[A-Za-z0-9_.-]{1,64}$ ]]; then
         echo "make-dev-secrets: \"$device\" is not a device id ([A-Za-z0-9_.-]{1,64})" >&2

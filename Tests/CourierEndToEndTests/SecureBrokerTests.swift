@@ -268,7 +268,7 @@ private final class SecureBroker: Sendable {
 }
 
 /// The shipped configuration files, with their machine-specific lines replaced.
-private enum ShippedConfig {
+enum ShippedConfig {
     /// The repository's `Config/` directory, found from this file.
     static let directory = URL(fileURLWithPath: #filePath)
         .deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
@@ -306,14 +306,36 @@ private enum ShippedConfig {
     /// wherever the ``MosquittoBroker`` lines that come before it say (mosquitto refuses a
     /// second `persistence_location`).
     static func rewriteSecure(listener: String, certs: TestCertificates, directory: URL, persistence: Bool = true) throws -> String {
+        try rewriteSecure(
+            listener: listener,
+            caFile: certs.caFile,
+            certFile: certs.serverCertFile,
+            keyFile: certs.serverKeyFile,
+            passwordFile: directory.appendingPathComponent("passwd").path,
+            directory: directory,
+            persistence: persistence
+        )
+    }
+
+    /// `Config/mosquitto-secure.conf` with the given CA, server certificate and key and password
+    /// file (such as `Scripts/make-dev-secrets.sh --dir` makes) and the shipped ACL.
+    static func rewriteSecure(
+        listener: String,
+        caFile: String,
+        certFile: String,
+        keyFile: String,
+        passwordFile: String,
+        directory: URL,
+        persistence: Bool = true
+    ) throws -> String {
         let data = directory.appendingPathComponent("data")
         try FileManager.default.createDirectory(at: data, withIntermediateDirectories: true)
         var replacements = [
             "listener": listener,
-            "cafile": certs.caFile,
-            "certfile": certs.serverCertFile,
-            "keyfile": certs.serverKeyFile,
-            "password_file": directory.appendingPathComponent("passwd").path,
+            "cafile": caFile,
+            "certfile": certFile,
+            "keyfile": keyFile,
+            "password_file": passwordFile,
             "acl_file": Self.directory.appendingPathComponent("mosquitto.acl").path,
         ]
         if persistence { replacements["persistence_location"] = data.path + "/" }
@@ -366,7 +388,7 @@ private func makePasswordFile(in directory: URL, accounts: [String]) async throw
     return passwords
 }
 
-private func temporaryDirectory(_ prefix: String) throws -> URL {
+func temporaryDirectory(_ prefix: String) throws -> URL {
     let directory = FileManager.default.temporaryDirectory.appendingPathComponent("\(prefix)-\(UUID().uuidString)")
     try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
     return directory
