@@ -37,7 +37,7 @@ extension ConfigLoader {
         if let node = sections["workers"] {
             try workers(node, operations: configuration.operations, into: &configuration.workers)
         }
-        if let node = sections["replyQoS"] { configuration.replyQoS = try node.int(in: 0...2) }
+        if let node = sections["replyQoS"] { configuration.replyQoS = try node.int(in: 0...1) }
         if let node = sections["log"] {
             if let level = try node.mapping(keys: ["level"])["level"] {
                 let text = try level.string()

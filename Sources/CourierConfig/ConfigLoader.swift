@@ -76,10 +76,16 @@ public enum ConfigLoader {
     }
 
     private static func reason(_ error: any Error, path: String) -> String {
+        unreadable(path) ?? error.localizedDescription
+    }
+
+    /// Why the file at `path` cannot be read (`no such file`, `it is a directory`, `permission
+    /// denied`); nil when it can.
+    static func unreadable(_ path: String) -> String? {
         var isDirectory: ObjCBool = false
         if !FileManager.default.fileExists(atPath: path, isDirectory: &isDirectory) { return "no such file" }
         if isDirectory.boolValue { return "it is a directory" }
         if !FileManager.default.isReadableFile(atPath: path) { return "permission denied" }
-        return error.localizedDescription
+        return nil
     }
 }

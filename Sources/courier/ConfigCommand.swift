@@ -1,8 +1,9 @@
 import ArgumentParser
 import CourierConfig
+import Foundation
 
-/// `courier config check FILE`: parses a configuration and reports the first problem with its
-/// line and key.
+/// `courier config check FILE`: parses a configuration, checks that the files it names can be
+/// read, and reports the first problem with its line and key on stderr (exit status 2).
 struct ConfigCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "config",
@@ -19,9 +20,10 @@ struct ConfigCommand: AsyncParsableCommand {
         func run() async throws {
             do {
                 let configuration = try ConfigLoader.load(path: file)
+                try ConfigLoader.checkFiles(configuration, path: file)
                 print("\(file): ok (\(configuration.operations.count) operations, broker \(configuration.broker.url))")
             } catch let error as ConfigError {
-                print(error.description)
+                FileHandle.standardError.write(Data((error.description + "\n").utf8))
                 throw ExitCode(2)
             }
         }

@@ -64,6 +64,7 @@ struct DaemonOptions: ParsableArguments {
             configuration.broker.password = nil
         }
         if let logLevel { configuration.logLevel = logLevel }
+        try ConfigLoader.checkFiles(configuration, path: config)
         return configuration
     }
 }
