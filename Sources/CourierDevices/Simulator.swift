@@ -11,6 +11,8 @@ public enum SimulatorError: Error, CustomStringConvertible, Equatable {
     case openFileLimit(devices: Int, needed: Int, limit: Int)
     /// Not every device connected in time.
     case connectTimeout(connected: Int, devices: Int, broker: String, within: Duration)
+    /// A device's password file is missing or unreadable.
+    case missingPassword(device: String, path: String)
 
     public var description: String {
         switch self {
@@ -19,6 +21,8 @@ public enum SimulatorError: Error, CustomStringConvertible, Equatable {
             "\(devices) devices need about \(needed) open files but this process may open \(limit): raise the limit (ulimit -n, or LimitNOFILE for a service) or simulate fewer devices"
         case .connectTimeout(let connected, let devices, let broker, let within):
             "only \(connected) of \(devices) devices connected to \(broker) within \(DurationText.format(within)): is the broker up, and does it allow that many connections (max_connections)?"
+        case .missingPassword(let device, let path):
+            "no password for device \(device): \(path) cannot be read (Scripts/make-dev-secrets.sh \(device) makes it)"
         }
     }
 }
@@ -48,6 +52,10 @@ public struct Simulator: Sendable {
     /// Broker credentials, the same for every device (the development broker needs none).
     public var username: String?
     public var password: String?
+    /// A directory of `{deviceId}.pass` files (as `Scripts/make-dev-secrets.sh` makes them):
+    /// when set, each device logs in as its own id with its own password, as the secure
+    /// broker's ACL requires, instead of ``username`` and ``password``.
+    public var passwordDirectory: String?
     /// CA file for `mqtts://` brokers.
     public var caFile: String?
 
@@ -130,8 +138,17 @@ public struct Simulator: Sendable {
         configuration.eventLoop = loop
         configuration.keepAlive = 60
         configuration.reconnectDelay = 1...5
-        configuration.username = username
-        configuration.password = password
+        if let passwordDirectory {
+            let path = URL(fileURLWithPath: passwordDirectory).appendingPathComponent("\(device.id).pass").path
+            guard let password = try? String(contentsOfFile: path, encoding: .utf8) else {
+                throw SimulatorError.missingPassword(device: device.id, path: path)
+            }
+            configuration.username = device.id
+            configuration.password = password.trimmingCharacters(in: .whitespacesAndNewlines)
+        } else {
+            configuration.username = username
+            configuration.password = password
+        }
         if let caFile { configuration.tls = .init(caFile: caFile) }
         var clientLogger = logger
         clientLogger.logLevel = max(logger.logLevel, .error)

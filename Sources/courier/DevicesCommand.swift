@@ -39,6 +39,15 @@ struct DevicesCommand: AsyncParsableCommand {
     @Option(name: .long, help: "Broker password.")
     var password: String?
 
+    @Option(
+        name: .customLong("password-dir"),
+        help: "Directory of {deviceId}.pass files (Scripts/make-dev-secrets.sh): each device logs in as itself."
+    )
+    var passwordDirectory: String?
+
+    @Option(name: .customLong("devices-per-loop"), help: "Devices driven by one event loop thread; more devices get more loops, up to one per core.")
+    var devicesPerLoop: Int = 2500
+
     @Option(name: .customLong("ca-file"), help: "CA certificate for an mqtts:// broker.")
     var caFile: String?
 
@@ -55,6 +64,10 @@ struct DevicesCommand: AsyncParsableCommand {
         if let count, count < 1 { throw ValidationError("--count must be at least 1") }
         if let duration, DurationText.parse(duration).map({ $0 > .zero }) != true {
             throw ValidationError("--duration must be a duration such as 30s or 2m")
+        }
+        if devicesPerLoop < 1 { throw ValidationError("--devices-per-loop must be at least 1") }
+        if passwordDirectory != nil, username != nil || password != nil {
+            throw ValidationError("give --password-dir or --username/--password, not both")
         }
         if let requestsPerDevice, requestsPerDevice < 1 { throw ValidationError("--requests-per-device must be at least 1") }
         if duration != nil, requestsPerDevice != nil { throw ValidationError("give --duration or --requests-per-device, not both") }
@@ -80,6 +93,8 @@ struct DevicesCommand: AsyncParsableCommand {
         var simulator = try Simulator(profile: profile, broker: broker, count: count, logger: logger)
         simulator.username = username
         simulator.password = password
+        simulator.passwordDirectory = passwordDirectory
+        simulator.devicesPerLoop = devicesPerLoop
         simulator.caFile = caFile
         simulator.progressInterval = DurationText.parse(progressEvery) ?? .seconds(5)
 

@@ -100,6 +100,38 @@ struct SecureDaemonTests {
         }
     }
 
+    @Test("the device simulator logs each device in as itself with --password-dir")
+    func theSimulatorUsesEachDevicesOwnAccount() async throws {
+        try await SecureDeployment.with { deployment in
+            try await deployment.startDaemons()
+            let profile = deployment.directory.appendingPathComponent("secure-devices.yaml")
+            try """
+                name: secure-devices
+                protocol: mqtt5
+                devices: { count: 3, idPrefix: device }
+                operations:
+                  - operation: echo
+                    payload: { echo: { bytes: 16 } }
+                mode:
+                  closed: { outstanding: 1 }
+                requestsPerDevice: 4
+                timeout: 10s
+                """.write(to: profile, atomically: true, encoding: .utf8)
+            let run = try await Command.run(
+                CourierDaemon.binary,
+                ["devices", "--profile", profile.path, "--broker", "mqtts://127.0.0.1:\(deployment.broker.port)",
+                 "--ca-file", deployment.caFile, "--password-dir", deployment.secrets.path, "--json"]
+            )
+            #expect(run.status == 0, "\(run.stdout)\(run.stderr)")
+            let report = try JSONSerialization.jsonObject(with: Data(run.stdout.utf8)) as? [String: Any]
+            #expect(report?["replies"] as? [String: Int] == ["200": 12], "\(run.stdout)")
+            // Each as its own account: the ACL would refuse any other.
+            for device in ["device-1", "device-2", "device-3"] {
+                #expect(deployment.broker.log.contains("u'\(device)')"), "\(device) did not log in as itself")
+            }
+        }
+    }
+
     @Test("make-dev-secrets.sh --dir keeps what it made when run again, and adds device accounts")
     func theSecretsScriptIsIdempotent() async throws {
         let directory = try temporaryDirectory("courier-secrets")
