@@ -3,11 +3,15 @@ import Foundation
 import Yams
 
 extension ConfigLoader {
-    /// Parses the YAML text of a configuration file over the defaults. `file` is only used to
+    /// Parses the YAML text of a configuration file over `defaults`. `file` is only used to
     /// locate problems. Keys that are absent keep their defaults; `operations`, when present,
     /// replaces the built-in list. Environment variables are not applied here.
-    public static func parse(yaml: String, file: String) throws -> CourierConfiguration {
-        var configuration = CourierConfiguration()
+    public static func parse(
+        yaml: String,
+        file: String,
+        defaults: CourierConfiguration = CourierConfiguration()
+    ) throws -> CourierConfiguration {
+        var configuration = defaults
         let root: Node?
         do {
             root = try Yams.compose(yaml: yaml)

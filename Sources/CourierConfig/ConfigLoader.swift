@@ -31,13 +31,16 @@ public enum ConfigLoader {
     ///     - `COURIER_WORKER_CONCURRENCY`: `workers.concurrency`
     ///     - `COURIER_WORKER_OPERATIONS`: `workers.operations`, a comma-separated list
     ///     - `COURIER_WORKER_ID`: `workers.id`
+    ///   - defaults: what neither the file nor the environment sets (a command's own defaults,
+    ///     such as `courier dev`'s quieter log level).
     public static func load(
         path: String?,
-        environment: [String: String] = ProcessInfo.processInfo.environment
+        environment: [String: String] = ProcessInfo.processInfo.environment,
+        defaults: CourierConfiguration = CourierConfiguration()
     ) throws -> CourierConfiguration {
-        var configuration = CourierConfiguration()
+        var configuration = defaults
         if let path {
-            configuration = try parse(yaml: readFile(path), file: path)
+            configuration = try parse(yaml: readFile(path), file: path, defaults: defaults)
         }
         try applyEnvironment(environment, to: &configuration)
         return configuration

@@ -21,20 +21,25 @@ public final class CourierDaemon: Sendable {
     }
 
     /// Starts `courier arguments...` and waits until its log contains `readyLine`.
-    /// - Parameter ownProcessGroup: start it as a shell starts a foreground job, leading a
-    ///   process group of its own, so that a test can send a signal to the group as a
-    ///   terminal's Ctrl-C does.
+    /// - Parameters:
+    ///   - environment: the process's whole environment; this process's when nil.
+    ///   - ownProcessGroup: start it as a shell starts a foreground job, leading a process
+    ///     group of its own, so that a test can send a signal to the group as a terminal's
+    ///     Ctrl-C does.
     public static func start(
         _ arguments: [String],
         readyLine: String,
         directory: URL? = nil,
+        environment: [String: String]? = nil,
         ownProcessGroup: Bool = false,
         within limit: Duration = .seconds(20)
     ) async throws -> CourierDaemon {
         let directory = directory ?? FileManager.default.temporaryDirectory.appendingPathComponent("courier-daemon-\(UUID().uuidString)")
         try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
         let log = directory.appendingPathComponent("\(arguments.first ?? "courier")-\(UUID().uuidString.prefix(6)).log")
-        let child = try ChildProcess.spawn(binary, arguments, output: log.path, ownProcessGroup: ownProcessGroup)
+        let child = try ChildProcess.spawn(
+            binary, arguments, environment: environment, output: log.path, ownProcessGroup: ownProcessGroup
+        )
         let daemon = CourierDaemon(directory: directory, arguments: arguments, child: child, logFile: log)
         do {
             try await eventually("courier \(arguments.first ?? "") ready", within: limit) {

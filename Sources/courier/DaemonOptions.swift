@@ -47,9 +47,10 @@ struct DaemonOptions: ParsableArguments {
         }
     }
 
-    /// The configuration: defaults, then the file, then `COURIER_*`, then these flags.
-    func configuration() throws -> CourierConfiguration {
-        var configuration = try ConfigLoader.load(path: config)
+    /// The configuration: `defaults`, then the file, then `COURIER_*`, then these flags; the
+    /// files it names (password file, TLS certificates and key) must be readable.
+    func configuration(defaults: CourierConfiguration = CourierConfiguration()) throws -> CourierConfiguration {
+        var configuration = try ConfigLoader.load(path: config, defaults: defaults)
         if let broker { configuration.broker.url = broker }
         if let store { configuration.store.path = store }
         if let http { configuration.httpAddress = http }

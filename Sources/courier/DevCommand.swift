@@ -46,8 +46,11 @@ struct DevCommand: AsyncParsableCommand {
         if options.config == nil, FileManager.default.fileExists(atPath: "Config/courier.yaml") {
             options.config = "Config/courier.yaml"
         }
-        var configuration = try options.configuration()
-        let logger = Logs.bootstrap(level: options.logLevel ?? "warning")
+        // The status line is dev's output: logs only for problems, unless asked for.
+        var defaults = CourierConfiguration()
+        defaults.logLevel = "warning"
+        var configuration = try options.configuration(defaults: defaults)
+        let logger = Logs.bootstrap(level: configuration.logLevel)
         let state = URL(fileURLWithPath: stateDirectory).standardizedFileURL.path
         let broker = try await DevBroker.start(baseConfig: mosquittoConfig, port: port, stateDirectory: state)
         configuration.broker.url = broker.url

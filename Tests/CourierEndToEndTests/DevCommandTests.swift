@@ -90,6 +90,36 @@ struct DevCommandTests {
         try await runsAndStopsCleanly { kill(-$0.pid, SIGINT) }
     }
 
+    /// The log level `courier dev` runs at: flag over `COURIER_LOG_LEVEL` over the file over
+    /// dev's own `warning`. Each case expects info logs, which only the winner asks for.
+    @Test(arguments: [
+        (file: "info", variable: nil, flag: nil),
+        (file: "error", variable: "info", flag: nil),
+        (file: "error", variable: "error", flag: "info"),
+    ] as [(file: String, variable: String?, flag: String?)])
+    func theLogLevelComesFromTheFlagTheEnvironmentOrTheFile(file: String, variable: String?, flag: String?) async throws {
+        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("courier-dev-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+        let config = directory.appendingPathComponent("courier.yaml").path
+        try "log:\n  level: \(file)\n".write(toFile: config, atomically: true, encoding: .utf8)
+        var environment = ProcessInfo.processInfo.environment
+        environment["COURIER_LOG_LEVEL"] = variable
+        let dev = try await CourierDaemon.start(
+            [
+                "dev", "--config", config,
+                "--port", "\(try FreePort.allocate())",
+                "--http", "127.0.0.1:\(try FreePort.allocate())",
+                "--state-dir", directory.appendingPathComponent("state").path,
+                "--mosquitto-config", Self.root.appendingPathComponent("Config/mosquitto.conf").path,
+            ] + (flag.map { ["--log-level", $0] } ?? []),
+            // Logged at info.
+            readyLine: "bridge started",
+            directory: directory,
+            environment: environment
+        )
+        #expect(await dev.stop() == 0, "\(dev.log)")
+    }
+
     @Test
     func aMissingBrokerConfigurationIsNamedInsteadOfStartingAnything() async throws {
         let result = try await Command.run(CourierDaemon.binary, ["dev", "--mosquitto-config", "/nonexistent/mosquitto.conf"])
