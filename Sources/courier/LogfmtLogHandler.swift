@@ -55,7 +55,39 @@ struct LogfmtLogHandler: LogHandler {
         return "\"\(escaped)\""
     }
 
+    /// UTC with milliseconds, `2026-11-21T20:15:03.123Z`, built by hand: it is on every line.
     private static func timestamp() -> String {
-        Date.now.formatted(.iso8601.year().month().day().time(includingFractionalSeconds: true).timeZone(separator: .omitted))
+        var now = timespec()
+        clock_gettime(CLOCK_REALTIME, &now)
+        var time = tm()
+        var seconds = now.tv_sec
+        gmtime_r(&seconds, &time)
+        var text = ""
+        text.reserveCapacity(24)
+        func append(_ value: Int, digits: Int) {
+            var digit = 1
+            for _ in 1..<digits { digit *= 10 }
+            var rest = value
+            while digit > 0 {
+                text.unicodeScalars.append(Unicode.Scalar(UInt8(48 + rest / digit)))
+                rest %= digit
+                digit /= 10
+            }
+        }
+        append(Int(time.tm_year) + 1900, digits: 4)
+        text += "-"
+        append(Int(time.tm_mon) + 1, digits: 2)
+        text += "-"
+        append(Int(time.tm_mday), digits: 2)
+        text += "T"
+        append(Int(time.tm_hour), digits: 2)
+        text += ":"
+        append(Int(time.tm_min), digits: 2)
+        text += ":"
+        append(Int(time.tm_sec), digits: 2)
+        text += "."
+        append(now.tv_nsec / 1_000_000, digits: 3)
+        text += "Z"
+        return text
     }
 }
