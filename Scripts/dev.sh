@@ -4,5 +4,6 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash Scripts/install-deps.sh
+. Scripts/swift-env.sh
 swift build --product courier
 exec "$(swift build --show-bin-path)/courier" dev "${@:---devices=20}"

@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
-# Installs the system packages Courier needs (Debian/Ubuntu), only those missing.
+# Installs the system packages Courier needs (Debian/Ubuntu), only those missing; the Swift
+# toolchain is Scripts/swift-env.sh's business.
 set -euo pipefail
 
-packages=(mosquitto mosquitto-clients libmosquitto-dev openssl pkg-config)
+packages=(mosquitto mosquitto-clients libmosquitto-dev openssl pkg-config curl ca-certificates)
 missing=()
 for package in "${packages[@]}"; do
     dpkg-query -W -f='${Status}' "$package" 2>/dev/null | grep -q "install ok installed" || missing+=("$package")
@@ -14,4 +15,3 @@ if ((${#missing[@]})); then
     $sudo apt-get update -qq
     DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
 fi
-command -v swift >/dev/null || { echo "swift is not on PATH: install a Swift 6.2+ toolchain" >&2; exit 1; }

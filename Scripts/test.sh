@@ -3,5 +3,6 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash Scripts/install-deps.sh
+. Scripts/swift-env.sh
 swift build --build-tests
 swift test --skip-build --no-parallel "$@"
