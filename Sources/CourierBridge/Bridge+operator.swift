@@ -17,27 +17,35 @@ extension Bridge {
     /// pattern): the same checks, store and workers as an MQTT request; the result is read
     /// back from the store.
     public func submit(operation: String, device: String, payload: Data, contentType: String?, idempotencyKey: String?) -> SubmitOutcome {
-        guard Topics.isValidID(device) else { return .refused(.badRequest, message: "device must match [A-Za-z0-9_.-]{1,64}") }
+        func refuse(_ code: ReplyCode, _ message: String) -> SubmitOutcome {
+            recordRefusal(code, operation: operation, device: device, message: message)
+            return .refused(code, message: message)
+        }
+        guard Topics.isValidID(device) else { return refuse(.badRequest, "device must match [A-Za-z0-9_.-]{1,64}") }
         if let idempotencyKey, !Topics.isValidID(idempotencyKey) {
-            return .refused(.badRequest, message: "Idempotency-Key must match [A-Za-z0-9_.-]{1,64}")
+            return refuse(.badRequest, "Idempotency-Key must match [A-Za-z0-9_.-]{1,64}")
         }
         let request = IncomingRequest(topic: "\(topics.devicePrefix)/\(device)/requests/\(operation)", payload: payload, contentType: contentType)
         let now = unixMillis()
         switch intake.evaluate(request, now: now) {
         case .drop(let reason):
-            return .refused(.badRequest, message: reason)
+            return refuse(.badRequest, reason)
         case .reject(_, let code, let message):
-            metrics.rejection(code.rawValue)
-            return .refused(code, message: message)
+            return refuse(code, message)
         case .accept(var record):
             record.deviceProtocol = .http
             record.requestId = idempotencyKey
             record.identity = RequestIntake.identity(of: record)
             record.wakeAt = now + 1000
-            guard dispatcher.hasWorker(for: operation) else {
-                return .refused(.noWorker, message: "no live worker serves \(operation)")
-            }
             do {
+                guard mayHaveWorker(for: operation) else {
+                    // A repeated Idempotency-Key is answered from the store, worker or not.
+                    if let identity = record.identity, let existing = try store.record(identity: identity) {
+                        metrics.duplicates.increment()
+                        return .duplicate(existing)
+                    }
+                    return refuse(.noWorker, "no live worker serves \(operation)")
+                }
                 switch try store.accept(record, maxPendingPerDevice: configuration.limits.maxPendingPerDevice, maxPendingTotal: configuration.limits.maxPendingTotal) {
                 case .accepted:
                     startAttempt(record)
@@ -46,15 +54,26 @@ extension Bridge {
                     metrics.duplicates.increment()
                     return .duplicate(existing)
                 case .deviceOverQuota(let pending):
-                    return .refused(.busy, message: "device \(device) has \(pending) requests pending")
+                    return refuse(.busy, "device \(device) has \(pending) requests pending")
                 case .totalOverQuota:
-                    return .refused(.unavailable, message: "the bridge is shedding load")
+                    return refuse(.unavailable, "the bridge is shedding load")
                 }
             } catch {
                 logger.error("store write failed", metadata: ["error": "\(error)"])
-                return .refused(.unavailable, message: "the store is unavailable")
+                return refuse(.unavailable, "the store is unavailable")
             }
         }
+    }
+
+    /// Counts and logs a request refused over HTTP without being stored, as refusals over MQTT
+    /// are; for the HTTP layer's own refusals (an unknown operation, a body over the limit).
+    public func recordRefusal(_ code: ReplyCode, operation: String, device: String, message: String) {
+        metrics.rejection(code.rawValue)
+        metrics.request(operation: metricLabel(operation), status: code.status)
+        logger.info(
+            "request refused",
+            metadata: ["device.id": "\(device)", "operation": "\(operation)", "status": "\(code.status)", "error.message": "\(message)", "via": "http"]
+        )
     }
 
     /// Cancels a pending request: the device gets 410. Nil when the request is unknown or

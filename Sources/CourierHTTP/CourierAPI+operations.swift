@@ -16,18 +16,22 @@ extension CourierAPI {
         guard let device = request.uri.queryParameters["device"].map(String.init), !device.isEmpty else {
             return APIResponse.badRequest("the device query parameter is required: POST /v1/operations/\(operationName)?device={device}")
         }
+        func refuse(_ code: ReplyCode, _ message: String) -> Response {
+            bridge.recordRefusal(code, operation: operationName, device: device, message: message)
+            return APIResponse.error(code, message: message)
+        }
         guard let operation = bridge.configuration.operation(named: operationName) else {
-            return APIResponse.error(.unknownOperation, message: "operation \(operationName) is not configured")
+            return refuse(.unknownOperation, "operation \(operationName) is not configured")
         }
         let tooLarge = "the body is larger than \(operation.maxPayloadBytes) bytes, the limit for \(operation.name)"
         if let length = request.headers[.contentLength].flatMap(Int.init), length > operation.maxPayloadBytes {
-            return APIResponse.error(.payloadTooLarge, message: tooLarge)
+            return refuse(.payloadTooLarge, tooLarge)
         }
         let body: ByteBuffer
         do {
             body = try await request.body.collect(upTo: operation.maxPayloadBytes)
         } catch is NIOTooManyBytesError {
-            return APIResponse.error(.payloadTooLarge, message: tooLarge)
+            return refuse(.payloadTooLarge, tooLarge)
         }
         let wait = WaitPreference.seconds(in: request.headers[values: .prefer])
         let payload = Data(body.readableBytesView)

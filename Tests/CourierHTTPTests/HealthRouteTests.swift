@@ -26,7 +26,12 @@ struct HealthRouteTests {
             #expect(echo.status == .ok)
             #expect(echo.text == "ping")
 
+            // Refused over HTTP: counted like a refusal over MQTT.
+            let rejectedBefore = Self.value(of: #"courier_rejections_total{reason="unknown_operation"}"#, in: try await client.send(.get, "/metrics").text)
+            #expect(try await client.send(.post, "/v1/operations/nope?device=m1", body: "x").status == .notFound)
+
             let metrics = try await client.send(.get, "/metrics")
+            #expect(Self.value(of: #"courier_rejections_total{reason="unknown_operation"}"#, in: metrics.text) == rejectedBefore + 1)
             #expect(metrics.status == .ok)
             #expect(metrics.headers[.contentType]?.hasPrefix("text/plain; version=0.0.4") == true)
             #expect(metrics.text.contains(#"courier_requests_total{operation="echo",status="200"}"#))
@@ -63,5 +68,10 @@ struct HealthRouteTests {
             #expect(try await client.send(.get, "/healthz").status == .ok)
             #expect(try await client.send(.get, "/metrics").status == .notFound)
         }
+    }
+
+    /// A sample's value in Prometheus text, 0 when absent.
+    static func value(of sample: String, in text: String) -> Double {
+        text.split(separator: "\n").first { $0.hasPrefix(sample + " ") }.flatMap { Double($0.split(separator: " ").last ?? "") } ?? 0
     }
 }
