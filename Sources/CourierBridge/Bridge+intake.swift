@@ -163,6 +163,7 @@ extension Bridge {
     /// Publishes a reply that is not the request's stored final one (202, 429, 503).
     func answerTransient(_ record: RequestRecord, _ code: ReplyCode, _ message: String) {
         if code != .accepted {
+            countRefusal()
             metrics.rejection(code.rawValue)
             metrics.request(operation: metricLabel(record.operation), status: code.status)
             logger.info("request refused", metadata: ["device.id": "\(record.device)", "operation": "\(record.operation)", "status": "\(code.status)", "error.message": "\(message)"])

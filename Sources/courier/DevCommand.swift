@@ -16,7 +16,7 @@ struct DevCommand: AsyncParsableCommand {
 
     @OptionGroup var options: DaemonOptions
 
-    @Option(help: "Loopback port of the private broker; the next free one when taken.")
+    @Option(help: "Loopback port of the private broker; a free one chosen by the system when taken.")
     var port: Int = 1883
 
     @Option(name: .customLong("mosquitto-config"), help: "Broker configuration to start from.")
@@ -61,7 +61,7 @@ struct DevCommand: AsyncParsableCommand {
                 courier dev: broker \(broker.url) (pid \(broker.process.pid), log \(broker.logFile)), store \(configuration.store.path), \
                 HTTP \(configuration.httpAddress); Ctrl-C to stop
                 """
-            var services: [any Service] = [StatusLine(store: runtime.bridge.store, interval: .seconds(2), banner: banner)]
+            var services: [any Service] = [StatusLine(bridge: runtime.bridge, interval: .seconds(2), banner: banner)]
             services += try devicesServices(configuration: configuration)
             try await runtime.run(extraServices: services)
         } catch {

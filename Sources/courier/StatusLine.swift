@@ -1,27 +1,31 @@
-import CourierStore
+import CourierBridge
 import Foundation
 import ServiceLifecycle
 
 /// Prints a live status line for `courier dev`: requests/s, latency percentiles, pending
-/// requests and errors over the last interval, read from the store.
+/// requests and errors (stored 4xx/5xx outcomes and 429/503 refusals) over the last interval,
+/// read from the bridge's store and counters.
 struct StatusLine: Service {
-    let store: RequestStore
+    let bridge: Bridge
     let interval: Duration
     let banner: String
 
     func run() async throws {
         FileHandle.standardOutput.write(Data((banner + "\n").utf8))
         var since = Self.now()
+        var refusedBefore = bridge.refusals
         while !Task.isCancelledOrShuttingDown {
             let interval = interval
             _ = try? await cancelWhenGracefulShutdown { try await Task.sleep(for: interval) }
             let until = Self.now()
-            let outcomes = (try? store.outcomes(finishedAfter: since)) ?? []
+            let outcomes = (try? bridge.store.outcomes(finishedAfter: since)) ?? []
+            let refusals = bridge.refusals
             since = until
             let latencies = outcomes.map(\.milliseconds).sorted()
             let seconds = Double(interval.components.seconds) + Double(interval.components.attoseconds) / 1e18
-            let errors = outcomes.filter { $0.status >= 400 }.count
-            let pending = (try? store.pendingCount()) ?? 0
+            let errors = outcomes.filter { $0.status >= 400 }.count + refusals - refusedBefore
+            refusedBefore = refusals
+            let pending = (try? bridge.store.pendingCount()) ?? 0
             FileHandle.standardOutput.write(Data((
                 String(
                     format: "%@  %7.0f req/s  p50 %5@  p99 %5@  pending %5d  errors %d",
