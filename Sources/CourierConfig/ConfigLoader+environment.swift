@@ -23,6 +23,18 @@ struct EnvironmentOverride: Sendable {
             config.broker.passwordFile = value
             config.broker.password = nil
         },
+        EnvironmentOverride(name: "COURIER_BROKER_TLS_CA_FILE") { value, config in
+            config.broker.tls = config.broker.tls ?? .init()
+            config.broker.tls?.caFile = value
+        },
+        EnvironmentOverride(name: "COURIER_BROKER_TLS_CERT_FILE") { value, config in
+            config.broker.tls = config.broker.tls ?? .init()
+            config.broker.tls?.certFile = value
+        },
+        EnvironmentOverride(name: "COURIER_BROKER_TLS_KEY_FILE") { value, config in
+            config.broker.tls = config.broker.tls ?? .init()
+            config.broker.tls?.keyFile = value
+        },
         EnvironmentOverride(name: "COURIER_BRIDGE_ID") { value, config throws(ConfigRules.Problem) in
             try checked(ConfigRules.id(value))
             config.bridgeID = value
@@ -46,6 +58,12 @@ struct EnvironmentOverride: Sendable {
         },
         EnvironmentOverride(name: "COURIER_MAX_PENDING_TOTAL") { value, config throws(ConfigRules.Problem) in
             config.limits.maxPendingTotal = try ConfigRules.int(value, in: 1...Int.max).get()
+        },
+        EnvironmentOverride(name: "COURIER_MAX_CORRELATION_DATA_BYTES") { value, config throws(ConfigRules.Problem) in
+            config.limits.maxCorrelationDataBytes = try ConfigRules.int(value, in: 1...65535).get()
+        },
+        EnvironmentOverride(name: "COURIER_REPLY_QOS") { value, config throws(ConfigRules.Problem) in
+            config.replyQoS = try ConfigRules.int(value, in: 0...1).get()
         },
         EnvironmentOverride(name: "COURIER_WORKER_CONCURRENCY") { value, config throws(ConfigRules.Problem) in
             config.workers.concurrency = try ConfigRules.int(value, in: 1...65535).get()

@@ -7,7 +7,7 @@ extension ConfigLoader {
     /// `broker.tls.caFile`, `certFile` and `keyFile`.
     ///
     /// A problem names the key, with the file and line when the value is the one written in the
-    /// YAML file at `path`, or `COURIER_BROKER_PASSWORD_FILE` when the value came from there:
+    /// YAML file at `path`, or the `COURIER_*` variable when the value came from there:
     /// `courier.yaml:8: broker.tls.caFile: cannot read "Config/tls/ca.crt": no such file`.
     public static func checkFiles(
         _ configuration: CourierConfiguration,
@@ -17,9 +17,9 @@ extension ConfigLoader {
         let tls = configuration.broker.tls
         let files: [(key: [String], value: String?, variable: String?)] = [
             (["broker", "passwordFile"], configuration.broker.passwordFile, "COURIER_BROKER_PASSWORD_FILE"),
-            (["broker", "tls", "caFile"], tls?.caFile, nil),
-            (["broker", "tls", "certFile"], tls?.certFile, nil),
-            (["broker", "tls", "keyFile"], tls?.keyFile, nil),
+            (["broker", "tls", "caFile"], tls?.caFile, "COURIER_BROKER_TLS_CA_FILE"),
+            (["broker", "tls", "certFile"], tls?.certFile, "COURIER_BROKER_TLS_CERT_FILE"),
+            (["broker", "tls", "keyFile"], tls?.keyFile, "COURIER_BROKER_TLS_KEY_FILE"),
         ]
         for file in files {
             guard let value = file.value, let problem = unreadable(value) else { continue }

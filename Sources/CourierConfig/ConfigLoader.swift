@@ -21,6 +21,8 @@ public enum ConfigLoader {
     ///     - `COURIER_BROKER_USERNAME`: `broker.username`
     ///     - `COURIER_BROKER_PASSWORD`: `broker.password` (replaces a `passwordFile` from the file)
     ///     - `COURIER_BROKER_PASSWORD_FILE`: `broker.passwordFile` (replaces a `password` from the file)
+    ///     - `COURIER_BROKER_TLS_CA_FILE`, `COURIER_BROKER_TLS_CERT_FILE`,
+    ///       `COURIER_BROKER_TLS_KEY_FILE`: `broker.tls.caFile`, `certFile`, `keyFile`
     ///     - `COURIER_BRIDGE_ID`: `bridge.id`
     ///     - `COURIER_STORE_PATH`: `store.path`
     ///     - `COURIER_STORE_RETENTION`: `store.retention` (a duration: `10m`)
@@ -28,6 +30,8 @@ public enum ConfigLoader {
     ///     - `COURIER_LOG_LEVEL`: `log.level` (`trace` ... `critical`)
     ///     - `COURIER_MAX_PENDING_PER_DEVICE`: `limits.maxPendingPerDevice`
     ///     - `COURIER_MAX_PENDING_TOTAL`: `limits.maxPendingTotal`
+    ///     - `COURIER_MAX_CORRELATION_DATA_BYTES`: `limits.maxCorrelationDataBytes`
+    ///     - `COURIER_REPLY_QOS`: `replyQoS` (0 or 1)
     ///     - `COURIER_WORKER_CONCURRENCY`: `workers.concurrency`
     ///     - `COURIER_WORKER_OPERATIONS`: `workers.operations`, a comma-separated list
     ///     - `COURIER_WORKER_ID`: `workers.id`

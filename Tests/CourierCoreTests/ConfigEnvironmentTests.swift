@@ -10,6 +10,9 @@ struct ConfigEnvironmentTests {
             "COURIER_BROKER_URL": "mqtts://broker.example.com:8883",
             "COURIER_BROKER_USERNAME": "bridge",
             "COURIER_BROKER_PASSWORD_FILE": "/run/secrets/bridge.pass",
+            "COURIER_BROKER_TLS_CA_FILE": "/etc/courier/ca.crt",
+            "COURIER_BROKER_TLS_CERT_FILE": "/etc/courier/bridge.crt",
+            "COURIER_BROKER_TLS_KEY_FILE": "/etc/courier/bridge.key",
             "COURIER_BRIDGE_ID": "bridge-9",
             "COURIER_STORE_PATH": "/tmp/courier.sqlite",
             "COURIER_STORE_RETENTION": "30s",
@@ -17,6 +20,8 @@ struct ConfigEnvironmentTests {
             "COURIER_LOG_LEVEL": "debug",
             "COURIER_MAX_PENDING_PER_DEVICE": "5",
             "COURIER_MAX_PENDING_TOTAL": "500",
+            "COURIER_MAX_CORRELATION_DATA_BYTES": "32",
+            "COURIER_REPLY_QOS": "0",
             "COURIER_WORKER_CONCURRENCY": "16",
             "COURIER_WORKER_OPERATIONS": " echo , telemetry.summary,",
             "COURIER_WORKER_ID": "worker-b",
@@ -27,6 +32,7 @@ struct ConfigEnvironmentTests {
         #expect(config.broker.url == "mqtts://broker.example.com:8883")
         #expect(config.broker.username == "bridge")
         #expect(config.broker.passwordFile == "/run/secrets/bridge.pass")
+        #expect(config.broker.tls == .init(caFile: "/etc/courier/ca.crt", certFile: "/etc/courier/bridge.crt", keyFile: "/etc/courier/bridge.key"))
         #expect(config.bridgeID == "bridge-9")
         #expect(config.store.path == "/tmp/courier.sqlite")
         #expect(config.store.retention == .seconds(30))
@@ -34,6 +40,8 @@ struct ConfigEnvironmentTests {
         #expect(config.logLevel == "debug")
         #expect(config.limits.maxPendingPerDevice == 5)
         #expect(config.limits.maxPendingTotal == 500)
+        #expect(config.limits.maxCorrelationDataBytes == 32)
+        #expect(config.replyQoS == 0)
         #expect(config.workers.concurrency == 16)
         #expect(config.workers.operations == ["echo", "telemetry.summary"])
         #expect(config.workers.id == "worker-b")
@@ -76,6 +84,8 @@ struct ConfigEnvironmentTests {
         ("COURIER_MAX_PENDING_PER_DEVICE", "many", #"expected a whole number, found "many""#),
         ("COURIER_MAX_PENDING_TOTAL", "0", "must be at least 1, found 0"),
         ("COURIER_WORKER_CONCURRENCY", "-2", "must be between 1 and 65535, found -2"),
+        ("COURIER_REPLY_QOS", "2", "must be between 0 and 1, found 2"),
+        ("COURIER_MAX_CORRELATION_DATA_BYTES", "0", "must be between 1 and 65535, found 0"),
         ("COURIER_WORKER_OPERATIONS", "echo,telemetry.summ", #""telemetry.summ" is not a configured operation"#),
         ("COURIER_WORKER_OPERATIONS", "echo,echo", #""echo" is listed twice"#),
         ("COURIER_WORKER_OPERATIONS", "echo,a b", #""a b" is not a valid name"#),
