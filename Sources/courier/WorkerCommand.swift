@@ -19,6 +19,11 @@ struct WorkerCommand: AsyncParsableCommand {
         if let workerID, !Topics.isValidID(workerID) {
             throw ValidationError("--worker-id must match [A-Za-z0-9_.-]{1,64}")
         }
+        // The worker has no store, no HTTP API and serves every bridge: these belong to `bridge`.
+        let bridgeOnly = [("--store", options.store), ("--http", options.http), ("--bridge-id", options.bridgeID)]
+        if let (flag, _) = bridgeOnly.first(where: { $0.1 != nil }) {
+            throw ValidationError("\(flag) is a bridge option: courier worker has no store, no HTTP API and serves every bridge")
+        }
     }
 
     func run() async throws {

@@ -86,4 +86,11 @@ struct ConfigCheckTests {
         #expect(result.status != 0)
         #expect(result.stderr.contains("\(path):4: broker.tls.caFile: cannot read \"/nonexistent/ca.crt\": no such file"), "\(result.stderr)")
     }
+
+    @Test(arguments: ["--store", "--http", "--bridge-id"])
+    func aWorkerRefusesTheBridgesOptions(_ flag: String) async throws {
+        let result = try await Command.run(CourierDaemon.binary, ["worker", flag, "x"])
+        #expect(result.status != 0)
+        #expect(result.stderr.contains("\(flag) is a bridge option"), "\(result.stderr)")
+    }
 }
