@@ -148,4 +148,38 @@ struct BridgeStatusTests {
             #expect(output.stdout.trimmingCharacters(in: .whitespacesAndNewlines) == "devices/d311/replies/echo/r-1/200 legacy")
         }
     }
+
+    @Test
+    func aRequestsMessageExpiryShortensItsDeadline() async throws {
+        try await BridgeFixture.with(policy: FakeWorker.silent) { fixture in
+            let device = try await Device.connect("d-expiry", to: fixture.broker)
+            let sent = Int64(Date().timeIntervalSince1970 * 1000)
+            try await device.ask("echo", Data("hurry".utf8), correlation: "expiring", expiry: 2)
+            let work = try await fixture.worker.received.first(on: "courier/work/echo")
+            // echo's timeout is 10 s; the device allowed 2.
+            let deadline = try #require(work.properties.userProperty("courier-deadline").flatMap(Int64.init))
+            #expect(deadline - sent <= 2_500, "deadline \(deadline - sent) ms after sending")
+            #expect((work.properties.messageExpiry ?? 99) <= 2)
+            let reply = try await device.reply(to: "expiring")
+            #expect(reply.status == 504 && reply.errorCode == "timeout")
+            await device.shutdown()
+        }
+    }
+
+    @Test
+    func anMQTT311DuplicateGetsTheStoredReplyAndNeverReachesTheWorkerTwice() async throws {
+        try await BridgeFixture.with { fixture in
+            let device = try await fixture.broker.connectedClient("d311dup", protocolVersion: .v311)
+            let replies = MessageInbox.draining(device)
+            try await device.subscribe("devices/d311dup/replies/#")
+            for sent in 1...2 {
+                try await device.publish("devices/d311dup/requests/echo/same-id", payload: Data("once".utf8))
+                try await replies.wait(for: sent)
+            }
+            #expect(replies.all.map(\.topic) == Array(repeating: "devices/d311dup/replies/echo/same-id/200", count: 2))
+            #expect(replies.all.allSatisfy { $0.payload == Data("once".utf8) })
+            #expect(fixture.worker.received.all.filter { $0.payload == Data("once".utf8) }.count == 1)
+            await device.shutdown()
+        }
+    }
 }
