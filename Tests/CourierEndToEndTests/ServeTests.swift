@@ -48,28 +48,44 @@ struct ServeTests {
 
     @Test
     func aHundredDevicesTimesTwentyRequestsGetTheirOwnReplies() async throws {
-        try await withServe { broker, _ in
-            let devices = try await withThrowingTaskGroup(of: Device.self) { group in
-                for index in 0..<100 { group.addTask { try await Device.connect("fleet-\(index)", to: broker) } }
-                return try await group.reduce(into: []) { $0.append($1) }
-            }
-            try await withThrowingTaskGroup(of: Void.self) { group in
-                for device in devices {
-                    group.addTask {
-                        for request in 0..<20 {
-                            try await device.ask("echo", Data("\(device.id)#\(request)".utf8), correlation: "\(device.id)/\(request)")
-                        }
-                        for request in 0..<20 {
-                            let reply = try await device.reply(to: "\(device.id)/\(request)", within: .seconds(60))
-                            #expect(reply.status == 200 && reply.text == "\(device.id)#\(request)", "\(reply.status ?? 0) \(reply.text)")
-                        }
-                        #expect(device.replies.all.count == 20)
-                    }
-                }
-                try await group.waitForAll()
-            }
-            for device in devices { await device.shutdown() }
+        try await withServe { broker, _ in try await Self.hundredDevicesTimesTwenty(on: broker) }
+    }
+
+    @Test
+    func aHundredDevicesTimesTwentyRequestsGetTheirOwnRepliesThroughBridgeAndWorker() async throws {
+        try await withBroker { broker in
+            let directory = FileManager.default.temporaryDirectory.appendingPathComponent("courier-fleet-\(UUID().uuidString)")
+            let config = try writeCourierConfig(in: directory, broker: broker, limits: "  maxPendingPerDevice: 64")
+            let worker = try await CourierDaemon.start(["worker", "--config", config], readyLine: "worker started", directory: directory)
+            let bridge = try await CourierDaemon.start(["bridge", "--config", config], readyLine: "bridge started", directory: directory)
+            try await Self.hundredDevicesTimesTwenty(on: broker)
+            #expect(await bridge.stop() == 0)
+            #expect(await worker.stop() == 0)
         }
+    }
+
+    /// 100 devices send 20 requests each at once; each gets exactly its own 20 replies.
+    static func hundredDevicesTimesTwenty(on broker: MosquittoBroker) async throws {
+        let devices = try await withThrowingTaskGroup(of: Device.self) { group in
+            for index in 0..<100 { group.addTask { try await Device.connect("fleet-\(index)", to: broker) } }
+            return try await group.reduce(into: []) { $0.append($1) }
+        }
+        try await withThrowingTaskGroup(of: Void.self) { group in
+            for device in devices {
+                group.addTask {
+                    for request in 0..<20 {
+                        try await device.ask("echo", Data("\(device.id)#\(request)".utf8), correlation: "\(device.id)/\(request)")
+                    }
+                    for request in 0..<20 {
+                        let reply = try await device.reply(to: "\(device.id)/\(request)", within: .seconds(60))
+                        #expect(reply.status == 200 && reply.text == "\(device.id)#\(request)", "\(reply.status ?? 0) \(reply.text)")
+                    }
+                    #expect(device.replies.all.count == 20)
+                }
+            }
+            try await group.waitForAll()
+        }
+        for device in devices { await device.shutdown() }
     }
 
     @Test
