@@ -71,3 +71,18 @@ struct BridgeFixture {
         try await CourierDaemon.start(["bridge", "--config", configPath], readyLine: "bridge started", directory: directory)
     }
 }
+
+/// A configuration whose `echo` retries fast (attempts time out after 500 ms, three of them
+/// within 10 s), for tests that kill a worker holding a request.
+func writeQuickRetryConfig(in directory: URL, broker: MosquittoBroker) throws -> String {
+    try writeCourierConfig(
+        in: directory,
+        broker: broker,
+        operations: """
+              - name: echo
+                timeout: 10s
+                attemptTimeout: 500ms
+                maxAttempts: 3
+            """
+    )
+}

@@ -72,16 +72,7 @@ struct BridgeRecoveryTests {
     func aKilledCourierWorkerHoldingRequestsIsReplacedByTheOtherWithinTheDeadline() async throws {
         try await withBroker { broker in
             let directory = FileManager.default.temporaryDirectory.appendingPathComponent("courier-kill-\(UUID().uuidString)")
-            let config = try writeCourierConfig(
-                in: directory,
-                broker: broker,
-                operations: """
-                      - name: echo
-                        timeout: 10s
-                        attemptTimeout: 500ms
-                        maxAttempts: 3
-                    """
-            )
+            let config = try writeQuickRetryConfig(in: directory, broker: broker)
             let bridge = try await CourierDaemon.start(["bridge", "--config", config], readyLine: "bridge started", directory: directory)
             let doomed = try await CourierDaemon.start(["worker", "--config", config, "--worker-id", "doomed"], readyLine: "worker started", directory: directory)
             let survivor = try await CourierDaemon.start(["worker", "--config", config, "--worker-id", "survivor"], readyLine: "worker started", directory: directory)

@@ -92,16 +92,7 @@ struct ServeTests {
     func aKilledWorkersAttemptIsRetriedOnTheOtherWorker() async throws {
         try await withBroker { broker in
             let directory = FileManager.default.temporaryDirectory.appendingPathComponent("courier-workers-\(UUID().uuidString)")
-            let config = try writeCourierConfig(
-                in: directory,
-                broker: broker,
-                operations: """
-                      - name: echo
-                        timeout: 10s
-                        attemptTimeout: 500ms
-                        maxAttempts: 3
-                    """
-            )
+            let config = try writeQuickRetryConfig(in: directory, broker: broker)
             let bridge = try await CourierDaemon.start(["bridge", "--config", config], readyLine: "bridge started", directory: directory)
             let worker = try await CourierDaemon.start(["worker", "--config", config], readyLine: "worker started", directory: directory)
             // A second group member that takes work and dies with it: a real process, killed.
