@@ -1,5 +1,6 @@
 import CourierProcess
 import Foundation
+import Synchronization
 
 /// A real `courier` process (bridge, worker, serve...) for end-to-end tests, started from the
 /// binary built next to the test bundle, stopped by PID.
@@ -40,6 +41,7 @@ public final class CourierDaemon: Sendable {
         let child = try ChildProcess.spawn(
             binary, arguments, environment: environment, output: log.path, ownProcessGroup: ownProcessGroup
         )
+        Leftovers.track(child)
         let daemon = CourierDaemon(directory: directory, arguments: arguments, child: child, logFile: log)
         do {
             try await eventually("courier \(arguments.first ?? "") ready", within: limit) {
@@ -123,4 +125,23 @@ public func writeCourierConfig(
     let path = directory.appendingPathComponent("courier.yaml").path
     try yaml.write(toFile: path, atomically: true, encoding: .utf8)
     return path
+}
+
+/// Every daemon a test started, killed when the test process exits: a test that fails before
+/// stopping its daemons leaves none behind.
+private enum Leftovers {
+    private static let children = Mutex<[ChildProcess]>([])
+    private static let registered: Void = {
+        atexit {
+            for child in Leftovers.children.withLock({ $0 }) { child.signal(SIGKILL) }
+        }
+    }()
+
+    static func track(_ child: ChildProcess) {
+        _ = registered
+        children.withLock { children in
+            children.removeAll { !$0.isRunning }
+            children.append(child)
+        }
+    }
 }

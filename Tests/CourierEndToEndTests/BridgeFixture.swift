@@ -1,6 +1,7 @@
 import CourierTesting
 import Foundation
 import MQTT
+import Synchronization
 
 /// A broker, a real `courier bridge` process and a fake worker that answers per operation:
 /// `echo`, `tiny`, `acked`, `telemetry.summary` echo back; `slow` stays silent; `failing`
@@ -11,6 +12,8 @@ struct BridgeFixture {
     let worker: FakeWorker
     let directory: URL
     let configPath: String
+    /// Bridges started again by ``restartBridge()``, stopped with the fixture even when a test fails.
+    private let restarted = Restarted()
 
     static let operations = """
           - name: echo
@@ -57,18 +60,28 @@ struct BridgeFixture {
                 try await body(fixture)
             } catch {
                 print("bridge log:\n\(bridge.log)")
-                await bridge.stop()
-                await worker.stop()
+                await fixture.stopAll()
                 throw error
             }
-            await bridge.stop()
-            await worker.stop()
+            await fixture.stopAll()
         }
     }
 
     /// Starts the bridge again on the same store and config (after a kill).
     func restartBridge() async throws -> CourierDaemon {
-        try await CourierDaemon.start(["bridge", "--config", configPath], readyLine: "bridge started", directory: directory)
+        let daemon = try await CourierDaemon.start(["bridge", "--config", configPath], readyLine: "bridge started", directory: directory)
+        restarted.daemons.withLock { $0.append(daemon) }
+        return daemon
+    }
+
+    private func stopAll() async {
+        await bridge.stop()
+        for daemon in restarted.daemons.withLock({ $0 }) { await daemon.stop() }
+        await worker.stop()
+    }
+
+    private final class Restarted: Sendable {
+        let daemons = Mutex<[CourierDaemon]>([])
     }
 }
 
