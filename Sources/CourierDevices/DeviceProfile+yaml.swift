@@ -1,3 +1,4 @@
+import CourierCore
 import Foundation
 import Yams
 
@@ -21,25 +22,25 @@ extension DeviceProfile {
     /// duration: 30s                          # or requestsPerDevice: 20
     /// timeout: 10s
     /// ```
-    public static func parse(yaml: String, file: String? = nil) throws(DeviceProfileError) -> DeviceProfile {
+    public static func parse(yaml: String, file: String? = nil) throws(ConfigError) -> DeviceProfile {
         let document: Node?
         do {
             document = try Yams.compose(yaml: yaml)
         } catch let error as YamlError {
             throw syntaxError(error, file: file)
         } catch {
-            throw DeviceProfileError(file: file, key: "", message: "not valid YAML: \(error)")
+            throw ConfigError(file: file, key: "", message: "not valid YAML: \(error)")
         }
-        guard let document else { throw DeviceProfileError(file: file, key: "", message: "the profile is empty") }
+        guard let document else { throw ConfigError(file: file, key: "", message: "the profile is empty") }
         let root = ProfileNode(node: document, path: "", line: document.mark?.line, file: file)
         let top = try root.mapping(keys: topKeys)
-        func required(_ key: String) throws(DeviceProfileError) -> ProfileNode {
+        func required(_ key: String) throws(ConfigError) -> ProfileNode {
             guard let node = top[key], !node.isNull else { throw root.error("missing key \(key)") }
             return node
         }
 
         let name = try required("name").string()
-        let description = try top["description"].map { node throws(DeviceProfileError) in try node.string() }
+        let description = try top["description"].map { node throws(ConfigError) in try node.string() }
         var convention = Convention.mqtt5
         if let node = top["protocol"] {
             let text = try node.string()
@@ -86,7 +87,7 @@ extension DeviceProfile {
 
         let timeout = try top["timeout"]?.duration() ?? .seconds(10)
         let qos = try top["qos"]?.int(in: 0...1) ?? 1
-        let seed = try top["seed"].map { node throws(DeviceProfileError) in UInt64(try node.int(in: 0...Int.max)) }
+        let seed = try top["seed"].map { node throws(ConfigError) in UInt64(try node.int(in: 0...Int.max)) }
 
         return DeviceProfile(
             name: name,
@@ -103,7 +104,7 @@ extension DeviceProfile {
         )
     }
 
-    private static func operation(_ node: ProfileNode) throws(DeviceProfileError) -> Operation {
+    private static func operation(_ node: ProfileNode) throws(ConfigError) -> Operation {
         let keys = try node.mapping(keys: ["operation", "weight", "payload", "expectStatus"])
         guard let nameNode = keys["operation"] else { throw node.error("missing key operation") }
         let name = try nameNode.id()
@@ -114,7 +115,7 @@ extension DeviceProfile {
         return Operation(name: name, weight: weight, payload: try payload(payloadNode), expectStatus: expectStatus)
     }
 
-    private static func payload(_ node: ProfileNode) throws(DeviceProfileError) -> Payload {
+    private static func payload(_ node: ProfileNode) throws(ConfigError) -> Payload {
         let (kind, settings) = try node.oneOf(["echo", "telemetry", "json", "text"])
         switch kind {
         case "echo":
@@ -148,19 +149,19 @@ extension DeviceProfile {
         }
     }
 
-    private static func syntaxError(_ error: YamlError, file: String?) -> DeviceProfileError {
+    private static func syntaxError(_ error: YamlError, file: String?) -> ConfigError {
         switch error {
         case .scanner(let context, let problem, let mark, _),
             .parser(let context, let problem, let mark, _),
             .composer(let context, let problem, let mark, _):
             var message = "invalid YAML: \(problem)"
             if let context { message += " (\(context.text) at line \(context.mark.line))" }
-            return DeviceProfileError(file: file, line: mark.line, key: "", message: message)
+            return ConfigError(file: file, line: mark.line, key: "", message: message)
         case .duplicatedKeysInMapping(let duplicates, let context):
             let keys = duplicates.map { "\"\($0)\"" }.joined(separator: ", ")
-            return DeviceProfileError(file: file, line: context.mark.line, key: "", message: "key \(keys) is written more than once in this mapping")
+            return ConfigError(file: file, line: context.mark.line, key: "", message: "key \(keys) is written more than once in this mapping")
         default:
-            return DeviceProfileError(file: file, key: "", message: "invalid YAML: \(error)")
+            return ConfigError(file: file, key: "", message: "invalid YAML: \(error)")
         }
     }
 }

@@ -149,36 +149,8 @@ extension DeviceProfile {
         do {
             text = try String(contentsOfFile: path, encoding: .utf8)
         } catch {
-            throw DeviceProfileError(file: path, key: "", message: "cannot read the profile: \(error.localizedDescription)")
+            throw ConfigError(file: path, key: "", message: "cannot read the profile: \(error.localizedDescription)")
         }
         return try parse(yaml: text, file: path)
-    }
-}
-
-/// A problem in a profile, located by file, line and key path:
-/// `Devices/profiles/thermostat.yaml:14: operations[1].weight: must be greater than 0`.
-public struct DeviceProfileError: Error, CustomStringConvertible, Equatable, Sendable {
-    public var file: String?
-    public var line: Int?
-    /// The key path (`devices.count`, `operations[0].payload.echo.bytes`); empty for the file.
-    public var key: String
-    public var message: String
-
-    public init(file: String? = nil, line: Int? = nil, key: String, message: String) {
-        self.file = file
-        self.line = line
-        self.key = key
-        self.message = message
-    }
-
-    public var description: String {
-        var text = ""
-        if let file {
-            text += file
-            if let line { text += ":\(line)" }
-            text += ": "
-        }
-        if !key.isEmpty { text += "\(key): " }
-        return text + message
     }
 }

@@ -11,8 +11,8 @@ struct ProfileNode {
     let line: Int?
     let file: String?
 
-    func error(_ message: String) -> DeviceProfileError {
-        DeviceProfileError(file: file, line: line, key: path, message: message)
+    func error(_ message: String) -> ConfigError {
+        ConfigError(file: file, line: line, key: path, message: message)
     }
 
     var isNull: Bool {
@@ -30,7 +30,7 @@ struct ProfileNode {
     }
 
     /// A mapping's entries, each key checked against `allowed`.
-    func mapping(keys allowed: [String]) throws(DeviceProfileError) -> [String: ProfileNode] {
+    func mapping(keys allowed: [String]) throws(ConfigError) -> [String: ProfileNode] {
         guard case .mapping(let mapping) = node else {
             throw error("expected a mapping with keys \(allowed.joined(separator: ", ")), found \(shown)")
         }
@@ -38,7 +38,7 @@ struct ProfileNode {
         for (keyNode, value) in mapping {
             let keyLine = keyNode.mark?.line ?? line
             guard case .scalar(let keyScalar) = keyNode else {
-                throw DeviceProfileError(file: file, line: keyLine, key: path, message: "keys must be plain names")
+                throw ConfigError(file: file, line: keyLine, key: path, message: "keys must be plain names")
             }
             let key = keyScalar.string
             let child = ProfileNode(node: value, path: path.isEmpty ? key : "\(path).\(key)", line: keyLine, file: file)
@@ -52,7 +52,7 @@ struct ProfileNode {
 
     /// A mapping with exactly one key, naming a kind (`echo:`, `closed:`); returns the kind
     /// and its settings.
-    func oneOf(_ kinds: [String]) throws(DeviceProfileError) -> (String, ProfileNode) {
+    func oneOf(_ kinds: [String]) throws(ConfigError) -> (String, ProfileNode) {
         let entries = try mapping(keys: kinds)
         guard entries.count == 1, let (kind, value) = entries.first else {
             throw error("expected exactly one of \(kinds.joined(separator: ", ")), found \(entries.count)")
@@ -60,19 +60,19 @@ struct ProfileNode {
         return (kind, value)
     }
 
-    func sequence() throws(DeviceProfileError) -> [ProfileNode] {
+    func sequence() throws(ConfigError) -> [ProfileNode] {
         guard case .sequence(let sequence) = node else { throw error("expected a list, found \(shown)") }
         return sequence.enumerated().map { index, item in
             ProfileNode(node: item, path: "\(path)[\(index)]", line: item.mark?.line ?? line, file: file)
         }
     }
 
-    func string() throws(DeviceProfileError) -> String {
+    func string() throws(ConfigError) -> String {
         guard case .scalar(let scalar) = node, !isNull else { throw error("expected a single value, found \(shown)") }
         return scalar.string
     }
 
-    func int(in range: ClosedRange<Int>) throws(DeviceProfileError) -> Int {
+    func int(in range: ClosedRange<Int>) throws(ConfigError) -> Int {
         guard case .scalar(let scalar) = node, node.tag.description == Tag.Name.int.rawValue,
             let value = Int.construct(from: scalar)
         else { throw error("expected a whole number, found \(shown)") }
@@ -80,7 +80,7 @@ struct ProfileNode {
         return value
     }
 
-    func double(in range: ClosedRange<Double>) throws(DeviceProfileError) -> Double {
+    func double(in range: ClosedRange<Double>) throws(ConfigError) -> Double {
         guard case .scalar(let scalar) = node,
             [Tag.Name.int.rawValue, Tag.Name.float.rawValue].contains(node.tag.description),
             let value = Double(scalar.string), value.isFinite
@@ -90,7 +90,7 @@ struct ProfileNode {
     }
 
     /// `500ms`, `10s`, `2m` or `1h`, greater than zero.
-    func duration() throws(DeviceProfileError) -> Duration {
+    func duration() throws(ConfigError) -> Duration {
         let text = try string()
         guard let duration = DurationText.parse(text) else {
             throw error("\"\(text)\" is not a duration (write 500ms, 10s, 2m or 1h)")
@@ -100,7 +100,7 @@ struct ProfileNode {
     }
 
     /// A device id prefix or operation name: `[A-Za-z0-9_.-]{1,64}`.
-    func id(maxLength: Int = 64) throws(DeviceProfileError) -> String {
+    func id(maxLength: Int = 64) throws(ConfigError) -> String {
         let text = try string()
         guard Topics.isValidID(text), text.utf8.count <= maxLength else {
             throw error("\"\(text)\" must be 1 to \(maxLength) characters from A-Z a-z 0-9 _ . -")
@@ -109,7 +109,7 @@ struct ProfileNode {
     }
 
     /// Any YAML value as JSON-compatible Foundation objects (for fixed JSON payloads).
-    func jsonValue() throws(DeviceProfileError) -> Any {
+    func jsonValue() throws(ConfigError) -> Any {
         switch node {
         case .scalar(let scalar):
             switch node.tag.description {

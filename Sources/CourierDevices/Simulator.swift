@@ -4,7 +4,7 @@ import Logging
 import MQTT
 import Synchronization
 
-/// Errors of a simulator run (profile problems are ``DeviceProfileError``s).
+/// Errors of a simulator run (profile problems are ``ConfigError``s).
 public enum SimulatorError: Error, CustomStringConvertible, Equatable {
     case invalidBroker(String)
     /// The process may not open enough files for this many devices.

@@ -1,5 +1,6 @@
 import ArgumentParser
 import CourierConfig
+import CourierCore
 import Foundation
 
 /// `courier config check FILE`: parses a configuration, checks that the files it names can be

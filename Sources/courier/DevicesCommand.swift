@@ -84,7 +84,7 @@ struct DevicesCommand: AsyncParsableCommand {
         var profile: DeviceProfile
         do {
             profile = try DeviceProfile.load(path: self.profile)
-        } catch let error as DeviceProfileError {
+        } catch let error as ConfigError {
             throw ValidationError("\(error)")
         }
         if let duration, let parsed = DurationText.parse(duration) { profile.length = .duration(parsed) }

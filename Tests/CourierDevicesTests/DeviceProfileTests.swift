@@ -1,3 +1,4 @@
+import CourierCore
 @testable import CourierDevices
 import Foundation
 import Testing
@@ -111,7 +112,7 @@ struct DeviceProfileTests {
 
     @Test(arguments: badCases)
     func aBadProfileIsAClearErrorNamingTheKey(_ bad: BadCase) throws {
-        let error = #expect(throws: DeviceProfileError.self) { try DeviceProfile.parse(yaml: bad.yaml, file: "bad.yaml") }
+        let error = #expect(throws: ConfigError.self) { try DeviceProfile.parse(yaml: bad.yaml, file: "bad.yaml") }
         #expect(error?.key == bad.key, "\(String(describing: error))")
         #expect(error?.message.contains(bad.message) == true, "\(String(describing: error))")
         #expect(error?.description.hasPrefix("bad.yaml:") == true, "\(String(describing: error))")
@@ -119,11 +120,11 @@ struct DeviceProfileTests {
 
     @Test
     func errorsGiveTheLine() throws {
-        let error = #expect(throws: DeviceProfileError.self) {
+        let error = #expect(throws: ConfigError.self) {
             try DeviceProfile.parse(yaml: Self.minimal.replacingOccurrences(of: "bytes: 4", with: "bytes: four"), file: "p.yaml")
         }
         #expect(error?.description == "p.yaml:5: operations[0].payload.echo.bytes: expected a whole number, found \"four\"")
-        let missing = #expect(throws: DeviceProfileError.self) { try DeviceProfile.load(path: "/nonexistent/profile.yaml") }
+        let missing = #expect(throws: ConfigError.self) { try DeviceProfile.load(path: "/nonexistent/profile.yaml") }
         #expect(missing?.description.contains("cannot read the profile") == true)
     }
 

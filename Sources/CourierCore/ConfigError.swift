@@ -1,5 +1,6 @@
-/// A configuration problem, located as precisely as it can be: the file and line, the key path
-/// (`operations[1].timeout`) or the environment variable, and what is wrong.
+/// A problem in a configuration or a device profile, located as precisely as it can be: the
+/// file and line, the key path (`operations[1].timeout`) or the environment variable, and what
+/// is wrong.
 ///
 /// Its description reads like a compiler diagnostic:
 /// `Config/courier.yaml:12: operations[1].timeout: "5x" is not a duration (write 500ms, 10s, 2m or 1h)`.
