@@ -96,9 +96,9 @@ let package = Package(
             name: "CourierDevices",
             dependencies: [
                 "CourierCore",
+                "CourierConfig",
                 "MQTT",
                 .product(name: "Logging", package: "swift-log"),
-                .product(name: "Yams", package: "Yams"),
             ],
             swiftSettings: strict
         ),

@@ -1,6 +1,5 @@
 import CourierCore
 import Foundation
-import Yams
 
 extension ConfigLoader {
     /// Parses the YAML text of a configuration file over `defaults`. `file` is only used to
@@ -12,14 +11,7 @@ extension ConfigLoader {
         defaults: CourierConfiguration = CourierConfiguration()
     ) throws -> CourierConfiguration {
         var configuration = defaults
-        let root: Node?
-        do {
-            root = try Yams.compose(yaml: yaml)
-        } catch let error as YamlError {
-            throw syntaxError(error, file: file)
-        }
-        guard let root else { return configuration }
-        let document = ConfigNode(node: root, path: "", line: root.mark?.line ?? 1, file: file)
+        guard let document = try ConfigNode.document(yaml: yaml, file: file) else { return configuration }
         let sections = try document.mapping(keys: [
             "broker", "bridge", "store", "http", "limits", "operations", "workers", "replyQoS", "log",
         ])
@@ -184,27 +176,5 @@ extension ConfigLoader {
             return "\(quoted(name)) is not a configured operation (configured: \(configured))"
         }
         return nil
-    }
-
-    // MARK: YAML syntax
-
-    private static func syntaxError(_ error: YamlError, file: String) -> ConfigError {
-        func located(_ mark: Mark, _ context: YamlError.Context?, _ problem: String) -> ConfigError {
-            var message = "invalid YAML: \(problem)"
-            if let context { message += " (\(context.text) at line \(context.mark.line))" }
-            return ConfigError(file: file, line: mark.line, key: "", message: message)
-        }
-        switch error {
-        case .scanner(let context, let problem, let mark, _),
-            .parser(let context, let problem, let mark, _),
-            .composer(let context, let problem, let mark, _):
-            return located(mark, context, problem)
-        case .duplicatedKeysInMapping(let duplicates, let context):
-            let keys = duplicates.map(quoted).joined(separator: ", ")
-            let message = "key \(keys) is written more than once in this mapping"
-            return ConfigError(file: file, line: context.mark.line, key: "", message: message)
-        default:
-            return ConfigError(file: file, key: "", message: "invalid YAML: \(error)")
-        }
     }
 }

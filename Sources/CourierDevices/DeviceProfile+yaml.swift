@@ -1,6 +1,6 @@
+import CourierConfig
 import CourierCore
 import Foundation
-import Yams
 
 extension DeviceProfile {
     static let topKeys = ["name", "description", "protocol", "devices", "operations", "mode", "duration", "requestsPerDevice", "timeout", "qos", "seed"]
@@ -23,18 +23,11 @@ extension DeviceProfile {
     /// timeout: 10s
     /// ```
     public static func parse(yaml: String, file: String? = nil) throws(ConfigError) -> DeviceProfile {
-        let document: Node?
-        do {
-            document = try Yams.compose(yaml: yaml)
-        } catch let error as YamlError {
-            throw syntaxError(error, file: file)
-        } catch {
-            throw ConfigError(file: file, key: "", message: "not valid YAML: \(error)")
+        guard let root = try ConfigNode.document(yaml: yaml, file: file) else {
+            throw ConfigError(file: file, key: "", message: "the profile is empty")
         }
-        guard let document else { throw ConfigError(file: file, key: "", message: "the profile is empty") }
-        let root = ProfileNode(node: document, path: "", line: document.mark?.line, file: file)
         let top = try root.mapping(keys: topKeys)
-        func required(_ key: String) throws(ConfigError) -> ProfileNode {
+        func required(_ key: String) throws(ConfigError) -> ConfigNode {
             guard let node = top[key], !node.isNull else { throw root.error("missing key \(key)") }
             return node
         }
@@ -54,7 +47,10 @@ extension DeviceProfile {
         let count = try countNode.int(in: 1...1_000_000)
         guard let prefixNode = devices["idPrefix"] else { throw devicesNode.error("missing key idPrefix") }
         // Room for "-" and up to seven digits within the 64-character device id.
-        let idPrefix = try prefixNode.id(maxLength: 56)
+        let idPrefix = try prefixNode.string()
+        guard Topics.isValidID(idPrefix), idPrefix.utf8.count <= 56 else {
+            throw prefixNode.error("\"\(idPrefix)\" must be 1 to 56 characters from A-Z a-z 0-9 _ . -")
+        }
 
         let operationNodes = try required("operations").sequence()
         guard !operationNodes.isEmpty else { throw try required("operations").error("needs at least one operation") }
@@ -68,7 +64,7 @@ extension DeviceProfile {
             let (kind, settings) = try node.oneOf(["closed", "rate"])
             switch kind {
             case "closed":
-                let keys = settings.isNull ? [:] : try settings.mapping(keys: ["outstanding"])
+                let keys = try settings.mapping(keys: ["outstanding"])
                 mode = .closed(outstanding: try keys["outstanding"]?.int(in: 1...1024) ?? 1)
             default:
                 let keys = try settings.mapping(keys: ["requestsPerSecond"])
@@ -79,13 +75,13 @@ extension DeviceProfile {
 
         let length: Length
         switch (top["duration"], top["requestsPerDevice"]) {
-        case (let duration?, nil): length = .duration(try duration.duration())
+        case (let duration?, nil): length = .duration(try duration.duration(atLeast: .milliseconds(1)))
         case (nil, let requests?): length = .requestsPerDevice(try requests.int(in: 1...100_000_000))
         case (nil, nil): throw root.error("missing key duration or requestsPerDevice (how long the run sends)")
         case (_, let requests?): throw requests.error("give duration or requestsPerDevice, not both")
         }
 
-        let timeout = try top["timeout"]?.duration() ?? .seconds(10)
+        let timeout = try top["timeout"]?.duration(atLeast: .milliseconds(1)) ?? .seconds(10)
         let qos = try top["qos"]?.int(in: 0...1) ?? 1
         let seed = try top["seed"].map { node throws(ConfigError) in UInt64(try node.int(in: 0...Int.max)) }
 
@@ -104,7 +100,7 @@ extension DeviceProfile {
         )
     }
 
-    private static func operation(_ node: ProfileNode) throws(ConfigError) -> Operation {
+    private static func operation(_ node: ConfigNode) throws(ConfigError) -> Operation {
         let keys = try node.mapping(keys: ["operation", "weight", "payload", "expectStatus"])
         guard let nameNode = keys["operation"] else { throw node.error("missing key operation") }
         let name = try nameNode.id()
@@ -115,7 +111,7 @@ extension DeviceProfile {
         return Operation(name: name, weight: weight, payload: try payload(payloadNode), expectStatus: expectStatus)
     }
 
-    private static func payload(_ node: ProfileNode) throws(ConfigError) -> Payload {
+    private static func payload(_ node: ConfigNode) throws(ConfigError) -> Payload {
         let (kind, settings) = try node.oneOf(["echo", "telemetry", "json", "text"])
         switch kind {
         case "echo":
@@ -146,22 +142,6 @@ extension DeviceProfile {
             return .json(String(decoding: data, as: UTF8.self))
         default:
             return .text(try settings.string())
-        }
-    }
-
-    private static func syntaxError(_ error: YamlError, file: String?) -> ConfigError {
-        switch error {
-        case .scanner(let context, let problem, let mark, _),
-            .parser(let context, let problem, let mark, _),
-            .composer(let context, let problem, let mark, _):
-            var message = "invalid YAML: \(problem)"
-            if let context { message += " (\(context.text) at line \(context.mark.line))" }
-            return ConfigError(file: file, line: mark.line, key: "", message: message)
-        case .duplicatedKeysInMapping(let duplicates, let context):
-            let keys = duplicates.map { "\"\($0)\"" }.joined(separator: ", ")
-            return ConfigError(file: file, line: context.mark.line, key: "", message: "key \(keys) is written more than once in this mapping")
-        default:
-            return ConfigError(file: file, key: "", message: "invalid YAML: \(error)")
         }
     }
 }
