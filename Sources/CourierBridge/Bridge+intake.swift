@@ -160,13 +160,21 @@ extension Bridge {
         }
     }
 
+    /// Counts (metrics and ``refusals``) and logs a request refused without being stored.
+    func countRefusal(_ code: ReplyCode, operation: String, device: String, message: String, via: String) {
+        refused.add(1, ordering: .relaxed)
+        metrics.rejection(code.rawValue)
+        metrics.request(operation: metricLabel(operation), status: code.status)
+        logger.info(
+            "request refused",
+            metadata: ["device.id": "\(device)", "operation": "\(operation)", "status": "\(code.status)", "error.message": "\(message)", "via": "\(via)"]
+        )
+    }
+
     /// Publishes a reply that is not the request's stored final one (202, 429, 503).
     func answerTransient(_ record: RequestRecord, _ code: ReplyCode, _ message: String) {
         if code != .accepted {
-            countRefusal()
-            metrics.rejection(code.rawValue)
-            metrics.request(operation: metricLabel(record.operation), status: code.status)
-            logger.info("request refused", metadata: ["device.id": "\(record.device)", "operation": "\(record.operation)", "status": "\(code.status)", "error.message": "\(message)"])
+            countRefusal(code, operation: record.operation, device: record.device, message: message, via: "mqtt")
         }
         let body = code == .accepted
             ? Data("{\"state\":\"\(record.state.rawValue)\",\"status\":202}".utf8)

@@ -68,13 +68,7 @@ extension Bridge {
     /// Counts and logs a request refused over HTTP without being stored, as refusals over MQTT
     /// are; for the HTTP layer's own refusals (an unknown operation, a body over the limit).
     public func recordRefusal(_ code: ReplyCode, operation: String, device: String, message: String) {
-        countRefusal()
-        metrics.rejection(code.rawValue)
-        metrics.request(operation: metricLabel(operation), status: code.status)
-        logger.info(
-            "request refused",
-            metadata: ["device.id": "\(device)", "operation": "\(operation)", "status": "\(code.status)", "error.message": "\(message)", "via": "http"]
-        )
+        countRefusal(code, operation: operation, device: device, message: message, via: "http")
     }
 
     /// Cancels a pending request: the device gets 410. Nil when the request is unknown or

@@ -42,10 +42,9 @@ public final class Bridge: Service, Sendable {
     /// Unix ms after which the worker directory is trusted to say no worker is present.
     let presenceSettlesAt = Atomic<Int64>(.max)
     private let stopping = Atomic<Bool>(false)
-    private let refused = Atomic<Int>(0)
+    let refused = Atomic<Int>(0)
     /// Requests answered 429 or 503 (or refused over HTTP) without being stored, since start.
     public var refusals: Int { refused.load(ordering: .relaxed) }
-    func countRefusal() { refused.add(1, ordering: .relaxed) }
     /// After SIGTERM: requests are still recorded (and acknowledged) but start no attempt.
     var isStopping: Bool { stopping.load(ordering: .relaxed) }
 

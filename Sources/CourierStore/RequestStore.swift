@@ -13,8 +13,6 @@ import GRDB
 /// concurrently with them. Each method runs in one transaction.
 public final class RequestStore: Sendable {
     let pool: DatabasePool
-    /// The connection ``checkpoint()`` runs on, beside the pool's writer.
-    private let checkpointConnection: DatabaseQueue
     private let checkpointer: Checkpointer?
 
     /// The file this store was opened on.
@@ -24,8 +22,8 @@ public final class RequestStore: Sendable {
     /// its schema up to date.
     ///
     /// - Parameter checkpointInterval: with a value, a thread of the store's own moves committed
-    ///   transactions from the WAL into the database file this often (``checkpoint()``), so
-    ///   that writers never pay for it; nil leaves it to SQLite's automatic checkpoint, which
+    ///   transactions from the WAL into the database file this often, so that writers never
+    ///   pay for it; nil leaves it to SQLite's automatic checkpoint, which
     ///   the committing writer runs every 64 MB of WAL.
     public init(path: String, checkpointInterval: Duration? = nil) throws {
         let parent = URL(fileURLWithPath: path).deletingLastPathComponent()
@@ -56,31 +54,13 @@ public final class RequestStore: Sendable {
         self.path = path
         self.pool = try DatabasePool(path: path, configuration: configuration)
         try Self.migrator.migrate(pool)
-        var checkpointing = Configuration()
-        checkpointing.busyMode = .timeout(5)
-        checkpointing.label = "courier.store.checkpoint"
-        let checkpointConnection = try DatabaseQueue(path: path, configuration: checkpointing)
-        self.checkpointConnection = checkpointConnection
-        checkpointer = checkpointInterval.map { interval in
-            Checkpointer(interval: interval) { try Self.checkpoint(on: checkpointConnection) }
-        }
+        checkpointer = try checkpointInterval.map { interval in try Checkpointer(path: path, interval: interval) }
     }
 
     /// Stops the checkpoint thread and closes the database connections. Any later call throws.
     public func close() throws {
-        checkpointer?.stop()
-        try checkpointConnection.close()
+        try checkpointer?.stop()
         try pool.close()
-    }
-
-    /// Copies committed transactions from the WAL into the database file and syncs it, on a
-    /// connection of its own (a passive checkpoint): writers and readers go on meanwhile.
-    public func checkpoint() throws {
-        try Self.checkpoint(on: checkpointConnection)
-    }
-
-    private static func checkpoint(on connection: DatabaseQueue) throws {
-        _ = try connection.writeWithoutTransaction { db in try db.checkpoint(.passive) }
     }
 
     // MARK: Intake

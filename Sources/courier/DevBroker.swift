@@ -9,8 +9,8 @@ struct DevBroker {
     let process: ChildProcess
     let logFile: String
 
-    /// Starts mosquitto on `port` (a free one chosen by the system when it is taken) and waits until it
-    /// accepts connections.
+    /// Starts mosquitto on `port` (a free one chosen by the system when it is taken) and waits
+    /// until it accepts connections.
     static func start(baseConfig: String, port wanted: Int, stateDirectory: String) async throws -> DevBroker {
         let port = FreePort.accepts(port: wanted) ? try FreePort.allocate() : wanted
         try FileManager.default.createDirectory(atPath: "\(stateDirectory)/mosquitto", withIntermediateDirectories: true)
