@@ -46,6 +46,11 @@ extension Bridge {
                 break
             case .noWorker:
                 commits.submit(.outcome(Self.errorOutcome(claimed.id, .noWorker, "no live worker serves \(claimed.operation)", state: .failed)))
+            case .failed(let error as MQTTError) where error.isPermanent:
+                // The same message would fail again on every retry (too large for the broker).
+                logger.error("request cannot be sent to a worker", metadata: ["request.id": "\(claimed.id)", "error": "\(error)"])
+                let message = "the request cannot be forwarded to a worker: \(error)"
+                commits.submit(.outcome(Self.errorOutcome(claimed.id, .badRequest, message, state: .failed)))
             case .failed(let error):
                 logger.warning("dispatch failed", metadata: ["request.id": "\(claimed.id)", "error": "\(error)"])
             }
@@ -70,6 +75,12 @@ extension Bridge {
             outgoing.subtract(1, ordering: .relaxed)
             switch result {
             case .success:
+                if let recordID, !commits.submit(.delivered(recordID), urgent: false) { deliveries.end([recordID]) }
+            case .failure(let error) where error.isPermanent:
+                // Publishing it again would fail the same way: given up, so that neither the
+                // delivery sweep nor a restart replays it forever.
+                metrics.undeliverable.increment()
+                logger.error("reply cannot be published", metadata: ["mqtt.topic": "\(reply.topic)", "error": "\(error)"])
                 if let recordID, !commits.submit(.delivered(recordID), urgent: false) { deliveries.end([recordID]) }
             case .failure(let error):
                 if let recordID { deliveries.end([recordID]) }

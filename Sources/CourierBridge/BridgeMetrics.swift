@@ -11,6 +11,8 @@ struct BridgeMetrics: Sendable {
     let ignoredWorkerReplies = Counter(label: "courier_worker_replies_ignored_total")
     /// Publishes not made because too many were in flight (left to the sweep or timers).
     let deferred = Counter(label: "courier_publishes_deferred_total")
+    /// Final replies given up because no broker could ever take them (too large, malformed).
+    let undeliverable = Counter(label: "courier_replies_undeliverable_total")
     let pending = Gauge(label: "courier_pending_requests")
     let brokerConnected = Gauge(label: "courier_broker_connected")
     let storeWrite = Timer(label: "courier_store_write_seconds")

@@ -52,6 +52,20 @@ public struct MQTTProperties: Sendable, Equatable {
     }
 
     var isEmpty: Bool { self == MQTTProperties() }
+
+    /// These properties as they go on the wire: without an empty Response Topic or Content
+    /// Type, and without user properties whose name or value is empty. libmosquitto 2.0.11
+    /// cannot send an empty string property (it crashes copying it), and an empty Content Type
+    /// or Response Topic says no more than an absent one.
+    public var sendable: MQTTProperties {
+        var sendable = self
+        if responseTopic?.isEmpty == true { sendable.responseTopic = nil }
+        if contentType?.isEmpty == true { sendable.contentType = nil }
+        if userProperties.contains(where: { $0.name.isEmpty || $0.value.isEmpty }) {
+            sendable.userProperties.removeAll { $0.name.isEmpty || $0.value.isEmpty }
+        }
+        return sendable
+    }
 }
 
 /// A received PUBLISH, copied out of libmosquitto's buffers.

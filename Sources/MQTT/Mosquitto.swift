@@ -27,17 +27,41 @@ enum Mosquitto {
     static func reasonString(_ code: Int32) -> String {
         String(cString: mosquitto_reason_string(code))
     }
+
+    /// libmosquitto's answers that say the message itself can never be sent as it is.
+    static let permanentErrors = Set(
+        [
+            MOSQ_ERR_INVAL, MOSQ_ERR_PAYLOAD_SIZE, MOSQ_ERR_MALFORMED_UTF8, MOSQ_ERR_DUPLICATE_PROPERTY,
+            MOSQ_ERR_QOS_NOT_SUPPORTED, MOSQ_ERR_OVERSIZE_PACKET,
+        ].map { Int($0.rawValue) }
+    )
+}
+
+extension MQTTError {
+    /// True when publishing the same message again cannot succeed (too large for the broker,
+    /// malformed UTF-8, an invalid property); false for a lost connection or a shutdown.
+    public var isPermanent: Bool {
+        switch self {
+        case .library(let code, _): Mosquitto.permanentErrors.contains(code)
+        case .invalidConfiguration: true
+        case .connectionRefused, .notConnected, .shutdown, .subscriptionRefused: false
+        }
+    }
 }
 
 /// A property list built fresh for one call and freed after it.
 ///
 /// A list received from libmosquitto must never be passed back to `mosquitto_publish_v5`: only
 /// its first property would be sent. So every outgoing list is built here from Swift values.
+///
+/// Empty strings are left out (see ``MQTTProperties/sendable``): libmosquitto 2.0.11 keeps an
+/// empty string property as a NULL pointer, and `mosquitto_publish_v5` then crashes copying it.
 struct OutgoingProperties: ~Copyable {
     private(set) var list: OpaquePointer?
 
     init(_ properties: MQTTProperties) throws(MQTTError) {
         func add(_ code: Int32) throws(MQTTError) { try Mosquitto.check(code) }
+        let properties = properties.sendable
         if let topic = properties.responseTopic {
             try add(mosquitto_property_add_string(&list, id(MQTT_PROP_RESPONSE_TOPIC), topic))
         }

@@ -42,6 +42,42 @@ struct PropertiesRoundTripTests {
         }
     }
 
+    /// libmosquitto 2.0.11 crashes copying an empty string property (strdup(NULL)); such
+    /// properties are left out instead, and the rest arrives.
+    @Test
+    func emptyStringPropertiesAreLeftOutInsteadOfCrashing() async throws {
+        try await withBroker { broker in
+            let subscriber = try await broker.connectedClient("sub")
+            let publisher = try await broker.connectedClient("pub")
+            let inbox = MessageInbox.draining(subscriber)
+            let topic = uniqueTopic("empty")
+            try await subscriber.subscribe(topic)
+            let properties = MQTTProperties(
+                responseTopic: "",
+                correlationData: Data(),
+                contentType: "",
+                userProperties: [.init("k", ""), .init("", "v"), .init("", ""), .init("kept", "yes")]
+            )
+            try await publisher.publish(topic, payload: Data("x".utf8), properties: properties)
+            let message = try await inbox.first(on: topic)
+            #expect(message.properties.responseTopic == nil)
+            #expect(message.properties.contentType == nil)
+            #expect(message.properties.correlationData == Data())
+            #expect(message.properties.userProperties == [.init("kept", "yes")])
+            await publisher.shutdown()
+            await subscriber.shutdown()
+        }
+    }
+
+    @Test
+    func sendablePropertiesDropOnlyEmptyStrings() {
+        let properties = MQTTProperties(
+            responseTopic: "r", contentType: "", userProperties: [.init("a", "1"), .init("b", ""), .init("", "c")]
+        )
+        #expect(properties.sendable == MQTTProperties(responseTopic: "r", userProperties: [.init("a", "1")]))
+        #expect(MQTTProperties(contentType: "t").sendable == MQTTProperties(contentType: "t"))
+    }
+
     @Test
     func emptyPayloadAndRetainedFlag() async throws {
         try await withBroker { broker in
