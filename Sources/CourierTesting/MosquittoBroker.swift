@@ -91,6 +91,16 @@ public final class MosquittoBroker: Sendable {
         await process.terminateAndWait(signal: SIGKILL)
     }
 
+    /// Freezes the broker (SIGSTOP): connections stay open, nothing is answered.
+    public func pause() {
+        process.signal(SIGSTOP)
+    }
+
+    /// Lets a paused broker go on (SIGCONT).
+    public func resume() {
+        process.signal(SIGCONT)
+    }
+
     /// Starts the broker again on the same port, after ``stop()`` or ``kill()``.
     public func restart() async throws {
         try await launch()

@@ -21,7 +21,12 @@ public final class ProcessBox: Sendable {
 
     /// Sends SIGTERM without waiting.
     public func terminate() {
-        current.withLock { $0 }?.signal(SIGTERM)
+        signal(SIGTERM)
+    }
+
+    /// Sends a signal without waiting.
+    public func signal(_ signal: Int32) {
+        current.withLock { $0 }?.signal(signal)
     }
 
     /// Sends a signal and waits until the process has exited; returns its exit status.

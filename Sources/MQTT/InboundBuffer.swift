@@ -57,8 +57,21 @@ final class InboundBuffer: @unchecked Sendable {
         return true
     }
 
-    /// The next message, or nil once the buffer is finished and drained.
+    /// The next message, or nil once the buffer is finished and drained, or when the waiting
+    /// task is cancelled (a `for await` loop over ``MQTTClient/messages`` then ends).
     func next() async -> MQTTMessage? {
+        await withTaskCancellationHandler {
+            await waitForNext()
+        } onCancel: {
+            condition.lock()
+            let waiting = consumer
+            consumer = nil
+            condition.unlock()
+            waiting?.resume(returning: nil)
+        }
+    }
+
+    private func waitForNext() async -> MQTTMessage? {
         await withCheckedContinuation { (continuation: CheckedContinuation<MQTTMessage?, Never>) in
             condition.lock()
             if head < queue.count {
@@ -71,7 +84,7 @@ final class InboundBuffer: @unchecked Sendable {
                 condition.signal()
                 condition.unlock()
                 continuation.resume(returning: message)
-            } else if finished {
+            } else if finished || Task.isCancelled {
                 condition.unlock()
                 continuation.resume(returning: nil)
             } else {

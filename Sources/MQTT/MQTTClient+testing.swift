@@ -21,7 +21,7 @@ extension MQTTClient {
 
 extension MosquittoHandle {
     func withSocket(_ body: (Int32) -> Void) {
-        guard let mosq = try? state.withLock({ state throws(MQTTError) in try Self.live(state) }) else { return }
+        guard let (mosq, _) = try? state.withLock({ state throws(MQTTError) in try Self.live(state) }) else { return }
         let fd = mosquitto_socket(mosq)
         if fd >= 0 { body(fd) }
     }

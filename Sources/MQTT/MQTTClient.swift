@@ -5,9 +5,11 @@ import Synchronization
 
 /// An MQTT 5 (or 3.1.1) client over libmosquitto, safe to share between tasks.
 ///
-/// libmosquitto runs its own network thread (`mosquitto_loop_start`): it reconnects with
-/// exponential backoff and re-subscribes every filter after each reconnect. Publishes complete
-/// when the broker acknowledges them (QoS 1) or when they are written (QoS 0).
+/// An ``MQTTEventLoop`` drives it: the one in ``MQTTConfiguration/eventLoop``, or one of its
+/// own (a thread of its own, on epoll). It reconnects with exponential backoff and
+/// re-subscribes every filter after each reconnect. Publishes complete when the broker
+/// acknowledges them (QoS 1) or when they are written (QoS 0). Every wait (connect, publish,
+/// subscribe, ``messages``) ends when the waiting task is cancelled.
 ///
 /// Received messages go either to ``messages`` (bounded, with backpressure) or, when the client
 /// is made with an `onMessage` hook, to that hook on the network thread. The hook runs before
@@ -29,9 +31,8 @@ public final class MQTTClient: Sendable {
     public typealias ConnectHook = @Sendable () -> Void
 
     /// Called on the network thread after a run of `onMessage` calls, before the PUBACKs of
-    /// those messages are written: the place to commit, in one go, what the hook gathered. On
-    /// an ``MQTTEventLoop`` a run is every message read from the socket in one go; on
-    /// libmosquitto's own thread it is a single message. It must not block for long.
+    /// those messages are written: the place to commit, in one go, what the hook gathered. A
+    /// run is every message read from the socket in one go. It must not block for long.
     public typealias ReadBatchHook = @Sendable () -> Void
 
     /// Creates a client. Nothing is started until ``connect()``.

@@ -64,11 +64,11 @@ public struct MQTTConfiguration: Sendable {
     /// How long the network thread waits for room in a full inbound buffer before it drops a
     /// message (and counts it). Waiting is the backpressure: the broker's sends stall meanwhile.
     public var inboundOverflowWait: Duration = .seconds(2)
-    /// The loop that drives this client: nil (the default) runs libmosquitto's own network
-    /// thread for it; an ``MQTTEventLoop`` shares one thread among many clients. On a shared
-    /// loop, callbacks and hooks run on that loop's thread, so a full ``MQTTClient/messages``
-    /// buffer waiting for room (``inboundOverflowWait``) stalls every client on it: give such
-    /// clients an `onMessage` hook, or a short wait.
+    /// The loop that drives this client: nil (the default) gives it a loop of its own, one
+    /// thread; an ``MQTTEventLoop`` shares one thread among many clients. On a shared loop,
+    /// callbacks and hooks run on that loop's thread, so a full ``MQTTClient/messages`` buffer
+    /// waiting for room (``inboundOverflowWait``) stalls every client on it: give such clients
+    /// an `onMessage` hook, or a short wait.
     public var eventLoop: MQTTEventLoop?
 
     public init(host: String, port: Int, clientID: String, usesTLS: Bool = false) {

@@ -5,10 +5,11 @@ import Synchronization
 
 /// One network thread, on epoll, that drives any number of ``MQTTClient``s.
 ///
-/// By default each client runs libmosquitto's own threaded loop: one thread per client, around
-/// `select()`, which cannot watch a descriptor numbered 1024 or above. A client whose
-/// ``MQTTConfiguration/eventLoop`` is set runs here instead, so one process can hold thousands
-/// of connections (a device simulator, a load generator):
+/// A client whose ``MQTTConfiguration/eventLoop`` is set runs on that loop, so one process can
+/// hold thousands of connections (a device simulator, a load generator); any other client gets
+/// a loop of its own. (libmosquitto's own threaded loop is never used: it is built on
+/// `select()`, which cannot watch a descriptor numbered 1024 or above, and its thread stops
+/// for good on one, leaving every wait on that client unanswered.) The loop:
 ///
 /// - the loop reads (`mosquitto_loop_read`) when a socket is readable, writes
 ///   (`mosquitto_loop_write`) whenever libmosquitto has something queued, and runs
@@ -24,10 +25,7 @@ import Synchronization
 ///   is taken away from the client and closed once it has connected (see `WakePair`).
 ///
 /// So each client holds one descriptor, its socket (see ``descriptorsPerClient``), and two
-/// more for a moment while it connects. Mixing in the same process many clients on a loop with
-/// threaded clients needs care: once more than about 1,000 descriptors are open, a threaded
-/// client's next socket is numbered 1024 or above and its `select()` fails (libmosquitto's
-/// thread then stops for good). Put every client of such a process on an event loop.
+/// more for a moment while it connects.
 ///
 /// A client behaves the same on either loop, except that its callbacks (the `onMessage` and
 /// `onConnect` hooks among them) run on this loop's thread, shared by every client on it: a

@@ -23,11 +23,16 @@ final class MosquittoHandle: Sendable {
         var phase = Phase.idle
         /// The `struct mosquitto *`, from connect until shutdown.
         var mosq: Pointer?
-        var connectWaiters: [CheckedContinuation<Void, any Error>] = []
+        /// The loop driving the client, from start until shutdown: the configured one, or one
+        /// of its own.
+        var loop: MQTTEventLoop?
+        /// True when ``loop`` was made for this client alone and is shut down with it.
+        var ownsLoop = false
+        var connectWaiters: [ResumeOnce<Void>] = []
         /// Every subscribed filter with its QoS, subscribed again after each reconnect.
         var subscriptions: [String: MQTTQoS] = [:]
-        /// True once the client was handed to ``MQTTConfiguration/eventLoop``, which then
-        /// disconnects and destroys it at shutdown.
+        /// True once the client was handed to its loop, which then disconnects and destroys it
+        /// at shutdown.
         var onEventLoop = false
     }
 
@@ -82,23 +87,23 @@ final class MosquittoHandle: Sendable {
                 throw error
             }
         }
-        try await withCheckedThrowingContinuation { (continuation: CheckedContinuation<Void, any Error>) in
+        try await withCancellableContinuation { (waiter: ResumeOnce<Void>) in
             let outcome: Result<Void, any Error>? = state.withLock { state in
                 switch state.phase {
                 case .connected: return .success(())
                 case .refused(let error): return .failure(error)
                 case .shutDown: return .failure(MQTTError.shutdown)
                 case .idle, .connecting, .reconnecting:
-                    state.connectWaiters.append(continuation)
+                    state.connectWaiters.append(waiter)
                     return nil
                 }
             }
-            if let outcome { continuation.resume(with: outcome) }
+            if let outcome { waiter.resume(with: outcome) }
         }
     }
 
-    /// Creates the libmosquitto client, sends CONNECT and starts the network thread (or hands
-    /// the client to its event loop).
+    /// Creates the libmosquitto client and hands it to its event loop, which sends CONNECT and
+    /// drives it from then on.
     private func start() async throws(MQTTError) {
         _ = Mosquitto.initialized
         let config = configuration
@@ -142,32 +147,30 @@ final class MosquittoHandle: Sendable {
             }
         }
         installCallbacks(mosq)
-        if let eventLoop = config.eventLoop {
-            try await start(on: eventLoop, mosq)
-            return
+        // Without a shared loop the client gets one of its own: one thread, as libmosquitto's
+        // own loop would be, but on epoll, so a socket numbered 1024 or above works too
+        // (libmosquitto's `select()` loop stops for good on one).
+        let eventLoop: MQTTEventLoop
+        if let shared = config.eventLoop {
+            eventLoop = shared
+        } else {
+            eventLoop = try MQTTEventLoop(label: "mqtt.\(config.clientID)", logger: logger)
         }
-
-        // CONNECT properties can only be sent through mosquitto_connect_bind_v5.
-        let properties = try OutgoingProperties(sessionExpiry: config.sessionExpiry, receiveMaximum: config.receiveMaximum)
-        let code = mosquitto_connect_bind_v5(mosq, config.host, Int32(config.port), Int32(config.keepAlive), nil, isV5 ? properties.list : nil)
-        switch code {
-        case Mosquitto.success:
-            break
-        case Int32(MOSQ_ERR_ERRNO.rawValue), Int32(MOSQ_ERR_EAI.rawValue), Mosquitto.noConnection:
-            // Unreachable for now: the network thread keeps trying with backoff.
-            logger.warning("broker \(config.host):\(config.port) unreachable, retrying", metadata: ["mqtt.error": "\(Mosquitto.error(code))"])
-        default:
-            throw Mosquitto.error(code)
+        state.withLock { state in
+            state.loop = eventLoop
+            state.ownsLoop = config.eventLoop == nil
         }
-        try Mosquitto.check(mosquitto_loop_start(mosq))
+        try await start(on: eventLoop, mosq)
     }
 
     // MARK: Publishing and subscribing
 
+    /// Publishes and waits for the acknowledgement. A cancelled wait throws
+    /// `CancellationError`; the message may still be delivered.
     func publish(topic: String, payload: Data, qos: MQTTQoS, retain: Bool, properties: MQTTProperties) async throws -> PublishAck {
-        try await withCheckedThrowingContinuation { continuation in
+        try await withCancellableContinuation { waiter in
             publish(topic: topic, payload: payload, qos: qos, retain: retain, properties: properties) { result in
-                continuation.resume(with: result)
+                waiter.resume(with: result.mapError { $0 })
             }
         }
     }
@@ -195,7 +198,7 @@ final class MosquittoHandle: Sendable {
     private func queue(topic: String, payload: Data, qos: MQTTQoS, retain: Bool, properties: MQTTProperties) throws(MQTTError)
         -> (mid: Int32, epoch: Int)
     {
-        let mosq = try liveHandle()
+        let (mosq, loop) = try liveHandle()
         let outgoing = try OutgoingProperties(configuration.protocolVersion == .v5 ? properties : MQTTProperties())
         let epoch = acks.epoch
         var mid: Int32 = 0
@@ -204,7 +207,7 @@ final class MosquittoHandle: Sendable {
         }
         // While reconnecting, libmosquitto answers MOSQ_ERR_NO_CONN for QoS 1 yet keeps the
         // message queued and sends it after reconnecting: wait for its PUBACK, never resend.
-        configuration.eventLoop?.wantsWrite(self)
+        loop?.wantsWrite(self)
         guard code == Mosquitto.success || (code == Mosquitto.noConnection && qos == .atLeastOnce) else {
             throw Mosquitto.error(code)
         }
@@ -212,7 +215,7 @@ final class MosquittoHandle: Sendable {
     }
 
     func subscribe(_ filter: String, qos: MQTTQoS) async throws {
-        let mosq = try state.withLock { state throws(MQTTError) in
+        let (mosq, loop) = try state.withLock { state throws(MQTTError) in
             state.subscriptions[filter] = qos
             return try Self.live(state)
         }
@@ -220,10 +223,10 @@ final class MosquittoHandle: Sendable {
         let code = mosquitto_subscribe_v5(mosq, &mid, filter, Int32(qos.rawValue), 0, nil)
         if code == Mosquitto.noConnection { return }  // subscribed when the connection is back
         try Mosquitto.check(code)
-        configuration.eventLoop?.wantsWrite(self)
+        loop?.wantsWrite(self)
         let epoch = acks.epoch
-        let granted = try await withCheckedThrowingContinuation { continuation in
-            acks.register(mid, kind: .subscribe, epoch: epoch) { continuation.resume(with: $0) }
+        let granted = try await withCancellableContinuation { (waiter: ResumeOnce<Int>) in
+            acks.register(mid, kind: .subscribe, epoch: epoch) { waiter.resume(with: $0.mapError { $0 }) }
         }
         if granted >= 0x80 {
             _ = state.withLock { $0.subscriptions.removeValue(forKey: filter) }
@@ -232,61 +235,55 @@ final class MosquittoHandle: Sendable {
     }
 
     func unsubscribe(_ filter: String) throws {
-        let mosq = try state.withLock { state throws(MQTTError) in
+        let (mosq, loop) = try state.withLock { state throws(MQTTError) in
             state.subscriptions[filter] = nil
             return try Self.live(state)
         }
         let code = mosquitto_unsubscribe_v5(mosq, nil, filter, nil)
         guard code == Mosquitto.success || code == Mosquitto.noConnection else { throw Mosquitto.error(code) }
-        configuration.eventLoop?.wantsWrite(self)
+        loop?.wantsWrite(self)
     }
 
-    private func liveHandle() throws(MQTTError) -> OpaquePointer {
+    private func liveHandle() throws(MQTTError) -> (OpaquePointer, MQTTEventLoop?) {
         try state.withLock { state throws(MQTTError) in try Self.live(state) }
     }
 
-    static func live(_ state: State) throws(MQTTError) -> OpaquePointer {
+    /// The client and the loop driving it, unless it was refused or shut down.
+    static func live(_ state: State) throws(MQTTError) -> (OpaquePointer, MQTTEventLoop?) {
         switch state.phase {
         case .refused(let error): throw error
         case .shutDown: throw .shutdown
         default: break
         }
         guard let mosq = state.mosq else { throw .notConnected }
-        return mosq.value
+        return (mosq.value, state.loop)
     }
 
     // MARK: Shutting down
 
     func shutdown() async {
-        let (client, waiters, onEventLoop): (Pointer?, [CheckedContinuation<Void, any Error>], Bool) = state.withLock { state in
-            if case .shutDown = state.phase { return (nil, [], false) }
+        let (client, waiters, onEventLoop, loop, ownsLoop) = state.withLock { state in
+            if case .shutDown = state.phase { return (Pointer?.none, [ResumeOnce<Void>](), false, MQTTEventLoop?.none, false) }
             state.phase = .shutDown
             defer {
                 state.mosq = nil
                 state.connectWaiters = []
+                state.loop = nil
             }
-            return (state.mosq, state.connectWaiters, state.onEventLoop)
+            return (state.mosq, state.connectWaiters, state.onEventLoop, state.loop, state.ownsLoop)
         }
         for waiter in waiters { waiter.resume(throwing: MQTTError.shutdown) }
         acks.failAll(with: .shutdown)
         inbound.finish()
         guard let client else { return }
-        if onEventLoop, let eventLoop = configuration.eventLoop {
+        if onEventLoop, let loop {
             // The loop thread disconnects and destroys it.
-            await eventLoop.detach(self)
+            await loop.detach(self)
         } else {
-            // Joining the network thread blocks; do it off the cooperative pool.
-            let threaded = configuration.eventLoop == nil
-            await withCheckedContinuation { (done: CheckedContinuation<Void, Never>) in
-                Thread.detachNewThread {
-                    let mosq = client.value
-                    mosquitto_disconnect_v5(mosq, 0, nil)
-                    if threaded { mosquitto_loop_stop(mosq, false) }
-                    mosquitto_destroy(mosq)
-                    done.resume()
-                }
-            }
+            // Never handed to its loop: no thread drives it.
+            mosquitto_destroy(client.value)
         }
+        if ownsLoop, let loop { await loop.shutdown() }
         // Balances the retain in `start()`: no callback can run after mosquitto_destroy.
         Unmanaged.passUnretained(self).release()
     }
@@ -295,7 +292,7 @@ final class MosquittoHandle: Sendable {
 
     func didConnect(_ mosq: OpaquePointer, code: Int32) {
         if code == 0 {
-            let (waiters, filters): ([CheckedContinuation<Void, any Error>], [String: MQTTQoS]) = state.withLock { state in
+            let (waiters, filters): ([ResumeOnce<Void>], [String: MQTTQoS]) = state.withLock { state in
                 guard case .shutDown = state.phase else {
                     state.phase = .connected
                     defer { state.connectWaiters = [] }
@@ -311,13 +308,13 @@ final class MosquittoHandle: Sendable {
             }
             logger.debug("connected", metadata: ["mqtt.resubscribed": "\(filters.count)"])
             connectHook?()
-            for waiter in waiters { waiter.resume() }
+            for waiter in waiters { waiter.resume(with: .success(())) }
             return
         }
         let reason = configuration.protocolVersion == .v5
             ? Mosquitto.reasonString(code) : String(cString: mosquitto_connack_string(code))
         let error = MQTTError.connectionRefused(reasonCode: Int(code), reason: reason)
-        let waiters: [CheckedContinuation<Void, any Error>] = state.withLock { state in
+        let waiters: [ResumeOnce<Void>] = state.withLock { state in
             state.phase = .refused(error)
             defer { state.connectWaiters = [] }
             return state.connectWaiters
@@ -357,8 +354,6 @@ final class MosquittoHandle: Sendable {
     func didReceive(_ message: MQTTMessage) {
         if let hook {
             hook(message)
-            // On libmosquitto's own thread the PUBACK is written once this callback returns.
-            if configuration.eventLoop == nil { batchHook?() }
         } else if !inbound.push(message) {
             logger.warning("inbound buffer full, message dropped", metadata: ["mqtt.topic": "\(message.topic)"])
         }
@@ -368,11 +363,10 @@ final class MosquittoHandle: Sendable {
 /// The `struct mosquitto *`, as kept in the handle's state.
 ///
 /// `@unchecked Sendable`: libmosquitto's publish, subscribe and disconnect calls are thread safe
-/// with the threaded loop, and with an ``MQTTEventLoop`` once `mosquitto_threaded_set` is on
-/// (they lock internally). Setting callbacks and `mosquitto_destroy` are not: callbacks are set
-/// once before the loop starts, and `shutdown()` destroys the client only after taking the
-/// pointer out of the shared state and joining the network thread (or, on an event loop, on
-/// the loop thread, after taking it out of the loop).
+/// on an ``MQTTEventLoop``, which turns `mosquitto_threaded_set` on (they lock internally).
+/// Setting callbacks and `mosquitto_destroy` are not: callbacks are set once before the loop
+/// starts, and the client is destroyed only after its pointer is out of the shared state, on
+/// the loop thread once the loop has let it go (or at once if no loop ever had it).
 struct Pointer: @unchecked Sendable {
     let value: OpaquePointer
     init(_ value: OpaquePointer) { self.value = value }

@@ -10,7 +10,11 @@ struct InboundTests {
     func aFullBufferHoldsTheNetworkThreadInsteadOfDropping() async throws {
         try await withBroker { broker in
             let topic = uniqueTopic("backpressure")
-            let subscriber = try await broker.connectedClient("slow") { $0.inboundCapacity = 8 }
+            // Long enough that even a loaded machine publishing the backlog never drops one.
+            let subscriber = try await broker.connectedClient("slow") {
+                $0.inboundCapacity = 8
+                $0.inboundOverflowWait = .seconds(300)
+            }
             try await subscriber.subscribe(topic)
             let publisher = try await broker.connectedClient("pub")
             for index in 0..<300 {
