@@ -8,9 +8,17 @@ extension Bridge {
     /// is written. Device requests are gathered for ``acceptGathered()``.
     func receive(_ message: MQTTMessage) {
         if message.topic == replyTopic {
-            let status = message.properties.userProperty("status").flatMap(Int.init) ?? 200
             guard let correlation = message.properties.correlationData else {
                 metrics.ignoredWorkerReplies.increment()
+                logger.warning("worker reply without correlation data ignored")
+                return
+            }
+            let requestID = String(decoding: correlation, as: UTF8.self)
+            let property = message.properties.userProperty("status")
+            guard let status = WorkResult.status(property) else {
+                logger.warning("worker reply with an invalid status", metadata: ["request.id": "\(requestID)", "status": "\(property ?? "")"])
+                let body = ErrorBody(.workerError, message: "the worker replied with status \"\(property?.prefix(32) ?? "")\", not 100-599")
+                workerReplied(requestID: requestID, result: WorkResult(status: 500, payload: body.encoded(), contentType: ErrorBody.contentType))
                 return
             }
             let result = WorkResult(
@@ -19,7 +27,7 @@ extension Bridge {
                 contentType: message.properties.contentType,
                 userProperties: message.properties.userProperties.filter { $0.name != "status" }.map { UserProperty($0.name, $0.value) }
             )
-            workerReplied(requestID: String(decoding: correlation, as: UTF8.self), result: result)
+            workerReplied(requestID: requestID, result: result)
         } else if message.topic.hasPrefix(topics.presencePrefix + "/") {
             directory.update(workerID: String(message.topic.dropFirst(topics.presencePrefix.count + 1)), payload: message.payload)
         } else {

@@ -25,7 +25,7 @@ extension Bridge {
         if let idempotencyKey, !Topics.isValidID(idempotencyKey) {
             return refuse(.badRequest, "Idempotency-Key must match [A-Za-z0-9_.-]{1,64}")
         }
-        let request = IncomingRequest(topic: "\(topics.devicePrefix)/\(device)/requests/\(operation)", payload: payload, contentType: contentType)
+        let request = IncomingRequest(topic: topics.requestTopic(device: device, operation: operation), payload: payload, contentType: contentType)
         let now = unixMillis()
         switch intake.evaluate(request, now: now) {
         case .drop(let reason):
@@ -77,12 +77,29 @@ extension Bridge {
         finish(id, code: .cancelled, message: "cancelled by an operator", state: .cancelled)
     }
 
-    /// Replays a dead letter as a new request with a fresh deadline; nil when `id` is not a
-    /// dead letter.
-    public func replay(deadLetterID id: String) throws -> RequestRecord? {
+    /// Replays a dead letter as a new request with a fresh deadline, checked again as a new
+    /// request is (size, content, quotas, a live worker): what cannot run is refused, nothing is
+    /// stored. A 413's stored payload is only the first `maxPayloadBytes` of what the device
+    /// sent, so it is never replayed. Nil when `id` is not a dead letter of a configured
+    /// operation.
+    public func replay(deadLetterID id: String) throws -> SubmitOutcome? {
         guard let original = try store.record(id: id), original.state.isDeadLetter,
             let operation = configuration.operation(named: original.operation)
         else { return nil }
+        func refuse(_ code: ReplyCode, _ message: String) -> SubmitOutcome {
+            recordRefusal(code, operation: original.operation, device: original.device, message: message)
+            return .refused(code, message: message)
+        }
+        if original.reason == ReplyCode.payloadTooLarge.rawValue || original.payload.count > operation.maxPayloadBytes {
+            return refuse(.payloadTooLarge, "dead letter \(id) holds only the first \(original.payload.count) bytes of a payload over the \(operation.maxPayloadBytes)-byte limit of \(operation.name)")
+        }
+        let check = IncomingRequest(topic: topics.requestTopic(device: original.device, operation: original.operation), payload: original.payload, contentType: original.contentType)
+        if case .reject(_, let code, let message) = intake.evaluate(check, now: unixMillis()) {
+            return refuse(code, message)
+        }
+        guard mayHaveWorker(for: original.operation) else {
+            return refuse(.noWorker, "no live worker serves \(original.operation)")
+        }
         let now = unixMillis()
         var copy = RequestRecord(
             id: RequestRecord.newID(),
@@ -102,8 +119,14 @@ extension Bridge {
             wakeAt: now + 1000
         )
         copy.reason = "replay of \(original.id)"
-        _ = try store.accept(copy, maxPendingPerDevice: .max, maxPendingTotal: .max)
-        startAttempt(copy)
-        return copy
+        switch try store.accept(copy, maxPendingPerDevice: configuration.limits.maxPendingPerDevice, maxPendingTotal: configuration.limits.maxPendingTotal) {
+        case .accepted, .duplicate:
+            startAttempt(copy)
+            return .accepted(copy)
+        case .deviceOverQuota(let pending):
+            return refuse(.busy, "device \(original.device) has \(pending) requests pending, the limit is \(configuration.limits.maxPendingPerDevice)")
+        case .totalOverQuota:
+            return refuse(.unavailable, "the bridge is shedding load")
+        }
     }
 }

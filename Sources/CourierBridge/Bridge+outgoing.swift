@@ -78,10 +78,13 @@ extension Bridge {
                 if let recordID, !commits.submit(.delivered(recordID), urgent: false) { deliveries.end([recordID]) }
             case .failure(let error) where error.isPermanent:
                 // Publishing it again would fail the same way: given up, so that neither the
-                // delivery sweep nor a restart replays it forever.
+                // delivery sweep nor a restart replays it forever. The device still gets a
+                // final answer: a short 500 in its place.
                 metrics.undeliverable.increment()
-                logger.error("reply cannot be published", metadata: ["mqtt.topic": "\(reply.topic)", "error": "\(error)"])
-                if let recordID, !commits.submit(.delivered(recordID), urgent: false) { deliveries.end([recordID]) }
+                logger.error("reply cannot be published", metadata: ["mqtt.topic": "\(reply.topic)", "status": "\(reply.status)", "error": "\(error)"])
+                guard let recordID else { return }
+                if !commits.submit(.delivered(recordID), urgent: false) { deliveries.end([recordID]) }
+                publish(reply.undeliverable(because: error), recordID: nil)
             case .failure(let error):
                 if let recordID { deliveries.end([recordID]) }
                 // A final reply is still undelivered in the store: the delivery sweep publishes it again.

@@ -19,7 +19,11 @@ extension Bridge {
                 lastSweep = .now
             }
             if ContinuousClock.now - lastPurge > .seconds(30) {
-                let purged = (try? store.purge(finishedBefore: unixMillis() - configuration.store.retention.milliseconds)) ?? 0
+                let now = unixMillis()
+                let purged = (try? store.purge(
+                    finishedBefore: now - configuration.store.retention.milliseconds,
+                    deadLettersBefore: now - configuration.store.deadLetterRetention.milliseconds
+                )) ?? 0
                 if purged > 0 { logger.debug("purged finished requests", metadata: ["count": "\(purged)"]) }
                 lastPurge = .now
             }

@@ -45,6 +45,9 @@ struct EnvironmentOverride: Sendable {
         EnvironmentOverride(name: "COURIER_STORE_RETENTION") { value, config throws(ConfigRules.Problem) in
             config.store.retention = try ConfigRules.duration(value, atLeast: .zero).get()
         },
+        EnvironmentOverride(name: "COURIER_STORE_DEAD_LETTER_RETENTION") { value, config throws(ConfigRules.Problem) in
+            config.store.deadLetterRetention = try ConfigRules.duration(value, atLeast: .zero).get()
+        },
         EnvironmentOverride(name: "COURIER_HTTP_ADDRESS") { value, config throws(ConfigRules.Problem) in
             try checked(ConfigRules.address(value))
             config.httpAddress = value

@@ -80,9 +80,10 @@ extension ConfigLoader {
     }
 
     private static func store(_ node: ConfigNode, into store: inout CourierConfiguration.Store) throws {
-        let keys = try node.mapping(keys: ["path", "retention"])
+        let keys = try node.mapping(keys: ["path", "retention", "deadLetterRetention"])
         if let path = keys["path"] { store.path = try path.nonEmptyString() }
         if let retention = keys["retention"] { store.retention = try retention.duration() }
+        if let retention = keys["deadLetterRetention"] { store.deadLetterRetention = try retention.duration() }
     }
 
     private static func limits(_ node: ConfigNode, into limits: inout CourierConfiguration.Limits) throws {

@@ -26,7 +26,9 @@ public enum ConfigLoader {
     ///     - `COURIER_BRIDGE_ID`: `bridge.id`
     ///     - `COURIER_STORE_PATH`: `store.path`
     ///     - `COURIER_STORE_RETENTION`: `store.retention` (a duration: `10m`)
+    ///     - `COURIER_STORE_DEAD_LETTER_RETENTION`: `store.deadLetterRetention` (`7d`)
     ///     - `COURIER_HTTP_ADDRESS`: `http.address` (`HOST:PORT`)
+    ///     - `COURIER_HTTP_TOKENS_FILE`: `http.tokens`, the file of the HTTP API's bearer tokens
     ///     - `COURIER_LOG_LEVEL`: `log.level` (`trace` ... `critical`)
     ///     - `COURIER_MAX_PENDING_PER_DEVICE`: `limits.maxPendingPerDevice`
     ///     - `COURIER_MAX_PENDING_TOTAL`: `limits.maxPendingTotal`

@@ -25,7 +25,10 @@ public struct CourierConfiguration: Sendable, Equatable {
 
     public struct Store: Sendable, Equatable {
         public var path: String = ".courier/courier.sqlite"
+        /// How long finished requests answer duplicates and status queries.
         public var retention: Duration = .seconds(600)
+        /// How long dead letters (`failed`, `rejected`) are kept for listing and replay.
+        public var deadLetterRetention: Duration = .seconds(7 * 86_400)
 
         public init() {}
     }

@@ -8,6 +8,8 @@ public struct DeviceReply: Sendable, Equatable {
     public var correlationData: Data?
     public var userProperties: [UserProperty]
     public var status: Int
+    /// True for an MQTT 3.1.1 device's reply, whose topic's last level is the status.
+    public var statusInTopic = false
 
     /// The reply for a record and a status, or nil when nothing can be published (HTTP
     /// requests, MQTT 5 requests without a Response Topic).
@@ -43,7 +45,25 @@ public struct DeviceReply: Sendable, Equatable {
             contentType: contentType,
             correlationData: record.correlationData,
             userProperties: properties,
-            status: status
+            status: status,
+            statusInTopic: record.deviceProtocol == .mqtt311
+        )
+    }
+
+    /// A 500 `worker_error` to send in place of this reply when no broker can take it (too
+    /// large, malformed), to the same topic with the same correlation data.
+    public func undeliverable(because reason: any Error) -> DeviceReply {
+        var properties = [UserProperty("status", "500"), UserProperty("error", ReplyCode.workerError.rawValue)]
+        if let traceparent = userProperties.first(named: "traceparent") { properties.append(UserProperty("traceparent", traceparent)) }
+        let message = "the reply (status \(status), \(payload.count) bytes) cannot be delivered: \(reason)"
+        return DeviceReply(
+            topic: statusInTopic ? topic.split(separator: "/", omittingEmptySubsequences: false).dropLast().joined(separator: "/") + "/500" : topic,
+            payload: ErrorBody(.workerError, message: message).encoded(),
+            contentType: ErrorBody.contentType,
+            correlationData: correlationData,
+            userProperties: properties,
+            status: 500,
+            statusInTopic: statusInTopic
         )
     }
 

@@ -14,6 +14,9 @@ public struct Topics: Sendable, Equatable {
         ["\(devicePrefix)/+/requests/+", "\(devicePrefix)/+/requests/+/+"]
     }
 
+    /// The MQTT 5 request topic `devices/{device}/requests/{operation}`.
+    public func requestTopic(device: String, operation: String) -> String { "\(devicePrefix)/\(device)/requests/\(operation)" }
+
     public func workTopic(_ operation: String) -> String { "\(workPrefix)/\(operation)" }
 
     public func workSubscription(_ operation: String) -> String {
@@ -36,10 +39,12 @@ public struct Topics: Sendable, Equatable {
         "\(devicePrefix)/\(device)/replies/\(operation)/\(requestId)/\(status)"
     }
 
-    /// Whether a Response Topic is one the bridge may publish to for this device: inside its
-    /// reply namespace, without wildcards, empty levels or anything that is not a plain level.
+    /// Whether a Response Topic is one the bridge may publish to for this device: the reply
+    /// namespace itself or a topic below it (what `devices/{device}/replies/#` matches),
+    /// without wildcards, empty levels or anything that is not a plain level.
     public func isAllowedResponseTopic(_ topic: String, device: String) -> Bool {
         let namespace = replyNamespace(device)
+        if topic.utf8.count == namespace.utf8.count - 1, namespace.hasPrefix(topic) { return true }
         guard topic.hasPrefix(namespace), topic.count > namespace.count, topic.utf8.count <= 1024 else {
             return false
         }

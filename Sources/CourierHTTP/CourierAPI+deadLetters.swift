@@ -27,15 +27,20 @@ extension CourierAPI {
     /// `POST /v1/deadletters/{id}/replay`: runs a dead letter again as a new request with a
     /// fresh deadline; 202 with the new request's status JSON and `Location`. 404 when `id` is
     /// not a dead letter (unknown, not failed or rejected, or its operation is no longer
-    /// configured).
+    /// configured); the contract's error status when it cannot run (413 for a truncated
+    /// payload, 400, 429, 503).
     @Sendable func replay(_ request: Request, context: BasicRequestContext) async throws -> Response {
         let id = try context.parameters.require("id")
         do {
-            guard let copy = try bridge.replay(deadLetterID: id) else {
+            switch try bridge.replay(deadLetterID: id) {
+            case nil:
                 return APIResponse.notFound("no dead letter \(id) whose operation is configured")
+            case .refused(let code, let message)?:
+                return APIResponse.error(code, message: message)
+            case .accepted(let copy)?, .duplicate(let copy)?:
+                context.logger.info("dead letter replayed over HTTP", metadata: ["request.id": "\(copy.id)", "deadletter.id": "\(id)"])
+                return APIResponse.accepted(copy)
             }
-            context.logger.info("dead letter replayed over HTTP", metadata: ["request.id": "\(copy.id)", "deadletter.id": "\(id)"])
-            return APIResponse.accepted(copy)
         } catch {
             return APIResponse.storeUnavailable(error, logger: context.logger)
         }

@@ -154,17 +154,29 @@ extension RequestStore {
 
     // MARK: Retention
 
-    /// Deletes records in a final state last updated before `cutoff` (unix ms); returns how many.
+    /// Deletes records in a final state last updated before `cutoff` (unix ms), except dead
+    /// letters, which are kept until `deadLetterCutoff` but stop answering duplicates at
+    /// `cutoff` (their identity is cleared). Returns how many records were deleted.
     @discardableResult
-    public func purge(finishedBefore cutoff: Int64) throws -> Int {
+    public func purge(finishedBefore cutoff: Int64, deadLettersBefore deadLetterCutoff: Int64) throws -> Int {
         try pool.write { db in
+            let deadLetters = "('rejected', 'failed')"
             try db.execute(
                 sql: """
                     DELETE FROM requests
                     WHERE state NOT IN \(RequestState.pendingSQL) AND updatedAt < ?
+                      AND (state NOT IN \(deadLetters) OR updatedAt < ?)
+                    """,
+                arguments: [cutoff, deadLetterCutoff])
+            let deleted = db.changesCount
+            try db.execute(
+                sql: """
+                    UPDATE requests SET identity = NULL
+                    WHERE state NOT IN \(RequestState.pendingSQL) AND updatedAt < ?
+                      AND state IN \(deadLetters) AND identity IS NOT NULL
                     """,
                 arguments: [cutoff])
-            return db.changesCount
+            return deleted
         }
     }
 }

@@ -150,7 +150,7 @@ struct ConfigLoaderTests {
         BadFile(name: "unknown key", yaml: "broker:\n  url: mqtt://h:1\n  usernme: a\n", line: 3,
                 key: "broker.usernme", message: "unknown key (did you mean username?)"),
         BadFile(name: "unknown key, nothing close", yaml: "store:\n  colour: red\n", line: 2, key: "store.colour",
-                message: "unknown key (keys here are path, retention)"),
+                message: "unknown key (keys here are path, retention, deadLetterRetention)"),
         BadFile(name: "unknown operation key", yaml: "operations:\n  - name: a\n    retries: 3\n", line: 3,
                 key: "operations[0].retries", message: "unknown key"),
         BadFile(name: "section not a mapping", yaml: "limits: 5\n", line: 1, key: "limits",

@@ -18,7 +18,7 @@ struct DurationTextTests {
         #expect(DurationText.parse(text) == expected)
     }
 
-    @Test(arguments: ["", "s", "10", "5x", "1.5s", "-1s", "+1s", "10 s", "1d", "10S", "ms", "1h30m", "٣s"])
+    @Test(arguments: ["", "s", "10", "5x", "1.5s", "-1s", "+1s", "10 s", "1.5d", "10S", "ms", "1h30m", "٣s"])
     func rejects(_ text: String) {
         #expect(DurationText.parse(text) == nil)
     }
@@ -32,12 +32,13 @@ struct DurationTextTests {
         (.seconds(120), "2m"),
         (.seconds(3600), "1h"),
         (.seconds(5400), "90m"),
+        (.seconds(7 * 86_400), "7d"),
     ])
     func formats(_ duration: Duration, _ expected: String) {
         #expect(DurationText.format(duration) == expected)
     }
 
-    @Test(arguments: ["500ms", "10s", "2m", "1h", "1500ms", "90m"])
+    @Test(arguments: ["500ms", "10s", "2m", "1h", "1500ms", "90m", "7d"])
     func roundTrips(_ text: String) throws {
         let duration = try #require(DurationText.parse(text))
         #expect(DurationText.format(duration) == text)

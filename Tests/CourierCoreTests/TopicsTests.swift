@@ -38,7 +38,7 @@ struct TopicsTests {
         #expect(!Topics.isValidID(parsed?.device ?? ""))
     }
 
-    @Test(arguments: ["devices/d1/replies/x", "devices/d1/replies/a/b", "devices/d1/replies/echo/r1/200"])
+    @Test(arguments: ["devices/d1/replies/x", "devices/d1/replies/a/b", "devices/d1/replies/echo/r1/200", "devices/d1/replies"])
     func allowsTheDevicesOwnReplyTopics(_ topic: String) {
         #expect(topics.isAllowedResponseTopic(topic, device: "d1"))
     }
@@ -49,7 +49,8 @@ struct TopicsTests {
         "devices/d1/replies/+",
         "devices/d1/replies/a/+/b",
         "devices/d1/replies/",
-        "devices/d1/replies",
+        "devices/d1/replie",
+        "devices/d2/replies",
         "devices/d1/requests/x",
         "$SYS/x",
         "devices/d1/replies//x",

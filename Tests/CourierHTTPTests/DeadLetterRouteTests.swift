@@ -1,6 +1,7 @@
 import CourierBridge
 import CourierCore
 import CourierHTTP
+import CourierStore
 import Foundation
 import Hummingbird
 import HummingbirdTesting
@@ -61,6 +62,34 @@ struct DeadLetterRouteTests {
             let second: DeadLetterPage = try await client.send(.get, "/v1/deadletters?limit=1&cursor=\(next)").decode()
             #expect(second.deadLetters.map(\.id) == [failedID])
             #expect(second.next == nil)
+        }
+    }
+
+    /// A replay is checked as a new request is: a 413's stored prefix, bad JSON, no worker.
+    @Test("a dead letter that cannot run is refused on replay, and nothing is stored")
+    func replayChecksTheRequestAgain() async throws {
+        try await HTTPHarness.run { harness, client in
+            func deadLetter(_ operation: String, reason: ReplyCode, payload: Data) throws -> String {
+                var record = RequestRecord(
+                    id: RequestRecord.newID(), device: "d7", operation: operation, deviceProtocol: .mqtt5,
+                    payload: payload, state: .rejected, receivedAt: unixMillis(), deadline: unixMillis()
+                )
+                record.reason = reason.rawValue
+                _ = try harness.store.accept(record, maxPendingPerDevice: .max, maxPendingTotal: .max)
+                return record.id
+            }
+            let truncated = try deadLetter("echo", reason: .payloadTooLarge, payload: Data(repeating: 0x61, count: 262_144))
+            let badJSON = try deadLetter("telemetry.summary", reason: .badRequest, payload: Data("{nope".utf8))
+            let before = try harness.store.list(RequestQuery(limit: 100)).records.count
+
+            let tooLarge = try await client.send(.post, "/v1/deadletters/\(truncated)/replay")
+            #expect(tooLarge.status == .contentTooLarge)
+            #expect(tooLarge.errorBody?.error.code == "payload_too_large")
+            let invalid = try await client.send(.post, "/v1/deadletters/\(badJSON)/replay")
+            #expect(invalid.status == .badRequest)
+            #expect(invalid.errorBody?.error.code == "bad_request")
+            #expect(try harness.store.list(RequestQuery(limit: 100)).records.count == before)
+            #expect(harness.bridge.refusals == 2)
         }
     }
 }

@@ -62,12 +62,12 @@ struct RequestStoreLifecycleTests {
         #expect(try accept("5", device: "e") == .totalOverQuota(pending: 3))
 
         // Purging a finished record leaves the counts alone...
-        #expect(try store.purge(finishedBefore: 10_000) == 1)
+        #expect(try store.purge(finishedBefore: 10_000, deadLettersBefore: 10_000) == 1)
         #expect(try store.pendingCount() == 3)
         // ...while deleting a pending one (through a state change then purge) frees a slot.
         _ = try store.update(id: "2") { $0.state = .cancelled; $0.updatedAt = 3_000 }
         #expect(try store.pendingCount() == 2)
-        #expect(try store.purge(finishedBefore: 10_000) == 1)
+        #expect(try store.purge(finishedBefore: 10_000, deadLettersBefore: 10_000) == 1)
         #expect(try store.pendingCount() == 2)
         #expect(try store.pendingCount(device: "b") == 0)
         #expect(try accept("5", device: "e") == .accepted)
@@ -273,17 +273,23 @@ struct RequestStoreLifecycleTests {
         _ = try store.finish(
             id: "new", state: .failed, reply: okReply, onlyFrom: RequestState.pending,
             now: 5_000)
-        try store.insert(makeRecord(id: "rejected", state: .rejected, receivedAt: 900))
+        try store.insert(makeRecord(id: "rejected", identity: "m5|dev-1|eA==", state: .rejected, receivedAt: 900))
 
-        #expect(try store.purge(finishedBefore: 1_000) == 1)  // rejected, updatedAt 900
-        #expect(try store.record(id: "rejected") == nil)
-        #expect(try store.purge(finishedBefore: 5_000) == 1)
+        // Past retention a dead letter stays, but no longer answers duplicates.
+        #expect(try store.purge(finishedBefore: 1_000, deadLettersBefore: 0) == 0)
+        #expect(try store.record(id: "rejected")?.identity == nil)
+        #expect(try store.record(identity: "m5|dev-1|eA==") == nil)
+        #expect(try store.purge(finishedBefore: 5_000, deadLettersBefore: 0) == 1)
         #expect(try store.record(id: "old") == nil)
+        #expect(try store.record(id: "rejected") != nil)
+        // Dead letters go at their own, longer retention.
+        #expect(try store.purge(finishedBefore: .max, deadLettersBefore: 1_000) == 1)  // rejected, updatedAt 900
+        #expect(try store.record(id: "rejected") == nil)
         #expect(try store.record(id: "new") != nil)
         #expect(try store.record(id: "pendingOld") != nil)  // pending records are never purged
-        #expect(try store.purge(finishedBefore: .max) == 1)
+        #expect(try store.purge(finishedBefore: .max, deadLettersBefore: .max) == 1)
         #expect(try store.record(id: "new") == nil)
         #expect(try store.record(id: "pendingOld") != nil)
-        #expect(try store.purge(finishedBefore: .max) == 0)
+        #expect(try store.purge(finishedBefore: .max, deadLettersBefore: .max) == 0)
     }
 }
