@@ -3,7 +3,7 @@
 # toolchain is Scripts/swift-env.sh's business.
 set -euo pipefail
 
-packages=(mosquitto mosquitto-clients libmosquitto-dev openssl pkg-config curl ca-certificates)
+packages=(mosquitto mosquitto-clients libmosquitto-dev openssl pkg-config curl ca-certificates e2fsprogs util-linux)
 missing=()
 for package in "${packages[@]}"; do
     dpkg-query -W -f='${Status}' "$package" 2>/dev/null | grep -q "install ok installed" || missing+=("$package")

@@ -12,6 +12,8 @@ struct BridgeFixture {
     let worker: FakeWorker
     let directory: URL
     let configPath: String
+    /// `--store` for every bridge started, when the store is not in ``directory``.
+    let storeArguments: [String]
     /// Bridges started again by ``restartBridge()``, stopped with the fixture even when a test fails.
     private let restarted = Restarted()
 
@@ -41,8 +43,10 @@ struct BridgeFixture {
         }
     }
 
+    /// - Parameter store: the store's path, when not in the fixture's directory.
     static func with(
         limits: String = "",
+        store: String? = nil,
         policy: @escaping FakeWorker.Policy = BridgeFixture.policy,
         _ body: (BridgeFixture) async throws -> Void
     ) async throws {
@@ -54,8 +58,9 @@ struct BridgeFixture {
                 operations: ["echo", "tiny", "acked", "telemetry.summary", "slow", "failing"],
                 policy: policy
             )
-            let bridge = try await CourierDaemon.start(["bridge", "--config", config], readyLine: "bridge started", directory: directory)
-            let fixture = BridgeFixture(broker: broker, bridge: bridge, worker: worker, directory: directory, configPath: config)
+            let storeArguments = store.map { ["--store", $0] } ?? []
+            let bridge = try await CourierDaemon.start(["bridge", "--config", config] + storeArguments, readyLine: "bridge started", directory: directory)
+            let fixture = BridgeFixture(broker: broker, bridge: bridge, worker: worker, directory: directory, configPath: config, storeArguments: storeArguments)
             do {
                 try await body(fixture)
             } catch {
@@ -69,7 +74,7 @@ struct BridgeFixture {
 
     /// Starts the bridge again on the same store and config (after a kill).
     func restartBridge() async throws -> CourierDaemon {
-        let daemon = try await CourierDaemon.start(["bridge", "--config", configPath], readyLine: "bridge started", directory: directory)
+        let daemon = try await CourierDaemon.start(["bridge", "--config", configPath] + storeArguments, readyLine: "bridge started", directory: directory)
         restarted.daemons.withLock { $0.append(daemon) }
         return daemon
     }

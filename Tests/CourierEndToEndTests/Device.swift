@@ -9,8 +9,17 @@ struct Device: Sendable {
     let client: MQTTClient
     let replies: MessageInbox
 
-    static func connect(_ id: String, to broker: MosquittoBroker) async throws -> Device {
-        let client = try await broker.connectedClient(id) { $0.inboundCapacity = 10_000 }
+    /// - Parameter persistent: a durable session (clean start off, one hour's session
+    ///   expiry), so replies published while the device is away wait for it at the broker.
+    static func connect(_ id: String, to broker: MosquittoBroker, persistent: Bool = false) async throws -> Device {
+        let client = try await broker.connectedClient(id) {
+            $0.inboundCapacity = 10_000
+            if persistent {
+                $0.clientID = "device-\(id)"
+                $0.cleanStart = false
+                $0.sessionExpiry = 3600
+            }
+        }
         let replies = MessageInbox.draining(client)
         try await client.subscribe("devices/\(id)/replies/#")
         return Device(id: id, client: client, replies: replies)

@@ -77,13 +77,24 @@ final class FakeWorker: Sendable {
 
     /// Replies as a worker does; `error` is the worker's own error code.
     func reply(to work: Work, status: Int, payload: Data, error: String? = nil) async throws {
+        try await reply(to: work, rawStatus: "\(status)", payload: payload, error: error)
+    }
+
+    /// Replies with any `status` text (or none) and any correlation data, as a broken worker
+    /// might; `correlation` nil sends the work's own, `.some(nil)` none at all.
+    func reply(to work: Work, rawStatus: String?, payload: Data, error: String? = nil, correlation: Data?? = nil) async throws {
         guard let topic = work.message.properties.responseTopic else { return }
-        var userProperties = [MQTTProperties.UserProperty("status", "\(status)")]
+        var userProperties: [MQTTProperties.UserProperty] = []
+        if let rawStatus { userProperties.append(.init("status", rawStatus)) }
         if let error { userProperties.append(.init("error", error)) }
         try await client.publish(
             topic,
             payload: payload,
-            properties: .init(correlationData: work.message.properties.correlationData, contentType: work.message.properties.contentType, userProperties: userProperties)
+            properties: .init(
+                correlationData: correlation ?? work.message.properties.correlationData,
+                contentType: work.message.properties.contentType,
+                userProperties: userProperties
+            )
         )
     }
 
