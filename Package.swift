@@ -147,7 +147,7 @@ let package = Package(
         ),
         .testTarget(
             name: "MQTTTests",
-            dependencies: ["MQTT", "CourierTesting"],
+            dependencies: ["CMosquitto", "MQTT", "CourierTesting"],
             swiftSettings: strict
         ),
         .testTarget(

@@ -14,6 +14,7 @@ struct BenchCommand: AsyncParsableCommand {
             MQTTBenchmark.self,
             BridgeBenchmark.self,
             StoreBenchmark.self,
+            PendingBenchmark.self,
         ]
     )
 }
