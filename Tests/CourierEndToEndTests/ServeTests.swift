@@ -46,6 +46,23 @@ struct ServeTests {
         }
     }
 
+    /// Each of these once killed the bridge (libmosquitto 2.0.11 crashed copying an empty
+    /// string property into the reply).
+    @Test(arguments: [
+        ["user-property", "k", ""], ["user-property", "", "v"], ["content-type", ""], ["user-property", "traceparent", ""],
+    ])
+    func mosquittoRRWithAnEmptyStringPropertyGetsItsAnswer(_ property: [String]) async throws {
+        try await withServe { broker, serve in
+            let result = try await Command.run(
+                "mosquitto_rr",
+                ["-p", "\(broker.port)", "-t", "devices/rr-2/requests/echo", "-e", "devices/rr-2/replies/x", "-m", "hi", "-W", "10", "-D", "publish"] + property
+            )
+            #expect(result.status == 0, "\(result.stderr)")
+            #expect(result.stdout.trimmingCharacters(in: .whitespacesAndNewlines) == "hi")
+            #expect(serve.isRunning)
+        }
+    }
+
     @Test
     func aHundredDevicesTimesTwentyRequestsGetTheirOwnReplies() async throws {
         try await withServe { broker, _ in try await Self.hundredDevicesTimesTwenty(on: broker) }
