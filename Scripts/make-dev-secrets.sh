@@ -8,6 +8,10 @@
 #                                        verifies against the CA or expires within a week)
 #   Config/secrets/<user>.pass           a random password per account, on one line
 #   Config/secrets/passwd                mosquitto_passwd hashes of those passwords
+#   Config/secrets/http.tokens           bearer tokens of the HTTP API (http.tokens in
+#                                        Config/courier-production.yaml): one read, one write
+#   Config/secrets/http-read.token,      each of those tokens alone, for the operator CLI's
+#     http-write.token                   --token-file
 #
 # Accounts: courier-bridge, courier-worker and devices device-1, device-2, device-3, plus any
 # device ids given as arguments:   Scripts/make-dev-secrets.sh thermostat-7 pump.2
@@ -123,6 +127,28 @@ for account in "${accounts[@]}"; do
 done
 chmod 600 "$secrets/passwd" "$secrets"/*.pass
 
+# Bearer tokens of the HTTP API: a token file as http.tokens reads it (SCOPE TOKEN [NAME]), and
+# each token alone in a file for `courier requests ... --token-file`. An existing token file is
+# kept as it is: it may hold tokens given out since.
+tokens=$secrets/http.tokens
+if [[ -s $tokens ]]; then
+    kept+=("$tokens")
+else
+    read_token=$(openssl rand -hex 32)
+    write_token=$(openssl rand -hex 32)
+    printf '%s\n' "$read_token" >"$secrets/http-read.token"
+    printf '%s\n' "$write_token" >"$secrets/http-write.token"
+    printf '%s\n' \
+        "# Bearer tokens of Courier's HTTP API, one per line: SCOPE TOKEN [NAME]" \
+        "# (SCOPE read: every GET; write: everything). Made by Scripts/make-dev-secrets.sh." \
+        "read  $read_token operator-read" \
+        "write $write_token operator-write" >"$tokens"
+    made+=("$tokens, $secrets/http-read.token, $secrets/http-write.token (HTTP API tokens)")
+fi
+for file in "$tokens" "$secrets/http-read.token" "$secrets/http-write.token"; do
+    if [[ -e $file ]]; then chmod 600 "$file"; fi
+done
+
 # Started as root, mosquitto drops privileges to the `mosquitto` user before it reads the
 # password file and the ACL, so when root runs this script that user's group may read what the
 # broker needs (the plain-text .pass files stay private to their owner).
@@ -154,3 +180,10 @@ Connect as a device, e.g.:
 Courier (Config/courier.yaml): url mqtts://localhost:8883, username courier-bridge,
 passwordFile $secrets/courier-bridge.pass, tls.caFile $certs/ca.crt.
 EOF
+if [[ $out == Config ]]; then
+    cat <<EOF
+Or all of that, with the HTTP API on every interface behind the tokens in $tokens:
+  courier serve --config Config/courier-production.yaml
+  courier requests list --token-file $secrets/http-read.token
+EOF
+fi

@@ -52,6 +52,9 @@ struct EnvironmentOverride: Sendable {
             try checked(ConfigRules.address(value))
             config.httpAddress = value
         },
+        EnvironmentOverride(name: "COURIER_HTTP_TOKENS_FILE") { value, config in
+            config.httpTokensFile = value
+        },
         EnvironmentOverride(name: "COURIER_LOG_LEVEL") { value, config throws(ConfigRules.Problem) in
             try checked(ConfigRules.logLevel(value))
             config.logLevel = value

@@ -23,11 +23,13 @@ extension ConfigLoader {
         }
         if let node = sections["store"] { try store(node, into: &configuration.store) }
         if let node = sections["http"] {
-            if let address = try node.mapping(keys: ["address"])["address"] {
+            let keys = try node.mapping(keys: ["address", "tokens"])
+            if let address = keys["address"] {
                 let text = try address.string()
                 if let problem = ConfigRules.address(text) { throw address.error(problem) }
                 configuration.httpAddress = text
             }
+            if let tokens = keys["tokens"], !tokens.isNull { configuration.httpTokensFile = try tokens.nonEmptyString() }
         }
         if let node = sections["limits"] { try limits(node, into: &configuration.limits) }
         if let node = sections["workers"] {

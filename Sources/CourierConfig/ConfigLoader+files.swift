@@ -3,12 +3,15 @@ import Foundation
 import Yams
 
 extension ConfigLoader {
-    /// Checks that the files a configuration names can be read: `broker.passwordFile` and
-    /// `broker.tls.caFile`, `certFile` and `keyFile`.
+    /// Checks what parsing alone cannot: that the files a configuration names can be read
+    /// (`broker.passwordFile`, `broker.tls.caFile`, `certFile` and `keyFile`, `http.tokens`),
+    /// that the token file is well formed, and that an HTTP API without tokens listens on a
+    /// loopback address only (``LoopbackRule``).
     ///
     /// A problem names the key, with the file and line when the value is the one written in the
     /// YAML file at `path`, or the `COURIER_*` variable when the value came from there:
-    /// `courier.yaml:8: broker.tls.caFile: cannot read "Config/tls/ca.crt": no such file`.
+    /// `courier.yaml:8: broker.tls.caFile: cannot read "Config/tls/ca.crt": no such file`. A
+    /// problem inside the token file names that file and its line.
     public static func checkFiles(
         _ configuration: CourierConfiguration,
         path: String?,
@@ -20,19 +23,53 @@ extension ConfigLoader {
             (["broker", "tls", "caFile"], tls?.caFile, "COURIER_BROKER_TLS_CA_FILE"),
             (["broker", "tls", "certFile"], tls?.certFile, "COURIER_BROKER_TLS_CERT_FILE"),
             (["broker", "tls", "keyFile"], tls?.keyFile, "COURIER_BROKER_TLS_KEY_FILE"),
+            (["http", "tokens"], configuration.httpTokensFile, "COURIER_HTTP_TOKENS_FILE"),
         ]
         for file in files {
             guard let value = file.value, let problem = unreadable(value) else { continue }
             let message = "cannot read \(quoted(value)): \(problem)"
-            if let variable = file.variable, environment[variable] == value {
-                throw ConfigError(key: variable, message: message)
-            }
-            let key = file.key.joined(separator: ".")
-            guard let path, let line = writtenLine(of: file.key, value: value, inFile: path) else {
-                throw ConfigError(key: key, message: message)
-            }
-            throw ConfigError(file: path, line: line, key: key, message: message)
+            throw located(message, key: file.key, value: value, variable: file.variable, path: path, environment: environment)
         }
+        _ = try readTokens(configuration)
+        if configuration.httpTokensFile == nil, let problem = LoopbackRule.problem(address: configuration.httpAddress) {
+            throw located(
+                problem, key: ["http", "address"], value: configuration.httpAddress, variable: "COURIER_HTTP_ADDRESS",
+                path: path, environment: environment
+            )
+        }
+    }
+
+    /// The HTTP API's bearer tokens, read from `http.tokens`; nil when it names no file.
+    public static func readTokens(_ configuration: CourierConfiguration) throws -> AccessTokens? {
+        guard let file = configuration.httpTokensFile else { return nil }
+        let text: String
+        do {
+            text = try String(contentsOfFile: file, encoding: .utf8)
+        } catch {
+            throw ConfigError(key: "http.tokens", message: "cannot read \(quoted(file)): \(unreadable(file) ?? error.localizedDescription)")
+        }
+        return try AccessTokens.parse(text, file: file)
+    }
+
+    /// A problem with a value the configuration holds, located where that value came from: the
+    /// `COURIER_*` variable, else the line of `key` in the YAML file at `path`, else just the key
+    /// (a command-line flag).
+    private static func located(
+        _ message: String,
+        key: [String],
+        value: String,
+        variable: String?,
+        path: String?,
+        environment: [String: String]
+    ) -> ConfigError {
+        if let variable, environment[variable] == value {
+            return ConfigError(key: variable, message: message)
+        }
+        let name = key.joined(separator: ".")
+        guard let path, let line = writtenLine(of: key, value: value, inFile: path) else {
+            return ConfigError(key: name, message: message)
+        }
+        return ConfigError(file: path, line: line, key: name, message: message)
     }
 
     /// The line of `key` in the YAML file at `path`, when it holds `value` there.

@@ -55,6 +55,9 @@ public struct CourierConfiguration: Sendable, Equatable {
     public var bridgeID: String = "bridge-1"
     public var store = Store()
     public var httpAddress: String = "127.0.0.1:8080"
+    /// The file of the HTTP API's bearer tokens (``AccessTokens``); nil leaves the API open,
+    /// which is allowed only on a loopback address (``LoopbackRule``).
+    public var httpTokensFile: String?
     public var limits = Limits()
     public var operations: [OperationConfig] = CourierConfiguration.defaultOperations
     public var workers = Workers()

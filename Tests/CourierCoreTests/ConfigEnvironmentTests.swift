@@ -17,6 +17,7 @@ struct ConfigEnvironmentTests {
             "COURIER_STORE_PATH": "/tmp/courier.sqlite",
             "COURIER_STORE_RETENTION": "30s",
             "COURIER_HTTP_ADDRESS": "0.0.0.0:9000",
+            "COURIER_HTTP_TOKENS_FILE": "/etc/courier/http.tokens",
             "COURIER_LOG_LEVEL": "debug",
             "COURIER_MAX_PENDING_PER_DEVICE": "5",
             "COURIER_MAX_PENDING_TOTAL": "500",
@@ -37,6 +38,7 @@ struct ConfigEnvironmentTests {
         #expect(config.store.path == "/tmp/courier.sqlite")
         #expect(config.store.retention == .seconds(30))
         #expect(config.httpAddress == "0.0.0.0:9000")
+        #expect(config.httpTokensFile == "/etc/courier/http.tokens")
         #expect(config.logLevel == "debug")
         #expect(config.limits.maxPendingPerDevice == 5)
         #expect(config.limits.maxPendingTotal == 500)
