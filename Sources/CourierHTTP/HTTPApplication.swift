@@ -1,4 +1,5 @@
 import CourierBridge
+import CourierCore
 import Hummingbird
 import Logging
 import Prometheus
@@ -24,20 +25,33 @@ import Prometheus
 ///
 /// Every error is `{"error":{"status":..,"code":..,"message":..}}` with that HTTP status.
 ///
+/// With `tokens`, every call but `/healthz` and `/readyz` needs `Authorization: Bearer TOKEN`:
+/// a `read` token for `GET`s, a `write` token for the rest (401 `unauthorized` without a valid
+/// token, 403 `forbidden` without the scope; see ``BearerAuthMiddleware``).
+///
 /// - Parameters:
 ///   - registry: where `/metrics` reads from: the registry behind the process's
 ///     `PrometheusMetricsFactory` (see ``PrometheusMetrics/bootstrap()``).
 ///   - address: where to listen; port 0 picks a free one.
+///   - tokens: the bearer tokens (`http.tokens`); nil leaves the API open to anyone who can
+///     reach it, so it must then listen on a loopback address.
+/// - Throws: a ``ConfigError`` on `http.address` when `tokens` is nil and `address` is not a
+///   loopback address (``LoopbackRule``).
 public func makeHTTPApplication(
     bridge: Bridge,
     registry: PrometheusCollectorRegistry?,
     address: (host: String, port: Int),
+    tokens: AccessTokens?,
     logger: Logger
-) -> some ApplicationProtocol {
+) throws -> some ApplicationProtocol {
+    if tokens == nil, let problem = LoopbackRule.problem(address: "\(address.host):\(address.port)") {
+        throw ConfigError(key: "http.address", message: problem)
+    }
     let api = CourierAPI(bridge: bridge, registry: registry)
     let router = Router(context: BasicRequestContext.self)
     router.add(middleware: ErrorBodyMiddleware())
     router.add(middleware: LogRequestsMiddleware(.debug))
+    if let tokens { router.add(middleware: BearerAuthMiddleware(tokens: tokens)) }
     api.register(on: router)
     return Application(
         router: router,

@@ -1,5 +1,6 @@
 import ArgumentParser
 import CourierBridge
+import CourierConfig
 import CourierCore
 import CourierHTTP
 import CourierStore
@@ -43,7 +44,13 @@ struct BridgeRuntime {
             logger: logger
         )
         let address = try HTTPAddress(configuration.httpAddress)
-        http = makeHTTPApplication(bridge: bridge, registry: registry, address: (address.host, address.port), logger: logger)
+        http = try makeHTTPApplication(
+            bridge: bridge,
+            registry: registry,
+            address: (address.host, address.port),
+            tokens: try ConfigLoader.readTokens(configuration),
+            logger: logger
+        )
         self.logger = logger
     }
 

@@ -27,10 +27,11 @@ struct HTTPHarness: Sendable {
             OperationConfig(name: "test.flaky", timeout: .seconds(10), maxAttempts: 1),
         ]
 
-    /// Starts a broker, a store and a bridge, runs `body` against the API through `setup`, then
-    /// lets pending work finish and stops everything.
+    /// Starts a broker, a store and a bridge, runs `body` against the API (with `tokens`, if
+    /// any) through `setup`, then lets pending work finish and stops everything.
     static func run(
         _ setup: TestingSetup = .router,
+        tokens: AccessTokens? = nil,
         _ body: @escaping @Sendable (HTTPHarness, any TestClientProtocol) async throws -> Void
     ) async throws {
         let registry = PrometheusMetrics.bootstrap()
@@ -55,7 +56,7 @@ struct HTTPHarness: Sendable {
             let harness = HTTPHarness(bridge: bridge, store: store, pool: pool, gate: gate)
             do {
                 try await eventually("bridge ready") { bridge.isReady }
-                let app = makeHTTPApplication(bridge: bridge, registry: registry, address: ("127.0.0.1", 0), logger: logger)
+                let app = try makeHTTPApplication(bridge: bridge, registry: registry, address: ("127.0.0.1", 0), tokens: tokens, logger: logger)
                 try await app.test(setup) { client in try await body(harness, client) }
             } catch {
                 await harness.stop(running)
