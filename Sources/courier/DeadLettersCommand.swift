@@ -32,7 +32,7 @@ struct DeadLettersCommand: AsyncParsableCommand {
         }
 
         func run() async throws {
-            let answer = try await options.client.expect([200], "GET", "/v1/deadletters", query: [("limit", "\(limit)"), ("cursor", cursor)])
+            let answer = try await options.client().expect([200], "GET", "/v1/deadletters", query: [("limit", "\(limit)"), ("cursor", cursor)])
             if json {
                 print(Output.prettyJSON(answer.body))
                 return
@@ -66,7 +66,7 @@ struct DeadLettersCommand: AsyncParsableCommand {
         var json = false
 
         func run() async throws {
-            let answer = try await options.client.expect([202], "POST", "/v1/deadletters/\(APIClient.segment(id))/replay")
+            let answer = try await options.client().expect([202], "POST", "/v1/deadletters/\(APIClient.segment(id))/replay")
             if json {
                 print(Output.prettyJSON(answer.body))
                 return

@@ -6,10 +6,16 @@ import Foundation
 import FoundationNetworking
 #endif
 
-/// The `--api` option of the operator commands.
+/// The `--api` and `--token-file` options of the operator commands.
 struct APIOptions: ParsableArguments {
     @Option(name: .long, help: "Base URL of the bridge's HTTP API.")
     var api: String = "http://127.0.0.1:8080"
+
+    @Option(
+        name: .customLong("token-file"),
+        help: "File whose first line is the bearer token for the API (else COURIER_TOKEN; none for an API without tokens)."
+    )
+    var tokenFile: String?
 
     func validate() throws {
         guard let url = URL(string: api), let scheme = url.scheme, ["http", "https"].contains(scheme), url.host != nil else {
@@ -17,18 +23,63 @@ struct APIOptions: ParsableArguments {
         }
     }
 
-    var client: APIClient { APIClient(base: api) }
+    /// A client of `--api` with the token of `--token-file`, else of `COURIER_TOKEN`.
+    func client(environment: [String: String] = ProcessInfo.processInfo.environment) throws -> APIClient {
+        APIClient(base: api, token: try APIToken.read(file: tokenFile, environment: environment))
+    }
+}
+
+/// The bearer token an operator command sends. It is never printed: errors name the file or the
+/// variable it came from, not what it holds.
+enum APIToken {
+    /// The first line of `file` (white space trimmed) when given, else `COURIER_TOKEN`; nil when
+    /// neither is set.
+    static func read(file: String?, environment: [String: String]) throws -> String? {
+        guard let file else {
+            guard let value = environment["COURIER_TOKEN"]?.trimmingCharacters(in: .whitespacesAndNewlines), !value.isEmpty else {
+                return nil
+            }
+            try check(value, source: "COURIER_TOKEN")
+            return value
+        }
+        let text: String
+        do {
+            text = try String(contentsOfFile: file, encoding: .utf8)
+        } catch {
+            var isDirectory: ObjCBool = false
+            let reason =
+                !FileManager.default.fileExists(atPath: file, isDirectory: &isDirectory) ? "no such file"
+                : isDirectory.boolValue ? "it is a directory"
+                : !FileManager.default.isReadableFile(atPath: file) ? "permission denied" : error.localizedDescription
+            throw APIClientError.token("cannot read --token-file \"\(file)\": \(reason)")
+        }
+        let firstLine = text.split(separator: "\n", maxSplits: 1, omittingEmptySubsequences: false).first ?? ""
+        let token = firstLine.trimmingCharacters(in: .whitespacesAndNewlines)
+        guard !token.isEmpty else { throw APIClientError.token("the first line of --token-file \"\(file)\" is empty") }
+        try check(token, source: "--token-file \"\(file)\"")
+        return token
+    }
+
+    /// A token is one word of printable ASCII, so that it fits in a header as it is.
+    private static func check(_ token: String, source: String) throws {
+        guard token.unicodeScalars.allSatisfy({ $0.value > 0x20 && $0.value < 0x7f }) else {
+            throw APIClientError.token("\(source) must hold just the token, one word of printable ASCII (not a line of the server's token file)")
+        }
+    }
 }
 
 /// A small client of the bridge's HTTP API over Foundation's `URLSession`.
 struct APIClient: Sendable {
     /// The base URL without a trailing slash.
     let base: String
+    /// Sent as `Authorization: Bearer` when set.
+    private let token: String?
 
-    init(base: String) {
+    init(base: String, token: String? = nil) {
         var base = base
         while base.hasSuffix("/") { base.removeLast() }
         self.base = base
+        self.token = token
     }
 
     /// One answer: status, headers (names lowercased) and body.
@@ -58,6 +109,7 @@ struct APIClient: Sendable {
         var request = URLRequest(url: url, timeoutInterval: 30)
         request.httpMethod = method
         request.setValue("application/json", forHTTPHeaderField: "Accept")
+        if let token { request.setValue("Bearer \(token)", forHTTPHeaderField: "Authorization") }
         let data: Data
         let response: URLResponse
         do {
@@ -99,13 +151,17 @@ enum APIClientError: Error, CustomStringConvertible {
     case unreachable(String, detail: String)
     case refused(ErrorBody.Detail)
     case unreadable(status: Int, detail: String)
+    case token(String)
 
     var description: String {
         switch self {
         case .badURL(let url): "cannot make a URL of \(url)"
         case .unreachable(let base, let detail): "cannot reach the Courier API at \(base) (is the bridge running? see --api): \(detail)"
+        case .refused(let error) where error.status == 401:
+            "\(error.status) \(error.code): \(error.message) (give a token with --token-file FILE or COURIER_TOKEN)"
         case .refused(let error): "\(error.status) \(error.code): \(error.message)"
         case .unreadable(let status, let detail): "unexpected answer (HTTP \(status)): \(detail)"
+        case .token(let problem): problem
         }
     }
 }

@@ -43,7 +43,7 @@ struct RequestsCommand: AsyncParsableCommand {
         }
 
         func run() async throws {
-            let answer = try await options.client.expect(
+            let answer = try await options.client().expect(
                 [200], "GET", "/v1/requests",
                 query: [("state", state), ("device", device), ("operation", operation), ("limit", "\(limit)"), ("cursor", cursor)]
             )
@@ -80,7 +80,7 @@ struct RequestsCommand: AsyncParsableCommand {
         var json = false
 
         func run() async throws {
-            let client = options.client
+            let client = try options.client()
             let answer = try await client.expect([200], "GET", "/v1/requests/\(APIClient.segment(id))")
             if json {
                 print(Output.prettyJSON(answer.body))
@@ -131,7 +131,7 @@ struct RequestsCommand: AsyncParsableCommand {
         var json = false
 
         func run() async throws {
-            let answer = try await options.client.expect([200], "DELETE", "/v1/requests/\(APIClient.segment(id))")
+            let answer = try await options.client().expect([200], "DELETE", "/v1/requests/\(APIClient.segment(id))")
             if json {
                 print(Output.prettyJSON(answer.body))
                 return
