@@ -127,6 +127,11 @@ let package = Package(
             swiftSettings: strict
         ),
         .target(
+            name: "CourierFuzzing",
+            dependencies: ["CourierConfig", "CourierCore", "CourierDevices", "CourierWorkers"],
+            swiftSettings: strict
+        ),
+        .target(
             name: "CourierTesting",
             dependencies: ["CourierProcess", "MQTT", .product(name: "Logging", package: "swift-log")],
             swiftSettings: strict
@@ -138,6 +143,7 @@ let package = Package(
                 "CourierCore",
                 "CourierStore",
                 "CourierTesting",
+                "CourierDevices",
                 .product(name: "GRDB", package: "GRDB.swift"),
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),

@@ -15,6 +15,7 @@ struct BenchCommand: AsyncParsableCommand {
             BridgeBenchmark.self,
             StoreBenchmark.self,
             PendingBenchmark.self,
+            SoakBenchmark.self,
         ]
     )
 }
