@@ -16,6 +16,7 @@ struct ConfigEnvironmentTests {
             "COURIER_BRIDGE_ID": "bridge-9",
             "COURIER_STORE_PATH": "/tmp/courier.sqlite",
             "COURIER_STORE_RETENTION": "30s",
+            "COURIER_STORE_DEAD_LETTER_RETENTION": "2d",
             "COURIER_HTTP_ADDRESS": "0.0.0.0:9000",
             "COURIER_HTTP_TOKENS_FILE": "/etc/courier/http.tokens",
             "COURIER_LOG_LEVEL": "debug",
@@ -37,6 +38,7 @@ struct ConfigEnvironmentTests {
         #expect(config.bridgeID == "bridge-9")
         #expect(config.store.path == "/tmp/courier.sqlite")
         #expect(config.store.retention == .seconds(30))
+        #expect(config.store.deadLetterRetention == .seconds(2 * 86_400))
         #expect(config.httpAddress == "0.0.0.0:9000")
         #expect(config.httpTokensFile == "/etc/courier/http.tokens")
         #expect(config.logLevel == "debug")
