@@ -11,10 +11,12 @@ extension ConfigLoader {
     /// A problem names the key, with the file and line when the value is the one written in the
     /// YAML file at `path`, or the `COURIER_*` variable when the value came from there:
     /// `courier.yaml:8: broker.tls.caFile: cannot read "Config/tls/ca.crt": no such file`. A
-    /// problem inside the token file names that file and its line.
+    /// problem inside the token file names that file and its line. With `servesHTTP` false (a
+    /// worker, which has no HTTP API) the `http` keys are not checked.
     public static func checkFiles(
         _ configuration: CourierConfiguration,
         path: String?,
+        servesHTTP: Bool = true,
         environment: [String: String] = ProcessInfo.processInfo.environment
     ) throws {
         let tls = configuration.broker.tls
@@ -23,13 +25,13 @@ extension ConfigLoader {
             (["broker", "tls", "caFile"], tls?.caFile, "COURIER_BROKER_TLS_CA_FILE"),
             (["broker", "tls", "certFile"], tls?.certFile, "COURIER_BROKER_TLS_CERT_FILE"),
             (["broker", "tls", "keyFile"], tls?.keyFile, "COURIER_BROKER_TLS_KEY_FILE"),
-            (["http", "tokens"], configuration.httpTokensFile, "COURIER_HTTP_TOKENS_FILE"),
-        ]
+        ] + (servesHTTP ? [(["http", "tokens"], configuration.httpTokensFile, "COURIER_HTTP_TOKENS_FILE")] : [])
         for file in files {
             guard let value = file.value, let problem = unreadable(value) else { continue }
             let message = "cannot read \(quoted(value)): \(problem)"
             throw located(message, key: file.key, value: value, variable: file.variable, path: path, environment: environment)
         }
+        guard servesHTTP else { return }
         _ = try readTokens(configuration)
         if configuration.httpTokensFile == nil, let problem = LoopbackRule.problem(address: configuration.httpAddress) {
             throw located(

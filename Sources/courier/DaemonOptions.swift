@@ -48,8 +48,9 @@ struct DaemonOptions: ParsableArguments {
     }
 
     /// The configuration: `defaults`, then the file, then `COURIER_*`, then these flags; the
-    /// files it names (password file, TLS certificates and key) must be readable.
-    func configuration(defaults: CourierConfiguration = CourierConfiguration()) throws -> CourierConfiguration {
+    /// files it names (password file, TLS certificates and key, and for a daemon that serves
+    /// the HTTP API its token file) must be readable.
+    func configuration(defaults: CourierConfiguration = CourierConfiguration(), servesHTTP: Bool = true) throws -> CourierConfiguration {
         var configuration = try ConfigLoader.load(path: config, defaults: defaults)
         if let broker { configuration.broker.url = broker }
         if let store { configuration.store.path = store }
@@ -65,7 +66,7 @@ struct DaemonOptions: ParsableArguments {
             configuration.broker.password = nil
         }
         if let logLevel { configuration.logLevel = logLevel }
-        try ConfigLoader.checkFiles(configuration, path: config)
+        try ConfigLoader.checkFiles(configuration, path: config, servesHTTP: servesHTTP)
         return configuration
     }
 }

@@ -27,7 +27,7 @@ struct WorkerCommand: AsyncParsableCommand {
     }
 
     func run() async throws {
-        var configuration = try options.configuration()
+        var configuration = try options.configuration(servesHTTP: false)
         if let workerID { configuration.workers.id = workerID }
         let logger = Logs.bootstrap(level: configuration.logLevel)
         let service = WorkerService(

@@ -32,6 +32,16 @@ struct HTTPAccessConfigTests {
         #expect(error.file == "c.yaml" && error.line == 2 && error.key == "http.tokens")
     }
 
+    /// A worker has no HTTP API: the production config's `http` keys are not its business.
+    @Test func aDaemonWithoutTheHTTPAPISkipsItsChecks() throws {
+        let path = try Self.config("  address: 0.0.0.0:8080\n  tokens: /nonexistent/http.tokens")
+        let configuration = try ConfigLoader.load(path: path, environment: [:])
+        try ConfigLoader.checkFiles(configuration, path: path, servesHTTP: false, environment: [:])
+        #expect(throws: ConfigError.self) { try ConfigLoader.checkFiles(configuration, path: path, environment: [:]) }
+        let open = try ConfigLoader.load(path: try Self.config("  address: 0.0.0.0:8080"), environment: [:])
+        try ConfigLoader.checkFiles(open, path: nil, servesHTTP: false, environment: [:])
+    }
+
     @Test func anOpenAPIOnLoopbackIsFine() throws {
         for address in ["127.0.0.1:8080", "localhost:8080", "[::1]:8080", "127.0.0.1:0"] {
             let path = try Self.config("  address: \"\(address)\"")

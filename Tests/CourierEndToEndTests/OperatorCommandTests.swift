@@ -137,11 +137,11 @@ struct OperatorCommandTests {
             let replies = try await device.replies(to: "f1", count: 2)
             #expect(replies.last?.status == 200 && replies.last?.text == "boom")
 
+            // A replay is checked as a new request: the invalid JSON is refused again.
             let rejectedID = try #require(letters.first?["id"] as? String)
-            let json = try Self.object(try await fixture.courier(["deadletters", "replay", rejectedID, "--json"]))
-            #expect(json["reason"] as? String == "replay of \(rejectedID)")
-            #expect(json["operation"] as? String == "telemetry.summary")
-            #expect(json["id"] as? String != rejectedID)
+            let refused = try await fixture.run(["deadletters", "replay", rejectedID, "--json"])
+            #expect(refused.status != 0)
+            #expect(refused.stderr.contains("400 bad_request"), "\(refused.stderr)")
 
             let unknown = try await fixture.run(["deadletters", "replay", String(newID.2)])
             #expect(unknown.status != 0)
