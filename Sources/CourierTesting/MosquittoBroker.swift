@@ -138,6 +138,8 @@ public func withBroker<T>(
     do {
         let result = try await body(broker)
         await broker.stop()
+        // Kept when the body failed, for its log.
+        try? FileManager.default.removeItem(at: broker.directory)
         return result
     } catch {
         await broker.stop()
