@@ -15,6 +15,13 @@ public struct RequestIntake: Sendable {
     public var configuration: CourierConfiguration
     public var topics: Topics
 
+    /// The most levels a Response Topic may have. mosquitto 2.0 disconnects a client that
+    /// publishes to a topic of more than 201 levels (EMQX's default limit is 128): the bridge
+    /// would be that client, and libmosquitto would publish its QoS 1 reply again after every
+    /// reconnect, so one such request would keep the bridge off the broker. A deeper topic is
+    /// one the bridge must not publish to, as one outside the device's namespace.
+    public static let maxResponseTopicLevels = 128
+
     public init(configuration: CourierConfiguration, topics: Topics = Topics()) {
         self.configuration = configuration
         self.topics = topics
@@ -51,6 +58,13 @@ public struct RequestIntake: Sendable {
         {
             record.responseTopic = nil  // never published to
             return reject(record, .forbiddenResponseTopic, "response topic \(responseTopic) is outside \(topics.replyNamespace(parsed.device))#")
+        }
+        if !isLegacy, let responseTopic = request.responseTopic {
+            let levels = responseTopic.utf8.reduce(1) { $1 == UInt8(ascii: "/") ? $0 + 1 : $0 }
+            if levels > Self.maxResponseTopicLevels {
+                record.responseTopic = nil  // never published to
+                return reject(record, .forbiddenResponseTopic, "response topic has \(levels) levels, at most \(Self.maxResponseTopicLevels) allowed")
+            }
         }
         guard Topics.isValidID(parsed.operation) else {
             return reject(record, .badRequest, "operation must match [A-Za-z0-9_.-]{1,64}")
