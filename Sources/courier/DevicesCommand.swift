@@ -4,11 +4,22 @@ import CourierDevices
 import Dispatch
 import Foundation
 
-/// `courier devices`: the device simulator and load generator, driven by a profile.
+/// `courier devices`: the device simulator (`simulate`, what `courier devices` runs by default)
+/// and the hostile-input storm (`storm`).
 struct DevicesCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "devices",
-        abstract: "Simulate devices that send requests through Courier, and report what came back.",
+        abstract: "Simulate devices that send requests through Courier, or storm it with hostile input.",
+        subcommands: [DevicesSimulateCommand.self, DevicesStormCommand.self],
+        defaultSubcommand: DevicesSimulateCommand.self
+    )
+}
+
+/// `courier devices [simulate]`: the device simulator and load generator, driven by a profile.
+struct DevicesSimulateCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "simulate",
+        abstract: "Simulate devices that send requests through Courier, and report what came back (the default).",
         discussion: """
             Connects --count devices (one MQTT connection each, all on a few event loops), sends \
             requests in the profile's mix and pace, checks that every reply reaches the device that \
