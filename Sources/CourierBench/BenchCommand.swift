@@ -16,6 +16,7 @@ struct BenchCommand: AsyncParsableCommand {
             StoreBenchmark.self,
             PendingBenchmark.self,
             SoakBenchmark.self,
+            StormBenchmark.self,
         ]
     )
 }
