@@ -184,8 +184,9 @@ public struct Storm: Sendable {
             }
         }
         for index in 0..<total {
-            // A dead bridge answers nothing more: stop, and report what happened until then.
-            if bridgeGone { break }
+            // A dead bridge answers nothing more, and a cancelled run (Ctrl-C) stops: report
+            // what happened until then.
+            if bridgeGone || Task.isCancelled { break }
             while goodSent < goodDue(after: index) { await sendGood() }
             if let rate = options.rate {
                 let due = started + .seconds(Double(index) / rate)
@@ -198,7 +199,7 @@ public struct Storm: Sendable {
                 nextProgress = clock.now + options.progressInterval
             }
         }
-        if bridgeGone { stalled = true }
+        if bridgeGone || Task.isCancelled { stalled = true }
         while goodSent < options.goodRequests { await sendGood() }
         crew.ledger.notSent(unsent)
         let sendEnded = clock.now
@@ -213,6 +214,8 @@ public struct Storm: Sendable {
         var afterStormProblem: String?
         if bridgeGone {
             afterStormProblem = "the bridge process is gone"
+        } else if Task.isCancelled {
+            afterStormProblem = "the storm was interrupted"
         } else {
             let probe = good.send(device: 0, phase: .afterStorm)
             switch await crew.ledger.outcome(of: probe, until: clock.now + options.replyTimeout) {
@@ -222,7 +225,7 @@ public struct Storm: Sendable {
             }
         }
         // Listening on for strays that come late; there is no event for "nothing more comes".
-        try? await Task.sleep(for: options.settle)
+        if !Task.isCancelled { try? await Task.sleep(for: options.settle) }
 
         watcher?.cancel()
         let rssAtEnd = memory?.sample()

@@ -20,7 +20,8 @@ struct DevicesStormCommand: AsyncParsableCommand {
             The bridge's memory is watched when --bridge-pid is given. Prints a report; exits \
             with status 1 when a good request did not get exactly its one correct reply, \
             anything reached a device that did not ask, the request sent after the storm went \
-            unanswered, or the bridge process is gone.
+            unanswered, or the bridge process is gone (2 when it could not start: no broker, \
+            no answer to the warm-up requests). Ctrl-C stops early and still prints the report.
             """
     )
 
@@ -115,6 +116,9 @@ struct DevicesStormCommand: AsyncParsableCommand {
         } catch let error as StormError {
             FileHandle.standardError.write(Data("courier devices storm: \(error)\n".utf8))
             throw ExitCode(2)
+        } catch is CancellationError {
+            FileHandle.standardError.write(Data("interrupted while connecting\n".utf8))
+            throw ExitCode(130)
         }
         if json {
             print(try report.json())
