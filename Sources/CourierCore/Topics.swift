@@ -42,16 +42,20 @@ public struct Topics: Sendable, Equatable {
     /// Whether a Response Topic is one the bridge may publish to for this device: the reply
     /// namespace itself or a topic below it (what `devices/{device}/replies/#` matches),
     /// without wildcards, empty levels or anything that is not a plain level.
+    ///
+    /// The topic is read as bytes, as the broker reads it: compared as a `String`, a Kelvin sign
+    /// (U+212A) would pass for a `K` in the device id, and a `/`, `+`, `#` or NUL followed by
+    /// a combining mark would be one character that is none of them.
     public func isAllowedResponseTopic(_ topic: String, device: String) -> Bool {
-        let namespace = replyNamespace(device)
-        if topic.utf8.count == namespace.utf8.count - 1, namespace.hasPrefix(topic) { return true }
-        guard topic.hasPrefix(namespace), topic.count > namespace.count, topic.utf8.count <= 1024 else {
+        let topic = topic.utf8
+        let namespace = replyNamespace(device).utf8
+        if topic.elementsEqual(namespace.dropLast()) { return true }
+        guard topic.starts(with: namespace), topic.count > namespace.count, topic.count <= 1024 else {
             return false
         }
-        let rest = topic.dropFirst(namespace.count)
-        return rest.split(separator: "/", omittingEmptySubsequences: false).allSatisfy { level in
-            !level.isEmpty && !level.contains("+") && !level.contains("#") && !level.contains("\u{0}")
-        }
+        let forbidden: [UInt8] = [UInt8(ascii: "+"), UInt8(ascii: "#"), 0]
+        return topic.dropFirst(namespace.count).split(separator: UInt8(ascii: "/"), omittingEmptySubsequences: false)
+            .allSatisfy { level in !level.isEmpty && !level.contains(where: forbidden.contains) }
     }
 
     /// Parses a device request topic.
