@@ -27,11 +27,12 @@ struct BatchStatistics: Sendable, Equatable {
             let deviation = value / scale - scaledMean
             squares += deviation * deviation
         }
-        let scaledStddev = (squares / n).squareRoot()
-
         self.count = values.count
         self.min = values.min() ?? 0
         self.max = values.max() ?? 0
+        // A batch that does not vary has no spread, however its mean was rounded (the
+        // deviations from a mean of 0.1 + 0.1 + 0.1 divided by 3 are not 0).
+        let scaledStddev = self.min == self.max ? 0 : (squares / n).squareRoot()
         // Rounding can put the mean a hair outside [min, max] for near-equal readings.
         self.mean = Swift.min(Swift.max(scaledMean * scale, self.min), self.max)
         self.stddev = scaledStddev * scale
