@@ -96,11 +96,15 @@ enum ConfigRules {
         }
         guard !host.isEmpty else { return "has no host" }
         guard bracketed || !host.contains(":") else { return "needs brackets around an IPv6 address" }
-        guard !host.contains(where: { $0.isWhitespace || "/?#".contains($0) }) else {
+        // What a URL (MQTTConfiguration reads the broker's with URLComponents) and the resolver
+        // take: a name or IPv4 address of ASCII letters, digits, - . _; an IPv6 address with
+        // its %zone between brackets.
+        let hostCharacters = bracketed ? "-._:%" : "-._"
+        guard host.allSatisfy({ $0.isASCII && ($0.isLetter || $0.isNumber || hostCharacters.contains($0)) }) else {
             return "has an invalid host"
         }
         guard let port else { return portRequired ? "has no port" : nil }
-        guard let number = Int(port), portRange.contains(number) else {
+        guard port.allSatisfy({ $0.isASCII && $0.isNumber }), let number = Int(port), portRange.contains(number) else {
             return "has an invalid port \(quoted(String(port)))"
         }
         return nil
