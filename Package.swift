@@ -10,6 +10,8 @@ let package = Package(
         .executable(name: "courier", targets: ["courier"]),
         .library(name: "MQTT", targets: ["MQTT"]),
         .library(name: "CourierWorkers", targets: ["CourierWorkers"]),
+        // For the fuzzing package in Fuzz/ only: its harness runs these targets under libFuzzer.
+        .library(name: "CourierFuzzing", targets: ["CourierFuzzing"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
@@ -128,7 +130,7 @@ let package = Package(
         ),
         .target(
             name: "CourierFuzzing",
-            dependencies: ["CourierConfig", "CourierCore", "CourierDevices", "CourierWorkers"],
+            dependencies: ["CourierConfig", "CourierCore", "CourierDevices", "CourierWorkers", "MQTT"],
             swiftSettings: strict
         ),
         .target(
@@ -193,6 +195,11 @@ let package = Package(
                 "CourierProcess", "CourierTesting", "MQTT", "CourierCore",
                 .product(name: "GRDB", package: "GRDB.swift"),
             ],
+            swiftSettings: strict
+        ),
+        .testTarget(
+            name: "CourierFuzzTests",
+            dependencies: ["CourierFuzzing", "CourierConfig", "CourierCore", "CourierDevices", "CourierWorkers"],
             swiftSettings: strict
         ),
         .testTarget(
