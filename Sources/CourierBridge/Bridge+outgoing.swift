@@ -4,10 +4,15 @@ import Foundation
 import MQTT
 
 extension Bridge {
-    /// The most publishes handed to the MQTT client and not yet acknowledged. Beyond it a final
-    /// reply waits in the store for the delivery sweep, an attempt for its timer, and a transient
-    /// reply or dead letter is dropped (counted): memory stays bounded when the broker stalls.
+    /// The most replies and dead letters handed to the MQTT client and not yet acknowledged.
+    /// Beyond it a final reply waits in the store for the delivery sweep, and a transient reply
+    /// or dead letter is dropped (counted): memory stays bounded when the broker stalls.
+    /// Attempts have their own, smaller bound (``dispatchWindow``).
     static let maxOutgoing = 50_000
+
+    /// The most attempts handed to the MQTT client at once (see ``DispatchWindow``); the
+    /// brokers' configs shipped here let 1,000 QoS 1 messages be in flight per client.
+    static let dispatchWindow = 1000
 
     /// Starts the next attempt of a request waiting in `received`.
     func startAttempt(_ record: RequestRecord) {
@@ -25,9 +30,17 @@ extension Bridge {
         send(claimed)
     }
 
-    /// Hands a started attempt to a worker. If it cannot be sent the attempt timer retries it.
+    /// Hands a started attempt to a worker, now or when the dispatch window has room. If it
+    /// cannot be sent the attempt timer retries it.
     func send(_ claimed: RequestRecord) {
-        guard reserveOutgoing() else { return }
+        guard window.admit(claimed.id) else { return }
+        dispatch(claimed)
+    }
+
+    /// Dispatches an attempt that holds a place in the window; once the client has taken it,
+    /// the place goes to the next waiting attempt.
+    private func dispatch(_ claimed: RequestRecord) {
+        outgoing.add(1, ordering: .relaxed)
         let item = WorkItem(
             requestID: claimed.id,
             device: claimed.device,
@@ -39,20 +52,39 @@ extension Bridge {
             payloadFormatIndicator: claimed.payloadFormatIndicator,
             userProperties: claimed.userProperties
         )
+        // The completion holds the id and operation only: it waits as long as the attempt is
+        // in flight, and with many pending a whole record each would add up.
+        let id = claimed.id, operation = claimed.operation
         dispatcher.dispatch(item) { [self] outcome in
             outgoing.subtract(1, ordering: .relaxed)
             switch outcome {
             case .sent:
                 break
             case .noWorker:
-                commits.submit(.outcome(Self.errorOutcome(claimed.id, .noWorker, "no live worker serves \(claimed.operation)", state: .failed)))
+                commits.submit(.outcome(Self.errorOutcome(id, .noWorker, "no live worker serves \(operation)", state: .failed)))
             case .failed(let error as MQTTError) where error.isPermanent:
                 // The same message would fail again on every retry (too large for the broker).
-                logger.error("request cannot be sent to a worker", metadata: ["request.id": "\(claimed.id)", "error": "\(error)"])
+                logger.error("request cannot be sent to a worker", metadata: ["request.id": "\(id)", "error": "\(error)"])
                 let message = "the request cannot be forwarded to a worker: \(error)"
-                commits.submit(.outcome(Self.errorOutcome(claimed.id, .badRequest, message, state: .failed)))
+                commits.submit(.outcome(Self.errorOutcome(id, .badRequest, message, state: .failed)))
             case .failed(let error):
-                logger.warning("dispatch failed", metadata: ["request.id": "\(claimed.id)", "error": "\(error)"])
+                logger.warning("dispatch failed", metadata: ["request.id": "\(id)", "error": "\(error)"])
+            }
+            dispatchNextWaiting()
+        }
+    }
+
+    /// Hands a freed place to the next waiting attempt that is still in flight in the store.
+    private func dispatchNextWaiting() {
+        while let id = window.release() {
+            do {
+                if let record = try store.record(id: id), record.state == .dispatched {
+                    dispatch(record)
+                    return
+                }
+            } catch {
+                // Left to its attempt timer.
+                logger.error("store read failed", metadata: ["request.id": "\(id)", "error": "\(error)"])
             }
         }
     }
@@ -96,10 +128,11 @@ extension Bridge {
     func publishDeadLetter(_ record: RequestRecord) {
         metrics.deadLetters.increment()
         guard reserveOutgoing() else { return }
+        let id = record.id
         client.publish(topics.deadLetters(record.operation), payload: DeadLetter(record).encoded(), qos: .atLeastOnce) { [self] result in
             outgoing.subtract(1, ordering: .relaxed)
             if case .failure(let error) = result {
-                logger.warning("dead letter not published", metadata: ["request.id": "\(record.id)", "error": "\(error)"])
+                logger.warning("dead letter not published", metadata: ["request.id": "\(id)", "error": "\(error)"])
             }
         }
     }

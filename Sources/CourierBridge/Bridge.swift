@@ -31,6 +31,7 @@ public final class Bridge: Service, Sendable {
     private let dispatcherBox = Mutex<(any WorkDispatcher)?>(nil)
     private let pool: WorkerPool?
     let deliveries = DeliveryTracker()
+    let window = DispatchWindow(size: Bridge.dispatchWindow)
     /// Group commit of final outcomes and delivery marks on the network thread; see ``commit(_:)``.
     let commits: CommitQueue<StoreWork>
     /// Publishes handed to the MQTT client and not yet acknowledged.
