@@ -56,13 +56,15 @@ public struct MQTTProperties: Sendable, Equatable {
     /// These properties as they go on the wire: without an empty Response Topic or Content
     /// Type, and without user properties whose name or value is empty. libmosquitto 2.0.11
     /// cannot send an empty string property (it crashes copying it), and an empty Content Type
-    /// or Response Topic says no more than an absent one.
+    /// or Response Topic says no more than an absent one. A string holding U+0000, which no
+    /// MQTT string may hold (and which C would cut short, maybe to nothing), is left out too.
     public var sendable: MQTTProperties {
+        func unsendable(_ text: String) -> Bool { text.isEmpty || text.utf8.contains(0) }
         var sendable = self
-        if responseTopic?.isEmpty == true { sendable.responseTopic = nil }
-        if contentType?.isEmpty == true { sendable.contentType = nil }
-        if userProperties.contains(where: { $0.name.isEmpty || $0.value.isEmpty }) {
-            sendable.userProperties.removeAll { $0.name.isEmpty || $0.value.isEmpty }
+        if let topic = responseTopic, unsendable(topic) { sendable.responseTopic = nil }
+        if let type = contentType, unsendable(type) { sendable.contentType = nil }
+        if userProperties.contains(where: { unsendable($0.name) || unsendable($0.value) }) {
+            sendable.userProperties.removeAll { unsendable($0.name) || unsendable($0.value) }
         }
         return sendable
     }

@@ -76,6 +76,8 @@ struct PropertiesRoundTripTests {
         )
         #expect(properties.sendable == MQTTProperties(responseTopic: "r", userProperties: [.init("a", "1")]))
         #expect(MQTTProperties(contentType: "t").sendable == MQTTProperties(contentType: "t"))
+        let nul = MQTTProperties(responseTopic: "\u{0}r", contentType: "a\u{0}", userProperties: [.init("\u{0}", "v"), .init("k", "v")])
+        #expect(nul.sendable == MQTTProperties(userProperties: [.init("k", "v")]))
     }
 
     @Test
