@@ -7,7 +7,8 @@
 # TARGET is topics, intake, handlers, config or profile (default: all); SECONDS per target
 # (default 60). The committed corpus Fuzz/Corpus/TARGET is read, never written: new
 # interesting inputs go to .build-fuzz/corpus/TARGET, crashes to .build-fuzz/artifacts/TARGET/.
-# The end of the run prints how to merge what it found into the committed corpus.
+# The end of the run prints how to merge what it found into the committed corpus; extra
+# arguments go to libFuzzer (-fork=1 -ignore_crashes=1 keeps going after a crash).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 . Scripts/swift-env.sh
@@ -23,6 +24,12 @@ elif [[ " ${targets[*]} " == *" $target "* ]]; then
 else
     echo "usage: Scripts/fuzz.sh [${targets[*]// /|}|all] [SECONDS] [libFuzzer flags...]" >&2
     exit 2
+fi
+
+toolchain=$(dirname "$(dirname "$(command -v swift)")")
+if ! compgen -G "$toolchain/lib/clang/*/lib/linux/libclang_rt.fuzzer-$(uname -m).a" >/dev/null; then
+    echo "no libFuzzer runtime (libclang_rt.fuzzer) in $toolchain: use a swift.org toolchain for Linux" >&2
+    exit 1
 fi
 
 scratch=.build-fuzz
@@ -53,8 +60,11 @@ for name in "${selected[@]}"; do
 done
 
 echo
-echo "New inputs are in $scratch/corpus/TARGET. To keep those that add coverage:"
-echo "  COURIER_FUZZ_TARGET=TARGET $fuzzer -merge=1 Fuzz/Corpus/TARGET $scratch/corpus/TARGET"
+# The committed corpus keeps one input per new edge (-use_counters=0: hit counts are not
+# features), the smallest set that covers them (-set_cover_merge=1): small enough to commit
+# and to replay in CourierFuzzTests, and the fuzzer regains the rest from it in seconds.
+echo "New inputs are in $scratch/corpus/TARGET. To add those that reach new code to the committed corpus:"
+echo "  COURIER_FUZZ_TARGET=TARGET $fuzzer -use_counters=0 -set_cover_merge=1 Fuzz/Corpus/TARGET $scratch/corpus/TARGET"
 echo "A crash is written to $scratch/artifacts/TARGET/; replay it with:"
 echo "  COURIER_FUZZ_TARGET=TARGET $fuzzer $scratch/artifacts/TARGET/crash-..."
 exit "$status"
