@@ -9,6 +9,7 @@ extension Bridge {
     func runTimers(tick: Duration = .milliseconds(50)) async {
         var lastSweep = ContinuousClock.now
         var lastPurge = ContinuousClock.now
+        var purging = false
         while !Task.isCancelled {
             // Delivery marks ride along with other commits; on a quiet bridge, here.
             commits.flushSoon()
@@ -18,13 +19,16 @@ extension Bridge {
                 metrics.pending.record((try? store.pendingCount()) ?? 0)
                 lastSweep = .now
             }
-            if ContinuousClock.now - lastPurge > .seconds(30) {
+            // Every second, then a batch a tick while there is more: one transaction purging a
+            // minute of a busy bridge's requests held the writer for seconds.
+            if purging || ContinuousClock.now - lastPurge > .seconds(1) {
                 let now = unixMillis()
                 let purged = (try? store.purge(
                     finishedBefore: now - configuration.store.retention.milliseconds,
-                    deadLettersBefore: now - configuration.store.deadLetterRetention.milliseconds
+                    deadLettersBefore: now - configuration.store.deadLetterRetention.milliseconds,
+                    limit: Self.purgeBatch
                 )) ?? 0
-                if purged > 0 { logger.debug("purged finished requests", metadata: ["count": "\(purged)"]) }
+                purging = purged == Self.purgeBatch
                 lastPurge = .now
             }
             try? await Task.sleep(for: tick)
@@ -56,6 +60,9 @@ extension Bridge {
             }
         }
     }
+
+    /// Finished requests purged in one transaction.
+    static let purgeBatch = 500
 
     /// Full-jitter exponential backoff: up to 100 ms, 200 ms, 400 ms... capped at 2 s.
     static func backoff(attempt: Int) -> Int64 {

@@ -154,29 +154,31 @@ extension RequestStore {
 
     // MARK: Retention
 
-    /// Deletes records in a final state last updated before `cutoff` (unix ms), except dead
-    /// letters, which are kept until `deadLetterCutoff` but stop answering duplicates at
-    /// `cutoff` (their identity is cleared). Returns how many records were deleted.
+    /// Deletes up to `limit` records in a final state last updated before `cutoff` (unix ms),
+    /// except dead letters, which are kept until `deadLetterCutoff` but stop answering
+    /// duplicates at `cutoff` (up to `limit` of them have their identity cleared). Returns how
+    /// many records were deleted or cleared: call again while it returns `limit`, so that no
+    /// single transaction holds the writer for long.
     @discardableResult
-    public func purge(finishedBefore cutoff: Int64, deadLettersBefore deadLetterCutoff: Int64) throws -> Int {
+    public func purge(finishedBefore cutoff: Int64, deadLettersBefore deadLetterCutoff: Int64, limit: Int = .max) throws -> Int {
         try pool.write { db in
-            let deadLetters = "('rejected', 'failed')"
             try db.execute(
                 sql: """
-                    DELETE FROM requests
-                    WHERE state NOT IN \(RequestState.pendingSQL) AND updatedAt < ?
-                      AND (state NOT IN \(deadLetters) OR updatedAt < ?)
+                    DELETE FROM requests WHERE id IN (
+                        SELECT id FROM requests
+                        WHERE state NOT IN \(RequestState.pendingSQL) AND updatedAt < ?
+                          AND (state NOT IN ('rejected', 'failed') OR updatedAt < ?)
+                        LIMIT ?)
                     """,
-                arguments: [cutoff, deadLetterCutoff])
+                arguments: [cutoff, deadLetterCutoff, limit])
             let deleted = db.changesCount
             try db.execute(
                 sql: """
-                    UPDATE requests SET identity = NULL
-                    WHERE state NOT IN \(RequestState.pendingSQL) AND updatedAt < ?
-                      AND state IN \(deadLetters) AND identity IS NOT NULL
+                    UPDATE requests SET identity = NULL WHERE id IN (
+                        SELECT id FROM requests WHERE \(Self.deadLetterIdentityCondition) AND updatedAt < ? LIMIT ?)
                     """,
-                arguments: [cutoff])
-            return deleted
+                arguments: [cutoff, limit])
+            return max(deleted, db.changesCount)
         }
     }
 }

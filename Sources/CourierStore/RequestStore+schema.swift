@@ -21,6 +21,9 @@ extension RequestStore {
                 try db.execute(sql: statement)
             }
         }
+        migrator.registerMigration("v4") { db in
+            try db.execute(sql: schemaV4)
+        }
         return migrator
     }
 
@@ -164,6 +167,18 @@ extension RequestStore {
         "DROP INDEX requests_undelivered",
         "CREATE INDEX requests_undelivered ON requests (updatedAt, id) WHERE \(undeliveredCondition)",
     ]
+
+    /// Version 4: dead letters outlive `retention` (they are kept for `deadLetterRetention`) but
+    /// stop answering duplicates at it, when the purge clears their identity. This partial
+    /// index holds just those still to be cleared, so the purge finds them without reading
+    /// every dead letter kept.
+    private static let schemaV4 = """
+        CREATE INDEX requests_dead_letter_identities ON requests (updatedAt)
+        WHERE \(deadLetterIdentityCondition)
+        """
+
+    /// The `WHERE` of `requests_dead_letter_identities`, repeated verbatim by the purge.
+    static let deadLetterIdentityCondition = "state IN ('rejected', 'failed') AND identity IS NOT NULL"
 
     /// Final replies still to be published: the `WHERE` of the `requests_undelivered` partial
     /// index, repeated verbatim by `undelivered(limit:)` so SQLite can use the index.

@@ -276,7 +276,8 @@ struct RequestStoreLifecycleTests {
         try store.insert(makeRecord(id: "rejected", identity: "m5|dev-1|eA==", state: .rejected, receivedAt: 900))
 
         // Past retention a dead letter stays, but no longer answers duplicates.
-        #expect(try store.purge(finishedBefore: 1_000, deadLettersBefore: 0) == 0)
+        #expect(try store.purge(finishedBefore: 1_000, deadLettersBefore: 0) == 1)  // identity cleared
+        #expect(try store.record(id: "rejected") != nil)
         #expect(try store.record(id: "rejected")?.identity == nil)
         #expect(try store.record(identity: "m5|dev-1|eA==") == nil)
         #expect(try store.purge(finishedBefore: 5_000, deadLettersBefore: 0) == 1)
@@ -291,5 +292,20 @@ struct RequestStoreLifecycleTests {
         #expect(try store.record(id: "new") == nil)
         #expect(try store.record(id: "pendingOld") != nil)
         #expect(try store.purge(finishedBefore: .max, deadLettersBefore: .max) == 0)
+    }
+
+    /// The timer loop purges in small transactions, calling again while a batch comes back full.
+    @Test func purgeTakesAtMostItsLimitAtATime() throws {
+        let fixture = try StoreFixture()
+        defer { fixture.remove() }
+        let store = fixture.store
+        for index in 0..<5 {
+            try store.insert(makeRecord(id: "done-\(index)", receivedAt: 100))
+            _ = try store.finish(id: "done-\(index)", state: .completed, reply: okReply, onlyFrom: RequestState.pending, now: 1_000)
+        }
+        #expect(try store.purge(finishedBefore: 2_000, deadLettersBefore: 2_000, limit: 2) == 2)
+        #expect(try store.purge(finishedBefore: 2_000, deadLettersBefore: 2_000, limit: 2) == 2)
+        #expect(try store.purge(finishedBefore: 2_000, deadLettersBefore: 2_000, limit: 2) == 1)
+        #expect(try store.purge(finishedBefore: 2_000, deadLettersBefore: 2_000, limit: 2) == 0)
     }
 }
