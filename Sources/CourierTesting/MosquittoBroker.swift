@@ -68,17 +68,21 @@ public final class MosquittoBroker: Sendable {
 
     private func launch() async throws {
         try process.start(executable: "mosquitto", arguments: ["-c", configFile.path], output: directory.appendingPathComponent("mosquitto.log"))
-        let deadline = ContinuousClock.now + .seconds(10)
-        while ContinuousClock.now < deadline {
+        // Generous: with the whole suite in parallel on two cores (10,000 connections in one
+        // test among them), a broker has been seen to take 13 s to accept its first connection.
+        // The check comes before the deadline test, so a late wake-up still sees it up.
+        let deadline = ContinuousClock.now + .seconds(30)
+        while true {
             if !process.isRunning {
                 let log = (try? String(contentsOf: directory.appendingPathComponent("mosquitto.log"), encoding: .utf8)) ?? ""
                 throw FixtureError.brokerDidNotStart(log)
             }
             if FreePort.accepts(port: port) { return }
+            guard ContinuousClock.now < deadline else { break }
             try await Task.sleep(for: .milliseconds(10))
         }
         process.terminate()
-        throw FixtureError.brokerDidNotStart("no connection on port \(port) within 10 s")
+        throw FixtureError.brokerDidNotStart("no connection on port \(port) within 30 s")
     }
 
     /// Stops the broker (SIGTERM) and waits for it to exit.
