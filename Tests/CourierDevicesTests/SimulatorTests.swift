@@ -83,7 +83,7 @@ struct SimulatorTests {
             let lines = Mutex<[SimulatorProgress]>([])
             let report = try await simulator.run { progress in lines.withLock { $0.append(progress) } }
             #expect(report.devices == 10)
-            #expect(report.sent > 10)
+            #expect(report.sent >= 10)
             #expect(report.replies["200"] == report.sent, "\(report.summary)")
             #expect(report.isClean, "\(report.summary)")
             // Ticks every 500 ms over 2 s of sending; on a loaded machine they may come late,

@@ -17,8 +17,13 @@ struct InboundTests {
             }
             try await subscriber.subscribe(topic)
             let publisher = try await broker.connectedClient("pub")
-            for index in 0..<300 {
-                try await publisher.publish(topic, payload: Data("\(index)".utf8))
+            // All at once, not one PUBACK at a time: on a loaded machine 300 round trips can
+            // outlast the subscriber's keep-alive while its network thread waits.
+            try await withThrowingTaskGroup(of: Void.self) { group in
+                for index in 0..<300 {
+                    group.addTask { try await publisher.publish(topic, payload: Data("\(index)".utf8)) }
+                }
+                try await group.waitForAll()
             }
             // Only now does anyone read: the network thread has been waiting for room.
             var received: [String] = []
