@@ -90,8 +90,8 @@ struct BridgeFixture {
     }
 }
 
-/// A configuration whose `echo` retries fast (attempts time out after 500 ms, three of them
-/// within 10 s), for tests that kill a worker holding a request.
+/// A configuration whose `echo` retries fast (attempts time out after 500 ms, up to five of
+/// them within 10 s), for tests that kill a worker holding a request.
 func writeQuickRetryConfig(in directory: URL, broker: MosquittoBroker) throws -> String {
     try writeCourierConfig(
         in: directory,
@@ -100,7 +100,7 @@ func writeQuickRetryConfig(in directory: URL, broker: MosquittoBroker) throws ->
               - name: echo
                 timeout: 10s
                 attemptTimeout: 500ms
-                maxAttempts: 3
+                maxAttempts: 5
             """
     )
 }

@@ -24,14 +24,16 @@ struct BridgeRecoveryTests {
             try await fixture.worker.releaseHeld()
             let restarted = try await fixture.restartBridge()
             for index in 0..<count {
-                let reply = try await device.reply(to: "c\(index)", within: .seconds(30))
+                // A request the broker redelivers to the restarted bridge may first get a 202
+                // (the original is still in progress) before the final reply.
+                let reply = try await device.finalReply(to: "c\(index)", within: .seconds(30))
                 #expect(reply.status == 200 && reply.text == "r\(index)")
             }
             // Anything answered again would arrive before a later request's reply. The broker
             // may redeliver requests whose PUBACK the killed bridge never wrote: those are
             // duplicates and get the stored reply again, never a different one.
             try await device.ask("echo", Data("sentinel".utf8), correlation: "sentinel")
-            _ = try await device.reply(to: "sentinel")
+            _ = try await device.finalReply(to: "sentinel")
             let finals = Dictionary(grouping: device.replies.all.filter { $0.status != 202 }) { $0.properties.correlationData ?? Data() }
             #expect(finals.count == count + 1)
             for (_, replies) in finals {
@@ -91,10 +93,11 @@ struct BridgeRecoveryTests {
                 #expect(reply.status == 200 && reply.text == "k\(index)")
             }
             #expect(device.replies.all.count == 4)
-            // The ones the doomed worker held were answered by a second attempt.
+            // The ones the doomed worker held were answered by a later attempt (the second, or
+            // a third when the broker handed the second to the frozen worker too).
             let outcomes = bridge.log.split(separator: "\n").filter { $0.contains("request finished") && $0.contains("d-kill") }
             #expect(outcomes.count == 4)
-            #expect(outcomes.contains { $0.contains("attempts=2") }, "\(outcomes)")
+            #expect(outcomes.contains { !$0.contains("attempts=1 ") && !$0.hasSuffix("attempts=1") }, "\(outcomes)")
             await device.shutdown()
             #expect(await survivor.stop() == 0)
             await bridge.stop()
