@@ -1,3 +1,4 @@
+internal import CMosquitto
 import Foundation
 
 /// Quality of service of a publish or subscription.
@@ -53,13 +54,20 @@ public struct MQTTProperties: Sendable, Equatable {
 
     var isEmpty: Bool { self == MQTTProperties() }
 
-    /// These properties as they go on the wire: without an empty Response Topic or Content
-    /// Type, and without user properties whose name or value is empty. libmosquitto 2.0.11
-    /// cannot send an empty string property (it crashes copying it), and an empty Content Type
-    /// or Response Topic says no more than an absent one. A string holding U+0000, which no
-    /// MQTT string may hold (and which C would cut short, maybe to nothing), is left out too.
+    /// These properties as they go on the wire: without a Response Topic, Content Type or user
+    /// property that libmosquitto 2.0.11 cannot send faithfully, and which is left out instead:
+    /// - an empty string: libmosquitto crashes copying it (and an empty Content Type or
+    ///   Response Topic says no more than an absent one);
+    /// - a string MQTT does not allow: U+0000 (which C would cut short, maybe to nothing),
+    ///   other control characters, noncharacters (as `mosquitto_validate_utf8` says). The
+    ///   broker disconnects a client that sends one, and libmosquitto sends the message again
+    ///   after every reconnect, so one such property would keep the client off the broker;
+    /// - a string over 65,535 bytes, which libmosquitto would cut to its length modulo 65,536.
     public var sendable: MQTTProperties {
-        func unsendable(_ text: String) -> Bool { text.isEmpty || text.utf8.contains(0) }
+        func unsendable(_ text: String) -> Bool {
+            let length = text.utf8.count
+            return length == 0 || length > Int(UInt16.max) || mosquitto_validate_utf8(text, Int32(length)) != Mosquitto.success
+        }
         var sendable = self
         if let topic = responseTopic, unsendable(topic) { sendable.responseTopic = nil }
         if let type = contentType, unsendable(type) { sendable.contentType = nil }

@@ -69,6 +69,28 @@ struct PropertiesRoundTripTests {
         }
     }
 
+    /// mosquitto disconnects a client that sends a control character in a user property value,
+    /// which libmosquitto does not check; the message was then sent again after every reconnect.
+    @Test
+    func aControlCharacterInAUserPropertyIsLeftOutAndTheClientStaysConnected() async throws {
+        try await withBroker { broker in
+            let subscriber = try await broker.connectedClient("sub")
+            let publisher = try await broker.connectedClient("pub")
+            let inbox = MessageInbox.draining(subscriber)
+            let topic = uniqueTopic("control")
+            try await subscriber.subscribe(topic)
+            let properties = MQTTProperties(userProperties: [.init("k", "line\nbreak"), .init("kept", "yes")])
+            try await publisher.publish(topic, payload: Data("x".utf8), properties: properties)
+            let message = try await inbox.first(on: topic)
+            #expect(message.properties.userProperties == [.init("kept", "yes")])
+            try await publisher.publish(topic, payload: Data("y".utf8))
+            _ = try await inbox.wait(for: 2) { $0.topic == topic }
+            #expect(publisher.isConnected)
+            await publisher.shutdown()
+            await subscriber.shutdown()
+        }
+    }
+
     @Test
     func sendablePropertiesDropOnlyEmptyStrings() {
         let properties = MQTTProperties(
@@ -78,6 +100,13 @@ struct PropertiesRoundTripTests {
         #expect(MQTTProperties(contentType: "t").sendable == MQTTProperties(contentType: "t"))
         let nul = MQTTProperties(responseTopic: "\u{0}r", contentType: "a\u{0}", userProperties: [.init("\u{0}", "v"), .init("k", "v")])
         #expect(nul.sendable == MQTTProperties(userProperties: [.init("k", "v")]))
+        // What the broker would disconnect the sender for, and what libmosquitto would cut.
+        let unfit = MQTTProperties(
+            contentType: String(repeating: "t", count: 65_536),
+            userProperties: [.init("k", "line\nbreak"), .init("k", "tab\t"), .init("k", String(Character(Unicode.Scalar(0xFDD0)!))), .init("k", "\u{7F}"),
+                             .init("k", String(repeating: "v", count: 70_000)), .init("k", "fine é ✓")]
+        )
+        #expect(unfit.sendable == MQTTProperties(userProperties: [.init("k", "fine é ✓")]))
     }
 
     @Test
