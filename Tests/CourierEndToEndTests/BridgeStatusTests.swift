@@ -1,6 +1,7 @@
 import CourierTesting
 import Foundation
 import MQTT
+import Synchronization
 import Testing
 
 /// Every status code of the contract, from a real `courier bridge` process.
@@ -141,13 +142,22 @@ struct BridgeStatusTests {
     func anMQTT311DeviceUsesTheTopicConvention() async throws {
         try await BridgeFixture.with { fixture in
             let port = "\(fixture.broker.port)"
+            let exited = ChangeSignal()
+            let done = Flag()
             let subscriber = Task {
-                try await Command.run("mosquitto_sub", ["-p", port, "-V", "311", "-t", "devices/d311/replies/echo/r-1/+", "-C", "1", "-v", "-W", "15"])
+                defer {
+                    done.set()
+                    exited.notify()
+                }
+                return try await Command.run("mosquitto_sub", ["-p", port, "-V", "311", "-t", "devices/d311/replies/echo/r-1/+", "-C", "1", "-v", "-W", "30"])
             }
-            try await eventually("reply arrives") {
+            // Sent again (a duplicate, answered from the store) until mosquitto_sub, which may
+            // not have subscribed yet the first time, has its reply.
+            try await eventually("reply arrives", within: .seconds(30)) {
                 let sent = try await Command.run("mosquitto_pub", ["-p", port, "-V", "311", "-q", "1", "-t", "devices/d311/requests/echo/r-1", "-m", "legacy"])
                 #expect(sent.status == 0)
-                return (try? await withTimeout(.seconds(2), "reply") { try await subscriber.value }) != nil
+                try? await exited.wait("reply", within: .seconds(2)) { done.isSet }
+                return done.isSet
             }
             let output = try await subscriber.value
             #expect(output.stdout.trimmingCharacters(in: .whitespacesAndNewlines) == "devices/d311/replies/echo/r-1/200 legacy")
@@ -187,4 +197,11 @@ struct BridgeStatusTests {
             await device.shutdown()
         }
     }
+}
+
+/// Set once, read from any task.
+private final class Flag: Sendable {
+    private let value = Mutex(false)
+    func set() { value.withLock { $0 = true } }
+    var isSet: Bool { value.withLock { $0 } }
 }
