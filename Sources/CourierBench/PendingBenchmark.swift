@@ -25,7 +25,7 @@ struct PendingBenchmark: AsyncParsableCommand {
     var devices = 100
 
     @Option(help: "The requests' deadline in seconds: it must leave time to send them all.")
-    var deadline = 60
+    var deadline = 120
 
     func run() async throws {
         guard requests % devices == 0 else { throw ValidationError("--requests must be a multiple of --devices") }
@@ -72,10 +72,10 @@ struct PendingBenchmark: AsyncParsableCommand {
                     }
                 }
             }
-            try await Self.wait("the worker holds all \(requests)", within: .seconds(Double(deadline))) { holder.taken.other.load(ordering: .relaxed) >= requests }
+            try await Self.wait("the worker holds all \(requests)", within: .seconds(Double(deadline))) { holder.taken.value >= requests }
             let filled = ContinuousClock.now
             let rss = ResidentMemory.bytes(pid: bridge.pid) ?? 0
-            let peak = Self.peakRSS(pid: bridge.pid)
+            let peak = ResidentMemory.peakBytes(pid: bridge.pid) ?? 0
             BenchReport.output("pending:  \(requests) requests sent and held in \(Self.seconds(started.duration(to: filled))) s")
             BenchReport.output("rss:      \(rss / 1_048_576) MB with \(requests) pending (peak \(peak / 1_048_576) MB while filling)")
 
@@ -114,15 +114,15 @@ struct PendingBenchmark: AsyncParsableCommand {
 
     /// A worker that takes every `hold` request and never answers.
     static func holdingWorker(url: String, loop: MQTTEventLoop) async throws -> HoldingWorker {
-        let count = ReplyCount()
+        let taken = Counter()
         var configuration = try MQTTConfiguration(url: url, clientID: "bench-holder")
         configuration.eventLoop = loop
-        let client = MQTTClient(configuration: configuration, logger: logger, onMessage: { count.record($0) })
+        let client = MQTTClient(configuration: configuration, logger: logger, onMessage: { _ in taken.add() })
         try await client.connect()
         try await client.subscribe("$share/courier-workers/courier/work/hold")
         let presence = Data(#"{"id":"bench-holder","operations":["hold"],"concurrency":1000000}"#.utf8)
         try await client.publish("courier/workers/bench-holder", payload: presence, retain: true)
-        return HoldingWorker(client: client, taken: count)
+        return HoldingWorker(client: client, taken: taken)
     }
 
     static func devices(_ count: Int, url: String, loop: MQTTEventLoop, replies: ReplyCount) async throws -> [MQTTClient] {
@@ -138,13 +138,6 @@ struct PendingBenchmark: AsyncParsableCommand {
         return clients
     }
 
-    /// The bridge's peak RSS so far (`VmHWM`).
-    static func peakRSS(pid: Int32) -> Int {
-        let status = (try? String(contentsOfFile: "/proc/\(pid)/status", encoding: .utf8)) ?? ""
-        let line = status.split(separator: "\n").first { $0.hasPrefix("VmHWM:") }
-        return (line?.split(whereSeparator: { $0 == " " || $0 == "\t" }).dropFirst().first).flatMap { Int($0) }.map { $0 * 1024 } ?? 0
-    }
-
     static func wait(_ what: String, within limit: Duration, until condition: () -> Bool) async throws {
         try await eventually(what, within: limit) { condition() }
     }
@@ -157,7 +150,14 @@ struct PendingBenchmark: AsyncParsableCommand {
 /// The worker that holds every request, and how many it took.
 struct HoldingWorker: Sendable {
     let client: MQTTClient
-    let taken: ReplyCount
+    let taken: Counter
+}
+
+/// A count shared with a network-thread hook.
+final class Counter: Sendable {
+    private let count = Atomic<Int>(0)
+    func add() { count.add(1, ordering: .relaxed) }
+    var value: Int { count.load(ordering: .relaxed) }
 }
 
 /// Replies the devices got: 504s and anything else.

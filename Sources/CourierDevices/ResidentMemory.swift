@@ -5,9 +5,14 @@ import Synchronization
 public enum ResidentMemory {
     /// `VmRSS` of `pid` in bytes; nil when the process is gone or has exited (a zombie has
     /// no `VmRSS` line).
-    public static func bytes(pid: Int32) -> Int? {
+    public static func bytes(pid: Int32) -> Int? { field("VmRSS:", pid: pid) }
+
+    /// `VmHWM` of `pid` in bytes: the highest RSS it has had.
+    public static func peakBytes(pid: Int32) -> Int? { field("VmHWM:", pid: pid) }
+
+    private static func field(_ name: String, pid: Int32) -> Int? {
         guard let status = try? String(contentsOfFile: "/proc/\(pid)/status", encoding: .utf8) else { return nil }
-        for line in status.split(separator: "\n") where line.hasPrefix("VmRSS:") {
+        for line in status.split(separator: "\n") where line.hasPrefix(name) {
             let fields = line.split(whereSeparator: { $0 == " " || $0 == "\t" })
             guard fields.count >= 2, let kilobytes = Int(fields[1]) else { return nil }
             return kilobytes * 1024
