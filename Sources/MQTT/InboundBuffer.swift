@@ -35,19 +35,22 @@ final class InboundBuffer: @unchecked Sendable {
     @discardableResult
     func push(_ message: MQTTMessage) -> Bool {
         condition.lock()
+        let deadline = Date(timeIntervalSinceNow: Double(overflowWait.milliseconds) / 1000)
+        while count >= capacity, !finished, condition.wait(until: deadline) {}
         if finished {
             condition.unlock()
             return false
         }
+        // Checked after waiting for room, not before: the reader may have emptied the queue
+        // and parked meanwhile, and a message queued then would wait for the next push (the
+        // last one of a burst for ever).
         if let consumer {
             self.consumer = nil
             condition.unlock()
             consumer.resume(returning: message)
             return true
         }
-        let deadline = Date(timeIntervalSinceNow: Double(overflowWait.milliseconds) / 1000)
-        while count >= capacity, !finished, condition.wait(until: deadline) {}
-        guard count < capacity, !finished else {
+        guard count < capacity else {
             droppedCount += 1
             condition.unlock()
             return false
