@@ -1,4 +1,5 @@
 import Foundation
+import Synchronization
 
 #if canImport(Glibc)
 import Glibc
@@ -6,21 +7,34 @@ import Glibc
 
 /// Loopback port helpers.
 public enum FreePort {
-    /// A port the kernel considers free on 127.0.0.1 right now.
+    /// Ports handed out come from below the kernel's ephemeral range (32768-60999 on Linux):
+    /// a port the kernel picked for `bind(0)` and released is just as likely to be picked next
+    /// as the local end of some client's outgoing connection, or by a concurrent `bind(0)`.
+    /// With many tests starting brokers and servers at once, both happened.
+    private static let range = 20_000..<32_000
+    /// Each call moves on, so a process never hands out one port twice (until it wraps); the
+    /// random start keeps concurrent processes apart.
+    private static let next = Atomic<Int>(Int.random(in: 0..<range.count))
+
+    /// A port on 127.0.0.1 that nothing is bound to right now and that this process has not
+    /// handed out before.
     public static func allocate() throws -> Int {
+        for _ in 0..<range.count {
+            let step = next.wrappingAdd(1, ordering: .relaxed).oldValue
+            let port = range.lowerBound + step % range.count
+            if canBind(port: port) { return port }
+        }
+        throw ChildProcessError(message: "no free loopback port in \(range)")
+    }
+
+    private static func canBind(port: Int) -> Bool {
         let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
-        guard fd >= 0 else { throw ChildProcessError(message: "socket(): \(errno)") }
+        guard fd >= 0 else { return false }
         defer { close(fd) }
-        var address = loopback(port: 0)
-        let bound = withUnsafePointer(to: &address) {
+        var address = loopback(port: port)
+        return withUnsafePointer(to: &address) {
             $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) }
-        }
-        guard bound == 0 else { throw ChildProcessError(message: "bind(): \(errno)") }
-        var length = socklen_t(MemoryLayout<sockaddr_in>.size)
-        _ = withUnsafeMutablePointer(to: &address) {
-            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { getsockname(fd, $0, &length) }
-        }
-        return Int(UInt16(bigEndian: address.sin_port))
+        } == 0
     }
 
     /// Whether something accepts TCP connections on 127.0.0.1:port.
