@@ -5,4 +5,4 @@ cd "$(dirname "$0")/.."
 bash Scripts/install-deps.sh
 . Scripts/swift-env.sh
 swift build --build-tests
-swift test --skip-build --no-parallel "$@"
+swift test --skip-build "$@"
