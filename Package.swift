@@ -45,6 +45,11 @@ let package = Package(
             swiftSettings: strict
         ),
         .target(
+            name: "CourierEngine",
+            dependencies: ["CourierCore"],
+            swiftSettings: strict
+        ),
+        .target(
             name: "CourierConfig",
             dependencies: [
                 "CourierCore",
@@ -74,6 +79,7 @@ let package = Package(
             name: "CourierBridge",
             dependencies: [
                 "CourierCore",
+                "CourierEngine",
                 "CourierStore",
                 "CourierWorkers",
                 "MQTT",
@@ -88,6 +94,7 @@ let package = Package(
             dependencies: [
                 "CourierBridge",
                 "CourierCore",
+                "CourierEngine",
                 "CourierStore",
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "Prometheus", package: "swift-prometheus"),
@@ -161,6 +168,11 @@ let package = Package(
         .testTarget(
             name: "CourierCoreTests",
             dependencies: ["CourierCore", "CourierConfig"],
+            swiftSettings: strict
+        ),
+        .testTarget(
+            name: "CourierEngineTests",
+            dependencies: ["CourierEngine", "CourierCore"],
             swiftSettings: strict
         ),
         .testTarget(

@@ -1,4 +1,5 @@
 import CourierCore
+import CourierEngine
 import CourierStore
 import Foundation
 import MQTT
@@ -14,20 +15,16 @@ extension Bridge {
     /// brokers' configs shipped here let 1,000 QoS 1 messages be in flight per client.
     static let dispatchWindow = 1000
 
-    /// Starts the next attempt of a request waiting in `received`.
-    func startAttempt(_ record: RequestRecord) {
-        guard let operation = configuration.operation(named: record.operation) else { return }
-        let now = unixMillis()
-        let wake = attemptWake(attempt: record.attempts + 1, now: now, deadline: record.deadline, operation: operation)
+    /// Starts the next attempt of a request waiting in `received`, unless the other path did.
+    func startAttempt(id: String, afterAttempts: Int, wakeAt: Int64) {
         let claimed: RequestRecord?
         do {
-            claimed = try store.claimAttempt(id: record.id, afterAttempts: record.attempts, wakeAt: wake, now: now)
+            claimed = try store.claimAttempt(id: id, afterAttempts: afterAttempts, wakeAt: wakeAt, now: unixMillis())
         } catch {
-            logger.error("store write failed", metadata: ["request.id": "\(record.id)", "error": "\(error)"])
+            logger.error("store write failed", metadata: ["request.id": "\(id)", "error": "\(error)"])
             return
         }
-        guard let claimed else { return }  // already started by the other path, or final
-        send(claimed)
+        if let claimed { send(claimed) }
     }
 
     /// Hands a started attempt to a worker, now or when the dispatch window has room. If it
@@ -57,19 +54,7 @@ extension Bridge {
         let id = claimed.id, operation = claimed.operation
         dispatcher.dispatch(item) { [self] outcome in
             outgoing.subtract(1, ordering: .relaxed)
-            switch outcome {
-            case .sent:
-                break
-            case .noWorker:
-                commits.submit(.outcome(Self.errorOutcome(id, .noWorker, "no live worker serves \(operation)", state: .failed)))
-            case .failed(let error as MQTTError) where error.isPermanent:
-                // The same message would fail again on every retry (too large for the broker).
-                logger.error("request cannot be sent to a worker", metadata: ["request.id": "\(id)", "error": "\(error)"])
-                let message = "the request cannot be forwarded to a worker: \(error)"
-                commits.submit(.outcome(Self.errorOutcome(id, .badRequest, message, state: .failed)))
-            case .failed(let error):
-                logger.warning("dispatch failed", metadata: ["request.id": "\(id)", "error": "\(error)"])
-            }
+            perform(engine.dispatched(id: id, operation: operation, outcome))
             dispatchNextWaiting()
         }
     }
@@ -105,28 +90,18 @@ extension Bridge {
         let qos: MQTTQoS = configuration.replyQoS > 0 ? .atLeastOnce : .atMostOnce
         client.publish(reply.topic, payload: reply.payload, qos: qos, properties: properties) { [self] result in
             outgoing.subtract(1, ordering: .relaxed)
+            let outcome: PublishOutcome
             switch result {
-            case .success:
-                if let recordID, !commits.submit(.delivered(recordID), urgent: false) { deliveries.end([recordID]) }
-            case .failure(let error) where error.isPermanent:
-                // Publishing it again would fail the same way: given up, so that neither the
-                // delivery sweep nor a restart replays it forever. The device still gets a
-                // final answer: a short 500 in its place.
-                metrics.undeliverable.increment()
-                logger.error("reply cannot be published", metadata: ["mqtt.topic": "\(reply.topic)", "status": "\(reply.status)", "error": "\(error)"])
-                guard let recordID else { return }
-                if !commits.submit(.delivered(recordID), urgent: false) { deliveries.end([recordID]) }
-                publish(reply.undeliverable(because: error), recordID: nil)
-            case .failure(let error):
-                if let recordID { deliveries.end([recordID]) }
-                // A final reply is still undelivered in the store: the delivery sweep publishes it again.
-                logger.warning("reply not published", metadata: ["mqtt.topic": "\(reply.topic)", "error": "\(error)"])
+            case .success: outcome = .acknowledged
+            case .failure(let error): outcome = .failed("\(error)", permanent: error.isPermanent)
             }
+            // Released for the delivery sweep to publish it again.
+            if case .failed(_, permanent: false) = outcome, let recordID { deliveries.end([recordID]) }
+            perform(engine.published(reply, recordID: recordID, outcome))
         }
     }
 
     func publishDeadLetter(_ record: RequestRecord) {
-        metrics.deadLetters.increment()
         guard reserveOutgoing() else { return }
         let id = record.id
         client.publish(topics.deadLetters(record.operation), payload: DeadLetter(record).encoded(), qos: .atLeastOnce) { [self] result in

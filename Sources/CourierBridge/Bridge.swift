@@ -1,4 +1,5 @@
 import CourierCore
+import CourierEngine
 import CourierStore
 import CourierWorkers
 import Foundation
@@ -7,9 +8,11 @@ import MQTT
 import ServiceLifecycle
 import Synchronization
 
-/// The daemon that owns correlations: intake, store, dispatch, reply routing, deadlines,
-/// retries and dead letters. A `Service`: run it in a `ServiceGroup`; SIGTERM stops intake,
-/// drains the work in flight and closes the store.
+/// The daemon that owns correlations: the shell around the ``RequestEngine``. It carries
+/// events in (device requests, HTTP submissions, worker results, timers, PUBACKs) and the
+/// engine's effects out (store, publish, dispatch, count, log). Every store write runs on
+/// its MQTT network thread, the one writer, in group commits. A `Service`: run it in a
+/// `ServiceGroup`; SIGTERM stops intake, drains the work in flight and closes the store.
 public final class Bridge: Service, Sendable {
     /// Where attempts go.
     public enum Workers: Sendable {
@@ -21,8 +24,8 @@ public final class Bridge: Service, Sendable {
 
     public let configuration: CourierConfiguration
     public let store: RequestStore
+    let engine: RequestEngine
     let topics: Topics
-    let intake: RequestIntake
     let client: MQTTClient
     let logger: Logger
     let metrics = BridgeMetrics()
@@ -36,8 +39,10 @@ public final class Bridge: Service, Sendable {
     let commits: CommitQueue<StoreWork>
     /// Publishes handed to the MQTT client and not yet acknowledged.
     let outgoing = Atomic<Int>(0)
-    /// Device requests received and not yet recorded; touched on the network thread only.
-    let gathered = Mutex<[IncomingRequest]>([])
+    /// Requests received (from devices, HTTP, replays) and not yet recorded.
+    let inbound = InboundQueue()
+    /// Callers waiting for requests to end (`Prefer: wait`).
+    let endWaiters = EndWaiters()
     /// The network thread of the bridge's MQTT client.
     private let eventLoop: MQTTEventLoop
     /// Unix ms after which the worker directory is trusted to say no worker is present.
@@ -64,7 +69,7 @@ public final class Bridge: Service, Sendable {
         self.store = store
         self.topics = topics
         self.logger = logger
-        intake = RequestIntake(configuration: configuration, topics: topics)
+        engine = RequestEngine(configuration: configuration, topics: topics)
         replyTopic = topics.bridgeReplies(configuration.bridgeID)
 
         var mqtt = mqtt
@@ -82,7 +87,7 @@ public final class Bridge: Service, Sendable {
             configuration: mqtt,
             logger: logger,
             onMessage: { message in target.bridge?.receive(message) },
-            afterMessages: { target.bridge?.acceptGathered() }
+            afterMessages: { target.bridge?.acceptInbound() }
         )
         switch workers {
         case .mqtt:
@@ -93,7 +98,7 @@ public final class Bridge: Service, Sendable {
         target.bridge = self
         let dispatcher: any WorkDispatcher =
             if let pool {
-                InMemoryDispatcher(pool: pool) { [weak self] id, result in self?.workerReplied(requestID: id, result: result) }
+                InMemoryDispatcher(pool: pool) { [weak self] id, result in self?.perform(self?.engine.workerReplied(requestID: id, result: result) ?? []) }
             } else {
                 MQTTDispatcher(client: client, directory: directory, topics: topics, bridgeID: configuration.bridgeID)
             }
@@ -118,6 +123,7 @@ public final class Bridge: Service, Sendable {
                 Task { await self.client.shutdown() }
             }
         } catch MQTTError.shutdown {
+            inbound.close()
             await eventLoop.shutdown()
             try store.close()
             logger.info("bridge stopped before the broker answered")
@@ -137,7 +143,7 @@ public final class Bridge: Service, Sendable {
             "bridge started",
             metadata: ["bridge.id": "\(configuration.bridgeID)", "store.path": "\(store.path)", "workers": "\(pool == nil ? "mqtt" : "in-memory")"]
         )
-        sweepUndelivered(olderThan: nil)
+        onNetworkThread { self.sweepUndelivered(olderThan: nil) }
 
         await withDiscardingTaskGroup { group in
             group.addTask { await self.runTimers() }
@@ -150,8 +156,9 @@ public final class Bridge: Service, Sendable {
             group.cancelAll()
         }
         // Fails publishes still waiting (a broker that went away with us); their delivery marks
-        // go to the commit queue, which is closed after.
+        // go to the commit queue, which is closed after. Submissions still queued are refused.
         await client.shutdown()
+        inbound.close()
         await eventLoop.shutdown()
         commits.close()
         metrics.brokerConnected.record(0)
@@ -162,11 +169,24 @@ public final class Bridge: Service, Sendable {
     /// How long after subscribing to presence a missing worker is not yet taken as absent.
     static let presenceGrace: Int64 = 1000
 
-    /// When an attempt times out: after the operation's `attemptTimeout`, the last one at the
-    /// deadline, so a slow last attempt still has the whole deadline.
-    func attemptWake(attempt: Int, now: Int64, deadline: Int64, operation: OperationConfig?) -> Int64 {
-        guard let operation, attempt < operation.maxAttempts else { return deadline }
-        return min(now + operation.attemptTimeout.milliseconds, deadline)
+    /// What admission needs to know now.
+    var conditions: Conditions {
+        Conditions(stopping: isStopping) { [self] in mayHaveWorker(for: $0) }
+    }
+
+    /// Runs `work` on the network thread, the store's one writer. Work handed over before
+    /// shutdown always runs (see ``MQTTEventLoop/execute(_:)``); false when it was too late.
+    @discardableResult
+    func onNetworkThread(_ work: @escaping @Sendable () -> Void) -> Bool {
+        inbound.whileOpen { eventLoop.execute(work) }
+    }
+
+    /// Runs `work` on the network thread and returns its result; `closed` once the bridge has
+    /// stopped.
+    func onNetworkThread<T: Sendable>(closed: T, _ work: @escaping @Sendable () -> T) async -> T {
+        await withCheckedContinuation { continuation in
+            if !onNetworkThread({ continuation.resume(returning: work()) }) { continuation.resume(returning: closed) }
+        }
     }
 
     /// Waits until no in-memory attempt, store write or publish is in flight, or the limit passes.

@@ -1,4 +1,5 @@
 import CourierCore
+import CourierEngine
 import Metrics
 import Synchronization
 
@@ -21,13 +22,28 @@ struct BridgeMetrics: Sendable {
     private let latencies = MetricCache<Timer>()
     private let rejections = MetricCache<Counter>()
 
-    func request(operation: String, status: Int) {
+    /// Records one of the engine's counts.
+    func count(_ count: Count) {
+        switch count {
+        case .request(let operation, let status): request(operation: operation, status: status)
+        case .latency(let operation, let milliseconds): latency(operation: operation, milliseconds: milliseconds)
+        case .rejection(let reason): rejection(reason)
+        case .refusal: break  // in courier_rejections_total already
+        case .duplicate: duplicates.increment()
+        case .retry: retries.increment()
+        case .deadLetter: deadLetters.increment()
+        case .ignoredWorkerReply: ignoredWorkerReplies.increment()
+        case .undeliverable: undeliverable.increment()
+        }
+    }
+
+    private func request(operation: String, status: Int) {
         requests.get("\(operation) \(status)") {
             Counter(label: "courier_requests_total", dimensions: [("operation", operation), ("status", "\(status)")])
         }.increment()
     }
 
-    func latency(operation: String, milliseconds: Int64) {
+    private func latency(operation: String, milliseconds: Int64) {
         latencies.get(operation) {
             Timer(label: "courier_request_duration_seconds", dimensions: [("operation", operation)])
         }.recordMilliseconds(milliseconds)
@@ -39,7 +55,7 @@ struct BridgeMetrics: Sendable {
         storeWrite.recordNanoseconds(elapsed.seconds * 1_000_000_000 + elapsed.attoseconds / 1_000_000_000)
     }
 
-    func rejection(_ reason: String) {
+    private func rejection(_ reason: String) {
         rejections.get(reason) { Counter(label: "courier_rejections_total", dimensions: [("reason", reason)]) }.increment()
     }
 }

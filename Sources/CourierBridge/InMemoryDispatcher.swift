@@ -1,4 +1,5 @@
 import CourierCore
+import CourierEngine
 import CourierWorkers
 
 /// Runs attempts on a ``WorkerPool`` in this process: no broker hops between bridge and worker.

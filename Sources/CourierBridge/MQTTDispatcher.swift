@@ -1,4 +1,5 @@
 import CourierCore
+import CourierEngine
 import Foundation
 import MQTT
 
@@ -40,7 +41,7 @@ final class MQTTDispatcher: WorkDispatcher {
         client.publish(topics.workTopic(item.operation), payload: item.payload, qos: .atLeastOnce, properties: properties) { result in
             switch result {
             case .success(let ack): completion(ack.isDelivered ? .sent : .noWorker)
-            case .failure(let error): completion(.failed(error))
+            case .failure(let error): completion(.failed("\(error)", permanent: error.isPermanent))
             }
         }
     }

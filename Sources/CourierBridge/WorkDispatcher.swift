@@ -1,4 +1,5 @@
 import CourierCore
+import CourierEngine
 
 /// Hands worker attempts to workers. The bridge has one; `courier bridge` dispatches over MQTT
 /// to worker daemons, `courier serve` in memory to handlers in the same process.
@@ -10,16 +11,6 @@ public protocol WorkDispatcher: Sendable {
     /// Sends one attempt without waiting for it to be taken; `completion` says what became of
     /// the send, and must not block. A send that failed is left to the attempt timer.
     func dispatch(_ item: WorkItem, completion: @escaping @Sendable (DispatchOutcome) -> Void)
-}
-
-/// What became of one attempt handed to a ``WorkDispatcher``.
-public enum DispatchOutcome: Sendable {
-    /// A worker has it (or, over MQTT, the broker accepted it for a subscribed worker).
-    case sent
-    /// Nobody took it: no worker is subscribed.
-    case noWorker
-    /// It may not have been sent.
-    case failed(any Error)
 }
 
 /// Where a dispatcher reports an attempt's result when the result does not come back over

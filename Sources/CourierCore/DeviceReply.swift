@@ -52,7 +52,7 @@ public struct DeviceReply: Sendable, Equatable {
 
     /// A 500 `worker_error` to send in place of this reply when no broker can take it (too
     /// large, malformed), to the same topic with the same correlation data.
-    public func undeliverable(because reason: any Error) -> DeviceReply {
+    public func undeliverable(because reason: String) -> DeviceReply {
         var properties = [UserProperty("status", "500"), UserProperty("error", ReplyCode.workerError.rawValue)]
         if let traceparent = userProperties.first(named: "traceparent") { properties.append(UserProperty("traceparent", traceparent)) }
         let message = "the reply (status \(status), \(payload.count) bytes) cannot be delivered: \(reason)"

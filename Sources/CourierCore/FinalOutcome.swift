@@ -1,6 +1,4 @@
-import CourierCore
-
-/// One final outcome for ``RequestStore/finish(_:markingDelivered:now:)``.
+/// One final outcome for the store.
 public struct FinalOutcome: Sendable, Equatable {
     /// The record's bridge id.
     public var id: String

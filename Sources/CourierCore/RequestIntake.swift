@@ -37,7 +37,7 @@ public struct RequestIntake: Sendable {
         // A five-level request carrying a Response Topic follows the MQTT 5 rules.
         let isLegacy = parsed.requestId != nil && request.responseTopic == nil
         var record = RequestRecord(
-            id: RequestRecord.newID(),
+            id: RequestRecord.newID(now: now),
             device: parsed.device,
             operation: parsed.operation,
             deviceProtocol: isLegacy ? .mqtt311 : .mqtt5,
@@ -66,27 +66,59 @@ public struct RequestIntake: Sendable {
                 return reject(record, .forbiddenResponseTopic, "response topic has \(levels) levels, at most \(Self.maxResponseTopicLevels) allowed")
             }
         }
-        guard Topics.isValidID(parsed.operation) else {
-            return reject(record, .badRequest, "operation must match [A-Za-z0-9_.-]{1,64}")
-        }
         if let requestId = parsed.requestId, !Topics.isValidID(requestId) {
             return reject(record, .badRequest, "request id must match [A-Za-z0-9_.-]{1,64}")
         }
         if let correlation = record.correlationData, correlation.count > configuration.limits.maxCorrelationDataBytes {
             return reject(record, .badRequest, "correlation data is \(correlation.count) bytes, at most \(configuration.limits.maxCorrelationDataBytes) allowed")
         }
+        return check(record, messageExpiry: request.messageExpiry, now: now)
+    }
+
+    /// Decides what to do with a request submitted over HTTP for `device` (the Asynchronous
+    /// Request-Reply pattern) at `now`: the same checks as a device's request. `requestId` is
+    /// the `Idempotency-Key`.
+    public func evaluate(device: String, operation: String, payload: Data, contentType: String?, requestId: String?, now: Int64) -> IntakeDecision {
+        guard Topics.isValidID(device) else { return .drop(reason: "device must match [A-Za-z0-9_.-]{1,64}") }
+        var record = RequestRecord(
+            id: RequestRecord.newID(now: now),
+            device: device,
+            operation: operation,
+            deviceProtocol: .http,
+            requestId: requestId,
+            qos: 1,
+            payload: payload,
+            contentType: contentType,
+            receivedAt: now,
+            deadline: now
+        )
+        if let requestId, !Topics.isValidID(requestId) {
+            record.requestId = nil
+            return reject(record, .badRequest, "Idempotency-Key must match [A-Za-z0-9_.-]{1,64}")
+        }
+        return check(record, messageExpiry: nil, now: now)
+    }
+
+    /// The checks every request goes through once its addressing is known: operation name and
+    /// configuration, deadline, payload size and content.
+    private func check(_ record: RequestRecord, messageExpiry: UInt32?, now: Int64) -> IntakeDecision {
+        var record = record
+        guard Topics.isValidID(record.operation) else {
+            return reject(record, .badRequest, "operation must match [A-Za-z0-9_.-]{1,64}")
+        }
         record.identity = Self.identity(of: record)
-        guard let operation = configuration.operation(named: parsed.operation) else {
-            return reject(record, .unknownOperation, "operation \(parsed.operation) is not configured")
+        guard let operation = configuration.operation(named: record.operation) else {
+            return reject(record, .unknownOperation, "operation \(record.operation) is not configured")
         }
-        let timeout = min(operation.timeout.milliseconds, request.messageExpiry.map { Int64($0) * 1000 } ?? .max)
+        let timeout = min(operation.timeout.milliseconds, messageExpiry.map { Int64($0) * 1000 } ?? .max)
         record.deadline = now + timeout
-        guard request.payload.count <= operation.maxPayloadBytes else {
+        guard record.payload.count <= operation.maxPayloadBytes else {
             // Kept as a dead letter, but only as much of it as the operation allows.
-            record.payload = Data(request.payload.prefix(operation.maxPayloadBytes))
-            return reject(record, .payloadTooLarge, "payload is \(request.payload.count) bytes, at most \(operation.maxPayloadBytes) allowed for \(operation.name)")
+            let size = record.payload.count
+            record.payload = Data(record.payload.prefix(operation.maxPayloadBytes))
+            return reject(record, .payloadTooLarge, "payload is \(size) bytes, at most \(operation.maxPayloadBytes) allowed for \(operation.name)")
         }
-        if operation.content == .json, (try? JSONSerialization.jsonObject(with: request.payload, options: [.fragmentsAllowed])) == nil {
+        if operation.content == .json, (try? JSONSerialization.jsonObject(with: record.payload, options: [.fragmentsAllowed])) == nil {
             return reject(record, .badRequest, "payload is not valid JSON, which \(operation.name) requires")
         }
         return .accept(record)

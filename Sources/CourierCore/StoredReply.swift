@@ -1,7 +1,6 @@
-import CourierCore
 import Foundation
 
-/// A final reply as ``RequestStore/finish(id:state:reply:onlyFrom:now:delivered:)`` stores it.
+/// A final reply as the store stores it.
 public struct StoredReply: Sendable, Equatable {
     /// HTTP-style status (200, 4xx, 5xx).
     public var status: Int

@@ -1,5 +1,6 @@
 import CourierBridge
 import CourierCore
+import CourierEngine
 import CourierStore
 import Hummingbird
 
@@ -32,7 +33,7 @@ extension CourierAPI {
     @Sendable func replay(_ request: Request, context: BasicRequestContext) async throws -> Response {
         let id = try context.parameters.require("id")
         do {
-            switch try bridge.replay(deadLetterID: id) {
+            switch try await bridge.replay(deadLetterID: id) {
             case nil:
                 return APIResponse.notFound("no dead letter \(id) whose operation is configured")
             case .refused(let code, let message)?:

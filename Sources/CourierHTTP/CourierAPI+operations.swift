@@ -1,5 +1,6 @@
 import CourierBridge
 import CourierCore
+import CourierEngine
 import Foundation
 import Hummingbird
 import NIOCore
@@ -37,7 +38,7 @@ extension CourierAPI {
         let payload = Data(body.readableBytesView)
         let idempotencyKey = request.headers[.idempotencyKey]
 
-        let outcome = bridge.submit(
+        let outcome = await bridge.submit(
             operation: operation.name,
             device: device,
             payload: payload,
@@ -59,30 +60,10 @@ extension CourierAPI {
         }
         guard let wait, wait > 0 else { return APIResponse.accepted(record) }
         do {
-            let latest = try await finalRecord(id: record.id, within: .seconds(wait)) ?? record
+            let latest = try await bridge.waitUntilFinal(id: record.id, within: .seconds(wait)) ?? record
             return APIResponse.result(latest)
         } catch {
             return APIResponse.accepted(record)
-        }
-    }
-
-    /// Reads the record until it is final or `limit` has passed (or the task is cancelled),
-    /// polling the store: after 2 ms at first, doubling up to every 20 ms. Returns the last record
-    /// read; nil when it is gone.
-    func finalRecord(id: String, within limit: Duration) async throws -> RequestRecord? {
-        let clock = ContinuousClock()
-        let deadline = clock.now + limit
-        var pause = Duration.milliseconds(2)
-        while true {
-            guard let record = try bridge.store.record(id: id) else { return nil }
-            let now = clock.now
-            if record.state.isFinal || now >= deadline { return record }
-            do {
-                try await Task.sleep(for: min(pause, deadline - now))
-            } catch {
-                return record
-            }
-            pause = min(pause * 2, .milliseconds(20))
         }
     }
 }

@@ -37,7 +37,7 @@ extension CourierAPI {
         let id = try context.parameters.require("id")
         do {
             guard let record = try bridge.store.record(id: id) else { return APIResponse.notFound("no request \(id)") }
-            if let cancelled = bridge.cancel(id: id) {
+            if let cancelled = await bridge.cancel(id: id) {
                 context.logger.info("request cancelled over HTTP", metadata: ["request.id": "\(id)", "device.id": "\(record.device)"])
                 return APIResponse.json(RequestStatus(cancelled))
             }

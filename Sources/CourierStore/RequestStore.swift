@@ -157,15 +157,3 @@ public final class RequestStore: Sendable {
         return try RequestRow.fetchOne(statement, arguments: [identity])?.record
     }
 }
-
-/// What ``RequestStore/accept(_:maxPendingPerDevice:maxPendingTotal:)`` did with a record.
-public enum AcceptOutcome: Sendable, Equatable {
-    /// Inserted.
-    case accepted
-    /// Not inserted: a record with the same identity is stored; here it is.
-    case duplicate(RequestRecord)
-    /// Not inserted: the device already has `pending` pending requests.
-    case deviceOverQuota(pending: Int)
-    /// Not inserted: the store already holds `pending` pending requests.
-    case totalOverQuota(pending: Int)
-}

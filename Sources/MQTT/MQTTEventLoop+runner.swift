@@ -357,7 +357,11 @@ final class EventLoopRunner {
                 // Refused by `attach` once stopping; kept for completeness.
                 firstConnect.resume(returning: Mosquitto.success)
                 mosquitto_destroy(slot.mosq.value)
-            case .connectFinished, .run: break
+            case .run(let work):
+                // Work handed to the loop always runs, here as its last act: whoever posted it
+                // may be waiting for it.
+                work()
+            case .connectFinished: break
             }
         }
         for waiters in earlyRemovals.values {

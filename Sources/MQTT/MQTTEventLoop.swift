@@ -138,7 +138,9 @@ public final class MQTTEventLoop: Sendable {
     }
 
     /// Runs `work` on the loop thread, soon, between its reads and writes: work that publishes
-    /// there has its packets written in the same pass. `work` must not block for long.
+    /// there has its packets written in the same pass. `work` must not block for long. Work
+    /// posted before ``shutdown()`` runs, at the latest as the loop stops; work posted after
+    /// it never does.
     public func execute(_ work: @escaping @Sendable () -> Void) {
         post(.run(work))
     }

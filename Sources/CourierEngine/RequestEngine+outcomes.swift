@@ -1,0 +1,73 @@
+import CourierCore
+import Foundation
+
+extension RequestEngine {
+    /// A worker answered an attempt. The outcome is stored only if the request is still
+    /// pending: late, unknown and repeated results find it final and are ignored.
+    public func workerReplied(requestID: String, result: WorkResult) -> [Effect] {
+        let state: RequestState = result.status >= 500 ? .failed : .completed
+        let reply = StoredReply(
+            status: result.status,
+            code: Self.replyCode(for: result),
+            payload: result.payload,
+            contentType: result.contentType,
+            userProperties: result.userProperties,
+            reason: state == .failed ? ReplyCode.workerError.rawValue : nil
+        )
+        return [.finish(FinalOutcome(id: requestID, state: state, reply: reply))]
+    }
+
+    /// A worker reply whose `status` is not a number from 100 to 599: a 500 for the request.
+    public func workerRepliedInvalidStatus(requestID: String, status: String) -> [Effect] {
+        let body = ErrorBody(.workerError, message: "the worker replied with status \"\(status.prefix(32))\", not 100-599")
+        return [.log(LogLine(.warning, "worker reply with an invalid status", ["request.id": requestID, "status": String(status.prefix(32))]))]
+            + workerReplied(requestID: requestID, result: WorkResult(status: 500, payload: body.encoded(), contentType: ErrorBody.contentType))
+    }
+
+    /// The `error` code a worker's reply gives the device: the worker's own (its `error` user
+    /// property), else the contract's code for the status.
+    static func replyCode(for result: WorkResult) -> String {
+        if let own = result.userProperties.first(named: "error"), !own.isEmpty, own.utf8.count <= 64 {
+            return own
+        }
+        return ReplyCode.forStatus(result.status)?.rawValue ?? (result.status >= 400 ? "error" : "ok")
+    }
+
+    /// An operator or client cancels a pending request: the device gets 410.
+    public func cancel(id: String) -> FinalOutcome {
+        Self.errorOutcome(id, .cancelled, "cancelled by an operator", state: .cancelled)
+    }
+
+    /// The store applied (`record`) or refused (nil: the request was no longer pending) a final
+    /// outcome at `now`.
+    public func outcomeStored(_ outcome: FinalOutcome, record: RequestRecord?, now: Int64) -> [Effect] {
+        guard let record else {
+            return [.count(.ignoredWorkerReply), .log(LogLine(.debug, "worker reply ignored", ["request.id": outcome.id]))]
+        }
+        let status = record.replyStatus ?? 0
+        var effects: [Effect] = [
+            .count(.request(operation: record.operation, status: status)),
+            .count(.latency(operation: record.operation, milliseconds: now - record.receivedAt)),
+            .log(outcomeLine(record, status: status, now: now)),
+            .ended(record),
+        ]
+        if record.state.isDeadLetter { effects += [.count(.deadLetter), .deadLetter(record)] }
+        if let reply = DeviceReply.final(for: record, topics: topics) {
+            effects.append(.reply(reply, recordID: record.id))
+        } else {
+            effects.append(.markDelivered(record.id))
+        }
+        return effects
+    }
+
+    /// The one info line of a request's outcome; `message` says why it was rejected.
+    func outcomeLine(_ record: RequestRecord, status: Int, now: Int64, message: String? = nil) -> LogLine {
+        var metadata = [
+            "request.id": record.id, "device.id": record.device, "operation": record.operation,
+            "status": "\(status)", "duration_ms": "\(now - record.receivedAt)", "attempts": "\(record.attempts)",
+        ]
+        if status >= 400, let code = record.replyCode { metadata["error.code"] = code }
+        if let message { metadata["error.message"] = message }
+        return LogLine(.info, "request finished", metadata)
+    }
+}

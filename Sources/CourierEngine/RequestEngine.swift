@@ -1,0 +1,59 @@
+import CourierCore
+import Foundation
+
+/// Every decision of a request's life (SPEC's state machine) as plain values: admission and
+/// validation, duplicates, quotas, worker presence, attempts, retries and backoff, deadlines,
+/// worker results, cancel, replay, delivery and dead letters.
+///
+/// Events go in as method calls, effects come out as ``Effect`` values for the shell to carry
+/// out (store, publish, dispatch, count, log). The engine does no I/O and keeps no state: the
+/// store holds every request, and the time of each event is passed in.
+public struct RequestEngine: Sendable {
+    public let configuration: CourierConfiguration
+    public let topics: Topics
+    let intake: RequestIntake
+    /// A random whole number from 0 through the given ceiling, for backoff jitter.
+    let jitter: @Sendable (Int64) -> Int64
+
+    public init(
+        configuration: CourierConfiguration,
+        topics: Topics = Topics(),
+        jitter: @escaping @Sendable (Int64) -> Int64 = { Int64.random(in: 0...$0) }
+    ) {
+        self.configuration = configuration
+        self.topics = topics
+        intake = RequestIntake(configuration: configuration, topics: topics)
+        self.jitter = jitter
+    }
+
+    /// When an attempt started at `now` times out: after the operation's `attemptTimeout`;
+    /// the last attempt at the deadline, so a slow last attempt still has the whole deadline.
+    public func attemptWake(attempt: Int, now: Int64, deadline: Int64, operation: String) -> Int64 {
+        guard let operation = configuration.operation(named: operation), attempt < operation.maxAttempts else { return deadline }
+        return min(now + operation.attemptTimeout.milliseconds, deadline)
+    }
+
+    /// Full-jitter exponential backoff before attempt `attempt + 1`: up to 100 ms, 200 ms,
+    /// 400 ms... capped at 2 s.
+    public func backoff(afterAttempt attempt: Int) -> Int64 {
+        jitter(Int64(min(2000, 100 << min(max(attempt - 1, 0), 5))))
+    }
+
+    /// An operation name fit for a metric label: names of unconfigured operations come from
+    /// devices, and would make label values unbounded.
+    func metricLabel(_ operation: String) -> String {
+        configuration.operation(named: operation) == nil ? "unknown" : operation
+    }
+
+    /// The final outcome of an error the bridge decides (504, 503, 410, 400).
+    static func errorOutcome(_ id: String, _ code: ReplyCode, _ message: String, state: RequestState) -> FinalOutcome {
+        let reply = StoredReply(
+            status: code.status,
+            code: code.rawValue,
+            payload: ErrorBody(code, message: message).encoded(),
+            contentType: ErrorBody.contentType,
+            reason: state == .failed ? code.rawValue : nil
+        )
+        return FinalOutcome(id: id, state: state, reply: reply)
+    }
+}
