@@ -34,8 +34,8 @@ struct StoreBenchmark: AsyncParsableCommand {
         BenchReport.output()
 
         let baseline = try bareInserts(path: directory.appendingPathComponent("bare.sqlite").path)
-        let store = try RequestStore(path: directory.appendingPathComponent("courier.sqlite").path)
-        let single = try RequestStore(path: directory.appendingPathComponent("single.sqlite").path)
+        let store = try SQLiteStore(path: directory.appendingPathComponent("courier.sqlite").path)
+        let single = try SQLiteStore(path: directory.appendingPathComponent("single.sqlite").path)
         let singles = (0..<requests).map { Self.record($0) }
         let intakeSingly = try measure {
             for record in singles {

@@ -23,7 +23,7 @@ public final class Bridge: Service, Sendable {
     }
 
     public let configuration: CourierConfiguration
-    public let store: RequestStore
+    public let store: any RequestStore
     let engine: RequestEngine
     let topics: Topics
     let client: MQTTClient
@@ -60,7 +60,7 @@ public final class Bridge: Service, Sendable {
     public init(
         configuration: CourierConfiguration,
         mqtt: MQTTConfiguration,
-        store: RequestStore,
+        store: any RequestStore,
         workers: Workers,
         topics: Topics = Topics(),
         logger: Logger
@@ -141,7 +141,7 @@ public final class Bridge: Service, Sendable {
         }
         logger.info(
             "bridge started",
-            metadata: ["bridge.id": "\(configuration.bridgeID)", "store.path": "\(store.path)", "workers": "\(pool == nil ? "mqtt" : "in-memory")"]
+            metadata: ["bridge.id": "\(configuration.bridgeID)", "store": "\(store.location)", "workers": "\(pool == nil ? "mqtt" : "in-memory")"]
         )
         onNetworkThread { self.sweepUndelivered(olderThan: nil) }
 

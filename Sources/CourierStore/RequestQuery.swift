@@ -1,6 +1,6 @@
 import CourierCore
 
-/// Filters and paging for ``RequestStore/list(_:)``.
+/// Filters and paging for ``SQLiteStore/list(_:)``.
 public struct RequestQuery: Sendable, Equatable {
     /// Only records in this state; nil for all.
     public var state: RequestState?

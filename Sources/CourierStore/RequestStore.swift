@@ -1,159 +1,71 @@
 import CourierCore
-import Foundation
-import GRDB
 
-/// The durable store of requests (pending correlations and their outcomes): one SQLite file
-/// accessed through a GRDB `DatabasePool`.
+/// What the bridge needs from a durable store of requests: the pending correlations, their
+/// timers and their outcomes. ``SQLiteStore`` is the embedded one; a shared backend for
+/// several bridges implements the same contract.
 ///
-/// Durability: the database runs in WAL mode with `synchronous = NORMAL`. A committed write
-/// survives a crash of the process (including SIGKILL), which is the guarantee Courier makes; the
-/// last transactions before a power loss or OS crash may be rolled back (never corrupted).
-///
-/// Every method is synchronous and may block on disk I/O; writes are serialized, reads run
-/// concurrently with them. Each method runs in one transaction.
-public final class RequestStore: Sendable {
-    let pool: DatabasePool
-    private let checkpointer: Checkpointer?
+/// Every method is synchronous, runs in one transaction and may block on I/O. Transitions
+/// are compare-and-set on the record's state, so a late or repeated event changes nothing.
+public protocol RequestStore: Sendable {
+    /// Where the store lives, for logs: a file path or a URL without credentials.
+    var location: String { get }
 
-    /// The file this store was opened on.
-    public let path: String
-
-    /// Opens (creating it and its parent directories if needed) the store at `path` and brings
-    /// its schema up to date.
-    ///
-    /// - Parameter checkpointInterval: with a value, a thread of the store's own moves committed
-    ///   transactions from the WAL into the database file this often, so that writers never
-    ///   pay for it; nil leaves it to SQLite's automatic checkpoint, which
-    ///   the committing writer runs every 64 MB of WAL.
-    public init(path: String, checkpointInterval: Duration? = nil) throws {
-        let parent = URL(fileURLWithPath: path).deletingLastPathComponent()
-        try FileManager.default.createDirectory(at: parent, withIntermediateDirectories: true)
-
-        var configuration = Configuration()
-        configuration.journalMode = .wal
-        // Wait for a lock held by another process (a second bridge on the same file, the sqlite3
-        // shell) instead of failing at once.
-        configuration.busyMode = .timeout(5)
-        configuration.prepareDatabase { db in
-            // Small pages: a commit writes every page it changed to the WAL, and a request
-            // changes a few small rows in a few indexes. Takes effect when the file is created.
-            try db.execute(sql: "PRAGMA page_size = 1024")
-            // In WAL mode, NORMAL syncs at checkpoints only: committed transactions survive a
-            // process crash, not necessarily a power loss.
-            try db.execute(sql: "PRAGMA synchronous = NORMAL")
-            // 16 MB of pages per connection, so the indexes' hot pages stay in memory.
-            try db.execute(sql: "PRAGMA cache_size = -16000")
-            // Checkpoints are the only fsyncs in WAL mode with synchronous = NORMAL. The
-            // automatic one, run by a committing writer, is the backstop for the checkpoint
-            // thread; the WAL file is truncated back to 64 MB after it is reset.
-            try db.execute(sql: "PRAGMA wal_autocheckpoint = 65536")
-            try db.execute(sql: "PRAGMA journal_size_limit = 67108864")
-        }
-        configuration.label = "courier.store"
-
-        self.path = path
-        self.pool = try DatabasePool(path: path, configuration: configuration)
-        try Self.migrator.migrate(pool)
-        checkpointer = try checkpointInterval.map { interval in try Checkpointer(path: path, interval: interval) }
-    }
-
-    /// Stops the checkpoint thread and closes the database connections. Any later call throws.
-    public func close() throws {
-        try checkpointer?.stop()
-        try pool.close()
-    }
-
-    // MARK: Intake
-
-    /// Records a new request unless it is a duplicate or over quota, deciding and inserting in
-    /// one write transaction.
-    ///
-    /// In order: a record whose `identity` is already stored yields `.duplicate` with the stored
-    /// record; a pending record (state received or dispatched) is refused when its device already
-    /// has `maxPendingPerDevice` pending requests, then when the store holds `maxPendingTotal`;
-    /// otherwise it is inserted. Records in a final state (a rejection) skip the quota checks but
-    /// are still deduplicated.
-    public func accept(
-        _ record: RequestRecord,
-        maxPendingPerDevice: Int,
-        maxPendingTotal: Int
-    ) throws -> AcceptOutcome {
-        try accept([record], maxPendingPerDevice: maxPendingPerDevice, maxPendingTotal: maxPendingTotal)[0]
-    }
-
-    /// ``accept(_:maxPendingPerDevice:maxPendingTotal:)`` for many records, in order, in one
-    /// transaction (a group commit): a record sees the ones before it, so a duplicate within the
-    /// batch is found and the quotas count the batch's own records.
-    public func accept(
-        _ records: [RequestRecord],
-        maxPendingPerDevice: Int,
-        maxPendingTotal: Int
-    ) throws -> [AcceptOutcome] {
-        try pool.write { db in
-            try records.map { try Self.accept(db, $0, maxPendingPerDevice: maxPendingPerDevice, maxPendingTotal: maxPendingTotal) }
-        }
-    }
-
-    /// One group commit: new requests (as ``accept(_:maxPendingPerDevice:maxPendingTotal:)``),
-    /// then final outcomes and delivery marks (as ``finish(_:markingDelivered:now:)``), all in
-    /// one transaction. Returns the requests' outcomes and the finished records, in order.
-    public func commit(
+    /// One group commit: inserts new requests (checking duplicates and quotas), applies final
+    /// outcomes to requests still pending, and marks replies delivered.
+    func commit(
         accepting records: [RequestRecord],
         maxPendingPerDevice: Int,
         maxPendingTotal: Int,
         finishing outcomes: [FinalOutcome],
         markingDelivered delivered: [String],
         now: Int64
-    ) throws -> (accepted: [AcceptOutcome], finished: [RequestRecord?]) {
-        try pool.write { db in
-            let accepted = try records.map {
-                try Self.accept(db, $0, maxPendingPerDevice: maxPendingPerDevice, maxPendingTotal: maxPendingTotal)
-            }
-            let finished = try outcomes.map { try Self.finish(db, $0, now: now) }
-            try Self.markDelivered(db, ids: delivered, now: now)
-            return (accepted, finished)
-        }
+    ) throws -> (accepted: [AcceptOutcome], finished: [RequestRecord?])
+
+    /// Applies final outcomes to the requests still pending; the stored records, nil where not.
+    func finish(_ outcomes: [FinalOutcome], markingDelivered delivered: [String], now: Int64) throws -> [RequestRecord?]
+
+    /// Moves a request waiting in `received` after `afterAttempts` attempts to its next attempt.
+    func claimAttempt(id: String, afterAttempts: Int, wakeAt: Int64, now: Int64) throws -> RequestRecord?
+
+    /// Puts a timed-out attempt back to `received`, to start again at `wakeAt`.
+    func requeue(id: String, attempt: Int, wakeAt: Int64, now: Int64) throws -> RequestRecord?
+
+    /// Pending requests whose timer is due at `now`, earliest first.
+    func due(now: Int64, limit: Int) throws -> [RequestRecord]
+
+    /// Final replies not yet acknowledged by the broker, oldest first.
+    func undelivered(limit: Int) throws -> [RequestRecord]
+
+    func pendingCount() throws -> Int
+    func record(id: String) throws -> RequestRecord?
+    func record(identity: String) throws -> RequestRecord?
+
+    /// Requests matching the query, newest first, and the cursor of the next page.
+    func list(_ query: RequestQuery) throws -> (records: [RequestRecord], next: String?)
+
+    /// Dead letters (state `failed` or `rejected`), paged like ``list(_:)``.
+    func deadLetters(limit: Int, before: String?) throws -> (records: [RequestRecord], next: String?)
+
+    /// Outcomes of requests that reached a final state after `since` (unix ms).
+    func outcomes(finishedAfter since: Int64, limit: Int) throws -> [RequestOutcome]
+
+    /// Deletes up to `limit` finished requests older than their retention; how many went.
+    func purge(finishedBefore cutoff: Int64, deadLettersBefore deadLetterCutoff: Int64, limit: Int) throws -> Int
+
+    /// Closes the store; any later call throws.
+    func close() throws
+}
+
+extension RequestStore {
+    public func finish(_ outcomes: [FinalOutcome], now: Int64) throws -> [RequestRecord?] {
+        try finish(outcomes, markingDelivered: [], now: now)
     }
 
-    private static func accept(_ db: Database, _ record: RequestRecord, maxPendingPerDevice: Int, maxPendingTotal: Int) throws
-        -> AcceptOutcome
-    {
-        if let identity = record.identity, let existing = try fetch(db, identity: identity) {
-            return .duplicate(existing)
-        }
-        if !record.state.isFinal {
-            let device = try pendingCount(db, device: record.device)
-            if device >= maxPendingPerDevice {
-                return .deviceOverQuota(pending: device)
-            }
-            let total = try pendingCount(db)
-            if total >= maxPendingTotal {
-                return .totalOverQuota(pending: total)
-            }
-        }
-        try RequestRow(record).insert(db)
-        return .accepted
+    public func outcomes(finishedAfter since: Int64) throws -> [RequestOutcome] {
+        try outcomes(finishedAfter: since, limit: 100_000)
     }
+}
 
-    // MARK: Lookup
-
-    /// The record with this bridge id.
-    public func record(id: String) throws -> RequestRecord? {
-        try pool.read { db in try Self.fetch(db, id: id) }
-    }
-
-    /// The record with this duplicate-suppression identity.
-    public func record(identity: String) throws -> RequestRecord? {
-        try pool.read { db in try Self.fetch(db, identity: identity) }
-    }
-
-    static func fetch(_ db: Database, id: String) throws -> RequestRecord? {
-        let statement = try db.cachedStatement(sql: "SELECT * FROM requests WHERE id = ?")
-        return try RequestRow.fetchOne(statement, arguments: [id])?.record
-    }
-
-    static func fetch(_ db: Database, identity: String) throws -> RequestRecord? {
-        let statement = try db.cachedStatement(sql: "SELECT * FROM requests WHERE identity = ?")
-        return try RequestRow.fetchOne(statement, arguments: [identity])?.record
-    }
+extension SQLiteStore: RequestStore {
+    public var location: String { path }
 }

@@ -1,9 +1,9 @@
-/// Errors raised by ``RequestStore`` beyond the `DatabaseError`s SQLite itself reports.
+/// Errors raised by ``SQLiteStore`` beyond the `DatabaseError`s SQLite itself reports.
 public enum StoreError: Error, Sendable, Equatable {
     /// A paging cursor (`before`) that this store did not hand out.
     case badCursor
     /// A stored column holds a value the current code cannot read (for example an unknown state).
     case corruptRecord(id: String, column: String)
-    /// ``RequestStore/update(id:_:)`` was asked to change a record's id, which is immutable.
+    /// ``SQLiteStore/update(id:_:)`` was asked to change a record's id, which is immutable.
     case idChanged(from: String, to: String)
 }

@@ -35,7 +35,7 @@ struct BridgeRuntime {
     init(configuration: CourierConfiguration, workers: Bridge.Workers, logger: Logger) throws {
         // Metrics first: the bridge creates its metric objects when it is made.
         let registry = PrometheusMetrics.bootstrap()
-        let store = try RequestStore(path: configuration.store.path, checkpointInterval: .milliseconds(250))
+        let store = try SQLiteStore(path: configuration.store.path, checkpointInterval: .milliseconds(250))
         bridge = try Bridge(
             configuration: configuration,
             mqtt: try configuration.mqtt(clientID: "courier-bridge"),

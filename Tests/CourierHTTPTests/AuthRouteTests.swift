@@ -134,7 +134,7 @@ struct AuthRouteTests {
     func openOnlyOnLoopback() throws {
         let directory = FileManager.default.temporaryDirectory.appendingPathComponent("courier-http-\(UUID().uuidString)")
         defer { try? FileManager.default.removeItem(at: directory) }
-        let store = try RequestStore(path: directory.appendingPathComponent("courier.sqlite").path)
+        let store = try SQLiteStore(path: directory.appendingPathComponent("courier.sqlite").path)
         defer { try? store.close() }
         // Never run: only built.
         let bridge = try Bridge(

@@ -16,7 +16,7 @@ import NIOCore
 /// and its HTTP API.
 struct HTTPHarness: Sendable {
     let bridge: Bridge
-    let store: RequestStore
+    let store: SQLiteStore
     let pool: WorkerPool
     let gate: Gate
 
@@ -38,7 +38,7 @@ struct HTTPHarness: Sendable {
         try await withBroker { broker in
             let directory = FileManager.default.temporaryDirectory.appendingPathComponent("courier-http-\(UUID().uuidString)")
             defer { try? FileManager.default.removeItem(at: directory) }
-            let store = try RequestStore(path: directory.appendingPathComponent("courier.sqlite").path)
+            let store = try SQLiteStore(path: directory.appendingPathComponent("courier.sqlite").path)
             var configuration = CourierConfiguration()
             configuration.bridgeID = "http-\(UUID().uuidString.prefix(8))"
             configuration.operations = operations

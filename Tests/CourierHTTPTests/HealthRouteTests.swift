@@ -52,7 +52,7 @@ struct HealthRouteTests {
     func notReady() async throws {
         let directory = FileManager.default.temporaryDirectory.appendingPathComponent("courier-http-\(UUID().uuidString)")
         defer { try? FileManager.default.removeItem(at: directory) }
-        let store = try RequestStore(path: directory.appendingPathComponent("courier.sqlite").path)
+        let store = try SQLiteStore(path: directory.appendingPathComponent("courier.sqlite").path)
         defer { try? store.close() }
         // Never run: not connected to any broker.
         let bridge = try Bridge(

@@ -6,18 +6,18 @@ import Foundation
 struct StoreFixture {
     let directory: URL
     let path: String
-    let store: RequestStore
+    let store: SQLiteStore
 
     init() throws {
         directory = FileManager.default.temporaryDirectory
             .appendingPathComponent("courier-store-tests-\(UUID().uuidString)")
         // A nested path, so opening also exercises creating parent directories.
         path = directory.appendingPathComponent("data/courier.sqlite").path
-        store = try RequestStore(path: path)
+        store = try SQLiteStore(path: path)
     }
 
-    func reopen() throws -> RequestStore {
-        try RequestStore(path: path)
+    func reopen() throws -> SQLiteStore {
+        try SQLiteStore(path: path)
     }
 
     func remove() {
@@ -52,7 +52,7 @@ func makeRecord(
     )
 }
 
-extension RequestStore {
+extension SQLiteStore {
     /// Inserts with quotas that never bite, returning the outcome.
     @discardableResult
     func insert(_ record: RequestRecord) throws -> AcceptOutcome {

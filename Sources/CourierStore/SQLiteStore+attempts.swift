@@ -1,6 +1,6 @@
 import CourierCore
 
-extension RequestStore {
+extension SQLiteStore {
     /// Starts the next worker attempt of a request that is waiting for one (state `received`)
     /// and has made exactly `afterAttempts` attempts: compare-and-set, so two paths racing to
     /// dispatch the same request (the fast path and the timer scan) start it once.

@@ -3,8 +3,8 @@ import CourierStore
 import Foundation
 import Testing
 
-@Suite("RequestStore lifecycle", .timeLimit(.minutes(1)))
-struct RequestStoreLifecycleTests {
+@Suite("SQLiteStore lifecycle", .timeLimit(.minutes(1)))
+struct SQLiteStoreLifecycleTests {
     @Test func perDeviceQuota() throws {
         let fixture = try StoreFixture()
         defer { fixture.remove() }

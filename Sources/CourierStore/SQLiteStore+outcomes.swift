@@ -8,7 +8,7 @@ public struct RequestOutcome: Sendable, Equatable {
     public var milliseconds: Int64
 }
 
-extension RequestStore {
+extension SQLiteStore {
     /// Outcomes of requests that reached a final state after `since` (unix ms), at most `limit`.
     public func outcomes(finishedAfter since: Int64, limit: Int = 100_000) throws -> [RequestOutcome] {
         try pool.read { db in

@@ -1,7 +1,7 @@
 import CourierCore
 import GRDB
 
-extension RequestStore {
+extension SQLiteStore {
     /// The store's schema, one registered migration per version. Migrations are append-only: a
     /// released migration is never edited, changes go into a new one.
     static var migrator: DatabaseMigrator {

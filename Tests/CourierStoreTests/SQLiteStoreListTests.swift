@@ -3,8 +3,8 @@ import CourierStore
 import Foundation
 import Testing
 
-@Suite("RequestStore listing", .timeLimit(.minutes(1)))
-struct RequestStoreListTests {
+@Suite("SQLiteStore listing", .timeLimit(.minutes(1)))
+struct SQLiteStoreListTests {
     @Test func listFiltersNewestFirst() throws {
         let fixture = try StoreFixture()
         defer { fixture.remove() }

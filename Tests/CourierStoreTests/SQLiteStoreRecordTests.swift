@@ -3,8 +3,8 @@ import CourierStore
 import Foundation
 import Testing
 
-@Suite("RequestStore records", .timeLimit(.minutes(1)))
-struct RequestStoreRecordTests {
+@Suite("SQLiteStore records", .timeLimit(.minutes(1)))
+struct SQLiteStoreRecordTests {
     @Test func roundTripKeepsEveryField() throws {
         let fixture = try StoreFixture()
         defer { fixture.remove() }

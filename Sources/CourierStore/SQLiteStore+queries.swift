@@ -2,7 +2,7 @@ import CourierCore
 import Foundation
 import GRDB
 
-extension RequestStore {
+extension SQLiteStore {
     // MARK: Timers
 
     /// Pending records whose timer is due (`wakeAt <= now`), earliest first, at most `limit`.

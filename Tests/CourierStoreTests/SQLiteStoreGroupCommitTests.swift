@@ -4,8 +4,8 @@ import Foundation
 import Testing
 
 /// The batch forms the bridge uses: many requests, outcomes and delivery marks per transaction.
-@Suite("RequestStore group commits", .timeLimit(.minutes(1)))
-struct RequestStoreGroupCommitTests {
+@Suite("SQLiteStore group commits", .timeLimit(.minutes(1)))
+struct SQLiteStoreGroupCommitTests {
     @Test func aBatchOfRequestsSeesItsOwnDuplicatesAndQuotas() throws {
         let fixture = try StoreFixture()
         defer { fixture.remove() }
@@ -67,14 +67,14 @@ struct RequestStoreGroupCommitTests {
     }
 }
 
-@Suite("RequestStore checkpoints", .timeLimit(.minutes(1)))
-struct RequestStoreCheckpointTests {
+@Suite("SQLiteStore checkpoints", .timeLimit(.minutes(1)))
+struct SQLiteStoreCheckpointTests {
     @Test func theCheckpointThreadMovesTheWALIntoTheDatabaseAndStopsWithTheStore() async throws {
         let fixture = try StoreFixture()
         defer { fixture.remove() }
         try fixture.store.close()
         let path = fixture.store.path
-        let store = try RequestStore(path: path, checkpointInterval: .milliseconds(20))
+        let store = try SQLiteStore(path: path, checkpointInterval: .milliseconds(20))
         let records = (0..<2_000).map { makeRecord(id: "r\($0)", device: "d\($0 % 20)") }
         for chunk in stride(from: 0, to: records.count, by: 100) {
             _ = try store.accept(Array(records[chunk..<chunk + 100]), maxPendingPerDevice: 1_000, maxPendingTotal: 10_000)
@@ -92,7 +92,7 @@ struct RequestStoreCheckpointTests {
         #expect(try walCheckpointSequence(path) != before, "the WAL was never checkpointed")
         try store.close()
 
-        let reopened = try RequestStore(path: path)
+        let reopened = try SQLiteStore(path: path)
         #expect(try reopened.pendingCount() == 2_000 + probes)
         try reopened.close()
     }

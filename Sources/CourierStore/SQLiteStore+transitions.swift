@@ -2,7 +2,7 @@ import CourierCore
 import Foundation
 import GRDB
 
-extension RequestStore {
+extension SQLiteStore {
     /// Records that attempt `attempt` was handed to a worker, with its timer at `wakeAt`.
     ///
     /// Only a pending record (received or dispatched) moves; returns the updated record, or nil
