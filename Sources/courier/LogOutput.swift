@@ -1,9 +1,9 @@
 import Foundation
 import Synchronization
 
-/// Writes log lines to a file descriptor in batches: lines are appended to a buffer and a
-/// thread of its own writes the buffer about every 10 ms, or at once when asked (warnings and
-/// errors) or when it grows past 64 KB. Lines of different threads never interleave, and
+/// Writes log lines to a file descriptor in batches: lines are appended to a buffer, and a
+/// thread of its own writes it 10 ms after the first line arrives (it sleeps while there is
+/// none), or at once when asked (warnings and errors) or when it grows past 64 KB. Lines of different threads never interleave, and
 /// whatever is buffered is written when the process exits normally; a crash loses at most the
 /// last few milliseconds of information lines.
 final class LogOutput: Sendable {
@@ -11,6 +11,8 @@ final class LogOutput: Sendable {
 
     private let descriptor: Int32
     private let buffer = Mutex<[UInt8]>([])
+    /// Signalled when a line lands in an empty buffer.
+    private let pending = DispatchSemaphore(value: 0)
     /// Serialises the writes themselves, so that batches keep their order.
     private let writing = Mutex(())
     private static let flushBytes = 65_536
@@ -20,6 +22,7 @@ final class LogOutput: Sendable {
         Thread.detachNewThread { [self] in
             Thread.current.name = "courier.log"
             while true {
+                pending.wait()
                 usleep(10_000)
                 flush()
             }
@@ -29,11 +32,16 @@ final class LogOutput: Sendable {
 
     /// Queues one line (ending in a newline); `now` writes it, and everything before it, at once.
     func write(_ line: [UInt8], now: Bool) {
-        let full = buffer.withLock { buffer in
+        let (first, full) = buffer.withLock { buffer in
+            let first = buffer.isEmpty
             buffer += line
-            return buffer.count >= Self.flushBytes
+            return (first, buffer.count >= Self.flushBytes)
         }
-        if now || full { flush() }
+        if now || full {
+            flush()
+        } else if first {
+            pending.signal()
+        }
     }
 
     /// Writes everything buffered.
