@@ -141,6 +141,10 @@ let package = Package(
             swiftSettings: strict
         ),
         .target(
+            name: "CourierTestTraits",
+            swiftSettings: strict
+        ),
+        .target(
             name: "CourierTesting",
             dependencies: ["CourierProcess", "MQTT", .product(name: "Logging", package: "swift-log")],
             swiftSettings: strict
@@ -162,7 +166,7 @@ let package = Package(
         ),
         .testTarget(
             name: "MQTTTests",
-            dependencies: ["CMosquitto", "MQTT", "CourierTesting"],
+            dependencies: ["CourierTestTraits", "CMosquitto", "MQTT", "CourierTesting"],
             swiftSettings: strict
         ),
         .testTarget(
@@ -211,12 +215,12 @@ let package = Package(
         ),
         .testTarget(
             name: "CourierFuzzTests",
-            dependencies: ["CourierFuzzing", "CourierConfig", "CourierCore", "CourierDevices", "CourierWorkers"],
+            dependencies: ["CourierTestTraits", "CourierFuzzing", "CourierConfig", "CourierCore", "CourierDevices", "CourierWorkers"],
             swiftSettings: strict
         ),
         .testTarget(
             name: "CourierDevicesTests",
-            dependencies: ["CourierDevices", "CourierTesting", "MQTT", "CourierCore"],
+            dependencies: ["CourierTestTraits", "CourierDevices", "CourierTesting", "MQTT", "CourierCore"],
             swiftSettings: strict
         ),
     ]

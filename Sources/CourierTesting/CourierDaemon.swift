@@ -123,7 +123,7 @@ public func writeCourierConfig(
           concurrency: 8
         """
     let path = directory.appendingPathComponent("courier.yaml").path
-    try yaml.write(toFile: path, atomically: true, encoding: .utf8)
+    try writeFile(yaml, to: path)
     return path
 }
 

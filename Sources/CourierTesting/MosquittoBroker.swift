@@ -62,7 +62,7 @@ public final class MosquittoBroker: Sendable {
         ]
         if listener { lines.insert("listener \(port) 127.0.0.1", at: 0) }
         let text = lines.joined(separator: "\n") + "\n" + extraConfig.replacingOccurrences(of: "{PORT}", with: "\(port)") + "\n"
-        try text.write(to: configFile, atomically: true, encoding: .utf8)
+        try writeFile(text, to: configFile.path)
         process = ProcessBox()
     }
 
@@ -138,6 +138,7 @@ public func withBroker<T>(
     persistence: Bool = false,
     _ body: (MosquittoBroker) async throws -> T
 ) async throws -> T {
+    _ = StallWatch.started
     let broker = try await MosquittoBroker.start(extraConfig: extraConfig, listener: listener, persistence: persistence)
     do {
         let result = try await body(broker)

@@ -1,12 +1,15 @@
 @testable import CourierDevices
 import CourierCore
+import CourierTestTraits
 import Foundation
 import MQTT
 import Testing
 
 /// The storm's generator, as plain values: deterministic for a seed, every category and
 /// variant, each category what it says, and nothing that impersonates a device it aims at.
-@Suite(.timeLimit(.minutes(2)))
+/// Seconds of CPU in a debug build (thousands of messages, some of hundreds of KB): on threads
+/// of their own, not the cooperative pool every suite shares.
+@Suite(.timeLimit(.minutes(2)), .ownThreads)
 struct HostileInputTests {
     static let targets = HostileTargets(
         hostileDevices: (0..<8).map { "storm-tok-h\($0)" },

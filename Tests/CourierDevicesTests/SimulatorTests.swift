@@ -1,4 +1,5 @@
 import CourierDevices
+import CourierTestTraits
 import CourierTesting
 import Foundation
 import Logging
@@ -97,7 +98,7 @@ struct SimulatorTests {
     /// Runs in a process of its own (an exit test): 1,500 connections in the shared test
     /// process would push every other suite's new sockets above 1023, where libmosquitto's
     /// threaded loop (select) fails.
-    @Test(.enabled(if: MQTTEventLoop.raiseOpenFileLimit() >= 1500 * 3 + 1024, "needs about 5,500 open files"))
+    @Test(.ownThreads, .enabled(if: MQTTEventLoop.raiseOpenFileLimit() >= 1500 * 3 + 1024, "needs about 5,500 open files"))
     func fifteenHundredDevicesConnectOnOneEventLoopAndEachCompletesARequest() async throws {
         let result = await #expect(processExitsWith: .success, observing: [\.standardOutputContent, \.standardErrorContent]) {
             try await SimulatorTests.fifteenHundredDevices()

@@ -1,4 +1,5 @@
 import CourierDevices
+import CourierTestTraits
 import CourierTesting
 import Foundation
 import Logging
@@ -13,8 +14,9 @@ struct TenThousandDevicesTests {
     static let devices = 10_000
 
     /// Runs in a process of its own (an exit test), for the open-file limit it raises and the
-    /// 10,000 descriptors it opens. The broker started there inherits the raised limit.
-    @Test(.enabled(
+    /// 10,000 descriptors it opens. The broker started there inherits the raised limit. On
+    /// threads of its own: the exit test blocks the thread that reads the child's output.
+    @Test(.ownThreads, .enabled(
         if: MQTTEventLoop.raiseOpenFileLimit() >= devices * MQTTEventLoop.descriptorsPerClient + 6000,
         "needs about 16,000 open files (ulimit -n)"
     ))

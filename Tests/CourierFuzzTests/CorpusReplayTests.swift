@@ -1,10 +1,12 @@
 import CourierFuzzing
+import CourierTestTraits
 import Foundation
 import Testing
 
 /// Every input of the committed fuzzing corpus (`Fuzz/Corpus/{target}/`) goes through its
 /// target again: none may crash or break an invariant. The corpus grows with `Scripts/fuzz.sh`.
-@Suite(.timeLimit(.minutes(1)))
+/// On threads of its own: seconds of parsing, which would hold the shared cooperative pool.
+@Suite(.timeLimit(.minutes(1)), .ownThreads)
 struct CorpusReplayTests {
     static let corpus = URL(fileURLWithPath: #filePath)
         .deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()

@@ -2,6 +2,7 @@ import CourierConfig
 import CourierCore
 import CourierDevices
 import CourierFuzzing
+import CourierTestTraits
 import CourierWorkers
 import Foundation
 import Testing
@@ -9,7 +10,8 @@ import Testing
 /// 100,000 levels of nesting, far deeper than the fuzzer's 4 KB inputs reach: every parser of
 /// device input refuses them with its usual error instead of running out of stack (Foundation's
 /// JSON parsers and libyaml stop at a fixed depth).
-@Suite(.timeLimit(.minutes(1)))
+/// On threads of its own: parsing 100,000 levels takes seconds in a debug build.
+@Suite(.timeLimit(.minutes(1)), .ownThreads)
 struct DeepNestingTests {
     static let depth = 100_000
 

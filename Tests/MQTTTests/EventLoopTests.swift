@@ -1,3 +1,4 @@
+import CourierTestTraits
 import CourierTesting
 import Foundation
 import Logging
@@ -9,7 +10,8 @@ import Testing
 struct EventLoopTests {
     /// Runs in a process of its own (an exit test): 600 descriptors in the shared test process
     /// could push other suites' sockets above 1023, where libmosquitto's threaded loop fails.
-    @Test
+    /// On threads of its own: the exit test blocks the thread that reads the child's output.
+    @Test(.ownThreads)
     func twoHundredClientsOnOneLoopEachCompleteARoundTrip() async throws {
         let result = await #expect(processExitsWith: .success, observing: [\.standardErrorContent]) {
             try await withBroker { broker in
