@@ -52,7 +52,7 @@ struct SoakBenchmark: AsyncParsableCommand {
                 guard progress.phase == .running else { return }
                 let rss = ResidentMemory.bytes(pid: serve.pid) ?? 0
                 samples.append(rss)
-                let minute = Double(progress.elapsed.components.seconds) / 60
+                let minute = progress.seconds / 60
                 BenchReport.output(
                     String(format: "%6.1f  %6d  %9.0f  %6.2f  %6.2f  %d", minute, rss / 1_048_576, progress.recentRate,
                            progress.recentLatency.p50, progress.recentLatency.p99, progress.sent)
