@@ -63,16 +63,17 @@ struct DeviceLoad: Sendable {
         var arguments = ["devices", "--profile", profileFile.path, "--broker", broker, "--json"]
         if let progressEvery { arguments += ["--progress-every", DurationText.format(progressEvery)] }
         let child = try ChildProcess.spawn(CourierDaemon.binary, arguments, output: output.path, errorOutput: log.path)
-        var lines = JSONLinesTail(path: output.path)
+        var jsonLines = FileTail(path: output.path)
+        func lines() throws -> [SimulatorJSONLine] { try jsonLines.newLines().map { try SimulatorJSONLine(decoding: $0) } }
         var summary: SimulatorReport?
         let status = try await signals.whileRunning(stop: { await child.stop() }) {
             while progressEvery != nil, child.isRunning {
-                for line in try lines.next() { if let snapshot = line.progress { progress(snapshot) } }
+                for line in try lines() { if let snapshot = line.progress { progress(snapshot) } }
                 try await Task.sleep(for: .milliseconds(250))
             }
             return await child.wait()
         }
-        for line in try lines.next() {
+        for line in try lines() {
             if let snapshot = line.progress { progress(snapshot) }
             summary = line.summary ?? summary
         }
@@ -82,28 +83,5 @@ struct DeviceLoad: Sendable {
             throw FixtureError.commandFailed("courier \(arguments.joined(separator: " ")) exited \(status): \(stderr.suffix(2000))")
         }
         return summary
-    }
-}
-
-/// The complete lines a growing JSON Lines file has gained since the last look.
-private struct JSONLinesTail {
-    let path: String
-    private var offset: UInt64 = 0
-
-    init(path: String) {
-        self.path = path
-    }
-
-    mutating func next() throws -> [SimulatorJSONLine] {
-        guard let file = FileHandle(forReadingAtPath: path) else { return [] }
-        defer { try? file.close() }
-        try file.seek(toOffset: offset)
-        let data = try file.readToEnd() ?? Data()
-        // A line still being written waits for the next look.
-        guard let end = data.lastIndex(of: UInt8(ascii: "\n")) else { return [] }
-        offset += UInt64(end - data.startIndex + 1)
-        return try data[..<end].split(separator: UInt8(ascii: "\n")).map { line in
-            try SimulatorJSONLine(decoding: String(decoding: line, as: UTF8.self))
-        }
     }
 }
