@@ -212,7 +212,8 @@ struct SimulatorVerificationTests {
     @Test
     func anOpenLoopSendsOnScheduleAndItsSummaryRoundTripsThroughJSON() async throws {
         try await withBroker { broker in
-            var profile = Self.profile(devices: 2)
+            // A timeout far above what a loaded test process takes to answer.
+            var profile = Self.profile(devices: 2, timeout: .seconds(30))
             profile.mode = .rate(requestsPerSecond: 400)
             profile.length = .requestsPerDevice(20)
             try await Self.withResponder(on: broker, route: { $0 }) {
