@@ -12,6 +12,13 @@ let package = Package(
         .library(name: "CourierWorkers", targets: ["CourierWorkers"]),
         // For the fuzzing package in Fuzz/ only: its harness runs these targets under libFuzzer.
         .library(name: "CourierFuzzing", targets: ["CourierFuzzing"]),
+        // For the benchmark package in Benchmarks/ only: courier-bench starts a private broker and
+        // courier processes (CourierTesting), reads `courier devices --json` (CourierDevices) and
+        // times the store alone (CourierStore, CourierCore).
+        .library(
+            name: "CourierBenchmarkSupport",
+            targets: ["CourierCore", "CourierDevices", "CourierStore", "CourierTesting"]
+        ),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
@@ -147,21 +154,6 @@ let package = Package(
         .target(
             name: "CourierTesting",
             dependencies: ["CourierProcess", "MQTT", .product(name: "Logging", package: "swift-log")],
-            swiftSettings: strict
-        ),
-        .executableTarget(
-            name: "courier-bench",
-            dependencies: [
-                "MQTT",
-                "CourierCore",
-                "CourierStore",
-                "CourierTesting",
-                "CourierDevices",
-                .product(name: "GRDB", package: "GRDB.swift"),
-                .product(name: "ArgumentParser", package: "swift-argument-parser"),
-                .product(name: "Logging", package: "swift-log"),
-            ],
-            path: "Sources/CourierBench",
             swiftSettings: strict
         ),
         .testTarget(

@@ -7,11 +7,14 @@ final class RunStats: Sendable {
         var connects = 0
         var connected = 0
         var sent = 0
+        /// When the latest request was sent.
+        var lastSent: ContinuousClock.Instant?
         var finals = 0
         var statuses: [Int: Int] = [:]
         var accepted = 0
         var mismatches = 0
         var unmatched = 0
+        var duplicates = 0
         var late = 0
         var timeouts = 0
         var unexpectedStatus = 0
@@ -19,7 +22,8 @@ final class RunStats: Sendable {
         var noSubscribers = 0
         var abandoned = 0
         var operations: [SimulatorReport.OperationCounts]
-        /// Final-reply latencies in microseconds, in arrival order.
+        /// Latencies of the final replies with the expected status, in microseconds, in
+        /// arrival order.
         var latencies: [UInt32] = []
         var samples: [String] = []
     }
@@ -41,9 +45,10 @@ final class RunStats: Sendable {
 
     func deviceReady() { state.withLock { $0.connected += 1 } }
 
-    func sent(operation: Int) {
+    func sent(operation: Int, at instant: ContinuousClock.Instant) {
         state.withLock { state in
             state.sent += 1
+            state.lastSent = instant
             state.operations[operation].sent += 1
         }
     }
@@ -54,8 +59,7 @@ final class RunStats: Sendable {
             state.finals += 1
             state.statuses[status, default: 0] += 1
             state.operations[operation].replies["\(status)", default: 0] += 1
-            if status != expected { state.unexpectedStatus += 1 }
-            state.latencies.append(micros)
+            if status == expected { state.latencies.append(micros) } else { state.unexpectedStatus += 1 }
         }
     }
 
@@ -79,6 +83,13 @@ final class RunStats: Sendable {
         state.withLock { state in
             state.unmatched += 1
             if state.samples.count < Self.maxSamples { state.samples.append("unmatched: \(description)") }
+        }
+    }
+
+    func duplicate(_ description: String) {
+        state.withLock { state in
+            state.duplicates += 1
+            if state.samples.count < Self.maxSamples { state.samples.append("duplicate: \(description)") }
         }
     }
 

@@ -40,7 +40,8 @@ final class SimulatedDevice: Sendable {
 
     struct Pending {
         let operation: Int
-        let sentAt: ContinuousClock.Instant
+        /// What its latency and timeout count from: when it was sent, or when it was due.
+        let timedFrom: ContinuousClock.Instant
         let deadline: ContinuousClock.Instant
         /// The request's bytes when the operation echoes them, to check the reply against.
         let echo: Data?
@@ -84,9 +85,11 @@ final class SimulatedDevice: Sendable {
     // MARK: Sending
 
     /// Sends one request and returns when its final reply arrived, it timed out, or it failed.
-    func request(over client: MQTTClient) async -> Outcome {
+    /// Its latency and timeout count from `due` (an open loop's schedule), or from now.
+    func request(over client: MQTTClient, due: ContinuousClock.Instant? = nil) async -> Outcome {
         let profile = context.profile
         let now = context.clock.now
+        let start = due ?? now
         let prepared: (seq: UInt64, operation: Int, payload: Data)? = state.withLock { state in
             guard !state.closed else { return nil }
             let seq = state.nextSeq
@@ -96,7 +99,7 @@ final class SimulatedDevice: Sendable {
             let payload = RequestMaker.payload(kind, using: &state.random)
             var echo: Data?
             if case .echo = kind { echo = payload }
-            state.pending[seq] = Pending(operation: operation, sentAt: now, deadline: now + profile.timeout, echo: echo)
+            state.pending[seq] = Pending(operation: operation, timedFrom: start, deadline: start + profile.timeout, echo: echo)
             return (seq, operation, payload)
         }
         guard let (seq, operation, payload) = prepared else { return .abandoned }
@@ -113,7 +116,7 @@ final class SimulatedDevice: Sendable {
         case .mqtt311:
             topic = "devices/\(id)/requests/\(name)/\(correlation)"
         }
-        context.stats.sent(operation: operation)
+        context.stats.sent(operation: operation, at: now)
         do {
             let ack = try await client.publish(topic, payload: payload, qos: profile.qos == 0 ? .atMostOnce : .atLeastOnce, properties: properties)
             if ack.reasonCode == PublishAck.noMatchingSubscribers {
@@ -226,14 +229,14 @@ final class SimulatedDevice: Sendable {
         switch verdict {
         case .final(let entry, let waiter):
             let operation = operations[entry.operation]
-            context.stats.finalReply(operation: entry.operation, status: status, expected: operation.expectStatus, latency: entry.sentAt.duration(to: now))
+            context.stats.finalReply(operation: entry.operation, status: status, expected: operation.expectStatus, latency: entry.timedFrom.duration(to: now))
             waiter?.resume(returning: .replied)
         case .interim:
             context.stats.interimReply()
         case .mismatch(let description):
             context.stats.mismatch(description)
         case .duplicate:
-            context.stats.unmatched("\(id) got a second final reply to request \(seq) (status \(status))")
+            context.stats.duplicate("\(id) got a second final reply to request \(seq) (status \(status))")
         case .late:
             context.stats.lateReply()
         case .unknown:

@@ -101,6 +101,7 @@ public struct Simulator: Sendable {
         )
         let clock = ContinuousClock()
         let started = clock.now
+        let cpuAtStart = Self.processCPUSeconds()
         let loopCount = max(1, min(ProcessInfo.processInfo.activeProcessorCount, (count + devicesPerLoop - 1) / devicesPerLoop))
         let loops = try (0..<loopCount).map { index in try MQTTEventLoop(label: "devices-\(index)", logger: logger) }
         let devices = (0..<count).map { SimulatedDevice(index: $0, context: context) }
@@ -127,7 +128,14 @@ public struct Simulator: Sendable {
         let connected = clock.now
         let ended = await send(devices, clients, context: context, reporter: reporter, progress: progress)
         for loop in loops { await loop.shutdown() }
-        return report(context: context, loops: loopCount, connectTime: started.duration(to: connected), runTime: connected.duration(to: ended))
+        return report(
+            context: context,
+            loops: loopCount,
+            connectTime: started.duration(to: connected),
+            runTime: connected.duration(to: ended),
+            sendTime: connected.duration(to: context.stats.state.withLock { $0.lastSent } ?? connected),
+            cpuSeconds: Self.processCPUSeconds() - cpuAtStart
+        )
     }
 
     // MARK: Connecting
@@ -314,24 +322,16 @@ public struct Simulator: Sendable {
             let total = perDevice.map { $0 * devices.count }
             await withDiscardingTaskGroup { group in
                 var issued = 0
-                var next = 0
-                let tick = Duration.milliseconds(10)
-                var owed = 0.0
-                var last = clock.now
-                while keepGoing(), total.map({ issued < $0 }) ?? true {
-                    let now = clock.now
-                    owed += perSecond * Double(last.duration(to: now).components.attoseconds) / 1e18
-                    owed += perSecond * Double(last.duration(to: now).components.seconds)
-                    last = now
-                    while owed >= 1, total.map({ issued < $0 }) ?? true {
-                        owed -= 1
-                        let device = devices[next]
-                        let client = clients[next]
-                        next = (next + 1) % devices.count
-                        issued += 1
-                        group.addTask { _ = await device.request(over: client) }
-                    }
-                    try? await Task.sleep(for: tick)
+                while total.map({ issued < $0 }) ?? true {
+                    // Request i is due at start + i / rate, from device i mod count, and timed
+                    // from then: a sender that falls behind shows in the latency.
+                    let due = start + .seconds(Double(issued) / perSecond)
+                    if clock.now < due { try? await Task.sleep(until: due, tolerance: .microseconds(50), clock: clock) }
+                    guard keepGoing() else { break }
+                    let device = devices[issued % devices.count]
+                    let client = clients[issued % devices.count]
+                    issued += 1
+                    group.addTask { _ = await device.request(over: client, due: due) }
                 }
             }
         }
@@ -339,7 +339,14 @@ public struct Simulator: Sendable {
 
     // MARK: Report
 
-    private func report(context: RunContext, loops: Int, connectTime: Duration, runTime: Duration) -> SimulatorReport {
+    private func report(
+        context: RunContext,
+        loops: Int,
+        connectTime: Duration,
+        runTime: Duration,
+        sendTime: Duration,
+        cpuSeconds: Double
+    ) -> SimulatorReport {
         let state = context.stats.state.withLock { $0 }
         let seconds = Self.seconds(runTime)
         var operations: [String: SimulatorReport.OperationCounts] = [:]
@@ -358,12 +365,15 @@ public struct Simulator: Sendable {
             devices: profile.deviceCount,
             eventLoops: loops,
             seconds: seconds,
+            sendSeconds: Self.seconds(sendTime),
             connectSeconds: Self.seconds(connectTime),
+            cpuSeconds: cpuSeconds,
             sent: state.sent,
             replies: Dictionary(uniqueKeysWithValues: state.statuses.map { ("\($0.key)", $0.value) }),
             accepted: state.accepted,
             mismatches: state.mismatches,
             unmatched: state.unmatched,
+            duplicates: state.duplicates,
             late: state.late,
             timeouts: state.timeouts,
             unexpectedStatus: state.unexpectedStatus,
@@ -379,6 +389,13 @@ public struct Simulator: Sendable {
 
     static func seconds(_ duration: Duration) -> Double {
         Double(duration.components.seconds) + Double(duration.components.attoseconds) / 1e18
+    }
+
+    /// User plus system CPU seconds this process has used so far.
+    static func processCPUSeconds() -> Double {
+        var time = timespec()
+        clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &time)
+        return Double(time.tv_sec) + Double(time.tv_nsec) / 1e9
     }
 
     /// Seven characters from [a-z0-9]: unique enough to keep two runs' correlations apart.
@@ -462,7 +479,7 @@ final class ProgressReporter: Sendable {
         let window = Simulator.seconds(since.duration(to: now))
         return SimulatorProgress(
             phase: phase,
-            elapsed: runStarted.duration(to: now),
+            seconds: Simulator.seconds(runStarted.duration(to: now)),
             devices: devices,
             connected: connected,
             sent: sent,

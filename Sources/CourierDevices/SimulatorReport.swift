@@ -33,8 +33,8 @@ public struct LatencySummary: Sendable, Equatable, Codable {
 }
 
 /// A snapshot during a run, handed to the progress callback every few seconds.
-public struct SimulatorProgress: Sendable, Equatable {
-    public enum Phase: String, Sendable, Equatable {
+public struct SimulatorProgress: Sendable, Equatable, Codable {
+    public enum Phase: String, Sendable, Equatable, Codable {
         case connecting
         case running
         /// Sending has stopped; waiting for the last replies (or their timeouts).
@@ -42,8 +42,8 @@ public struct SimulatorProgress: Sendable, Equatable {
     }
 
     public var phase: Phase
-    /// Since the run started (connecting included).
-    public var elapsed: Duration
+    /// Seconds since the run started (connecting included).
+    public var seconds: Double
     public var devices: Int
     public var connected: Int
     public var sent: Int
@@ -54,12 +54,11 @@ public struct SimulatorProgress: Sendable, Equatable {
     public var mismatches: Int
     /// Final replies per second since the previous snapshot.
     public var recentRate: Double
-    /// Latency of the replies since the previous snapshot.
+    /// Latency of the replies with the expected status since the previous snapshot.
     public var recentLatency: LatencySummary
 
     /// One line: `[  5.0s] running: 100/100 connected, sent 1834, replies 1830 (366/s), ...`.
     public var line: String {
-        let seconds = Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) / 1e18
         var text = String(format: "[%6.1fs] ", seconds) + "\(phase.rawValue): \(connected)/\(devices) connected"
         guard phase != .connecting else { return text }
         text += ", sent \(sent), replies \(replies) (\(Int(recentRate.rounded()))/s), outstanding \(outstanding)"
@@ -69,7 +68,7 @@ public struct SimulatorProgress: Sendable, Equatable {
     }
 }
 
-/// What a run did, for people (``summary``) and for programs (`Codable`, `--json`).
+/// What a run did, for people (``summary``) and for programs (``SimulatorJSONLine``, `--json`).
 public struct SimulatorReport: Sendable, Equatable, Codable {
     /// Per operation: requests sent and final replies by status.
     public struct OperationCounts: Sendable, Equatable, Codable {
@@ -87,8 +86,14 @@ public struct SimulatorReport: Sendable, Equatable, Codable {
     public var eventLoops: Int
     /// Seconds from the first request to the last final reply (or timeout).
     public var seconds: Double
+    /// Seconds from the first request to the last one sent: `sent / sendSeconds` is the load
+    /// actually offered.
+    public var sendSeconds: Double
     /// Seconds spent connecting the devices.
     public var connectSeconds: Double
+    /// CPU seconds (user and system) this process used for the run, connecting included: the
+    /// simulator's own cost when it runs alone, as in `courier devices`.
+    public var cpuSeconds: Double
     public var sent: Int
     /// Final replies by status (`"200"`, `"504"`...).
     public var replies: [String: Int]
@@ -97,9 +102,11 @@ public struct SimulatorReport: Sendable, Equatable, Codable {
     /// Replies that reached the wrong device, named the wrong operation, or (echo) carried
     /// another request's payload. A correct bridge has none.
     public var mismatches: Int
-    /// Replies that match no request this run sent: unknown correlation, or a second final
-    /// reply to the same request.
+    /// Replies that match no request this run sent: unknown correlation, or no reply topic.
     public var unmatched: Int
+    /// Second (third...) final replies to a request already answered: the contract promises
+    /// exactly one.
+    public var duplicates: Int
     /// Replies to requests this run sent but no longer awaited: after their timeout, or after
     /// the run was stopped (Ctrl-C, `courier dev` shutting down) while the bridge still
     /// answered. Not a problem by themselves: a timeout is counted under ``timeouts``.
@@ -114,6 +121,8 @@ public struct SimulatorReport: Sendable, Equatable, Codable {
     public var noSubscribers: Int
     /// Connections re-established during the run.
     public var reconnects: Int
+    /// Of the final replies with the expected status: a fast refusal does not make it look
+    /// better.
     public var latency: LatencySummary
     /// Final replies per second.
     public var requestsPerSecond: Double
@@ -123,14 +132,17 @@ public struct SimulatorReport: Sendable, Equatable, Codable {
 
     /// Every request got its expected final reply, and nothing was mismatched.
     public var isClean: Bool {
-        sent > 0 && mismatches == 0 && unmatched == 0 && timeouts == 0 && unexpectedStatus == 0 && publishFailures == 0
+        sent > 0 && mismatches == 0 && unmatched == 0 && duplicates == 0 && timeouts == 0 && unexpectedStatus == 0 && publishFailures == 0
     }
 
     /// The final summary, several lines of text.
     public var summary: String {
         var lines: [String] = []
         lines.append("profile \(profile) (\(`protocol`.rawValue)): \(devices) devices on \(eventLoops) event loop(s), connected in \(String(format: "%.2f", connectSeconds)) s")
-        lines.append("sent \(sent) requests in \(String(format: "%.1f", seconds)) s: \(String(format: "%.0f", requestsPerSecond)) replies/s")
+        lines.append(
+            "sent \(sent) requests in \(String(format: "%.1f", seconds)) s: \(String(format: "%.0f", requestsPerSecond)) replies/s"
+                + String(format: " (%.2f CPU seconds in the simulator)", cpuSeconds)
+        )
         let statuses = replies.keys.sorted().map { "\($0): \(replies[$0] ?? 0)" }.joined(separator: ", ")
         lines.append("replies by status: \(statuses.isEmpty ? "none" : statuses)" + (accepted > 0 ? " (plus \(accepted) interim 202)" : ""))
         for name in operations.keys.sorted() {
@@ -139,7 +151,7 @@ public struct SimulatorReport: Sendable, Equatable, Codable {
             lines.append("  \(name): sent \(counts.sent), \(byStatus.isEmpty ? "no replies" : byStatus), timeouts \(counts.timeouts)")
         }
         lines.append("latency: \(latency.text)")
-        lines.append("timeouts \(timeouts), mismatches \(mismatches), unmatched \(unmatched), late \(late), unexpected status \(unexpectedStatus), publish failures \(publishFailures), reconnects \(reconnects)")
+        lines.append("timeouts \(timeouts), mismatches \(mismatches), unmatched \(unmatched), duplicates \(duplicates), late \(late), unexpected status \(unexpectedStatus), publish failures \(publishFailures), reconnects \(reconnects)")
         if noSubscribers > 0 {
             lines.append("warning: the broker had no subscriber for \(noSubscribers) requests: is courier running against this broker?")
         }
@@ -147,11 +159,30 @@ public struct SimulatorReport: Sendable, Equatable, Codable {
         lines.append(isClean ? "result: OK" : "result: PROBLEMS (see above)")
         return lines.joined(separator: "\n")
     }
+}
 
-    /// The report as pretty, key-sorted JSON.
-    public func json() throws -> String {
+/// One line of `courier devices --json` (JSON Lines on stdout): a progress snapshot every
+/// `--progress-every`, and the summary last. `courier-bench` reads them with this type.
+public struct SimulatorJSONLine: Sendable, Equatable, Codable {
+    public var progress: SimulatorProgress?
+    public var summary: SimulatorReport?
+
+    public init(progress: SimulatorProgress) {
+        self.progress = progress
+    }
+
+    public init(summary: SimulatorReport) {
+        self.summary = summary
+    }
+
+    /// The line as compact, key-sorted JSON, without its newline.
+    public func encoded() throws -> String {
         let encoder = JSONEncoder()
-        encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
+        encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
         return String(decoding: try encoder.encode(self), as: UTF8.self)
+    }
+
+    public init(decoding line: some StringProtocol) throws {
+        self = try JSONDecoder().decode(Self.self, from: Data(line.utf8))
     }
 }

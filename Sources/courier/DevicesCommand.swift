@@ -65,7 +65,7 @@ struct DevicesSimulateCommand: AsyncParsableCommand {
     @Option(name: .customLong("progress-every"), help: "Progress interval, e.g. 5s.")
     var progressEvery: String = "5s"
 
-    @Flag(name: .long, help: "Print the summary as JSON on stdout (progress goes to stderr).")
+    @Flag(name: .long, help: "Print JSON Lines on stdout: {\"progress\": ...} at each progress interval, {\"summary\": ...} last.")
     var json = false
 
     @Option(name: .customLong("log-level"), help: "trace, debug, info, notice, warning, error or critical.")
@@ -113,7 +113,7 @@ struct DevicesSimulateCommand: AsyncParsableCommand {
         let run = Task {
             try await simulator.run { progress in
                 if json {
-                    FileHandle.standardError.write(Data((progress.line + "\n").utf8))
+                    try? Self.writeLine(SimulatorJSONLine(progress: progress))
                 } else {
                     print(progress.line)
                 }
@@ -134,10 +134,16 @@ struct DevicesSimulateCommand: AsyncParsableCommand {
             throw ExitCode(130)
         }
         if json {
-            print(try report.json())
+            try Self.writeLine(SimulatorJSONLine(summary: report))
         } else {
             print(report.summary)
         }
         if !report.isClean { throw ExitCode(1) }
+    }
+
+    /// Writes one JSON line to stdout at once, so that a program reading it sees each line as
+    /// it comes.
+    private static func writeLine(_ line: SimulatorJSONLine) throws {
+        FileHandle.standardOutput.write(Data((try line.encoded() + "\n").utf8))
     }
 }

@@ -28,9 +28,9 @@ struct LateReplyTests {
     }
 
     /// The bridge's reply to the device's request `seq`.
-    static func reply(to seq: UInt64, of device: SimulatedDevice) -> MQTTMessage {
+    static func reply(to seq: UInt64, of device: SimulatedDevice, status: Int = 200) -> MQTTMessage {
         var properties = MQTTProperties(correlationData: Data(device.context.correlation(device: device.index, seq: seq).utf8))
-        properties.userProperties = [.init("status", "200")]
+        properties.userProperties = [.init("status", "\(status)")]
         return MQTTMessage(topic: "devices/\(device.id)/replies/echo", payload: Data("other bytes".utf8), qos: .atLeastOnce, properties: properties)
     }
 
@@ -80,6 +80,25 @@ struct LateReplyTests {
             #expect(stats.unmatched == 1)
             #expect(stats.mismatches == 0)
             #expect(stats.samples == ["unmatched: \(device.id) got a reply to request 7, which it never sent"])
+            await client.shutdown()
+        }
+    }
+
+    @Test
+    func aSecondFinalReplyIsADuplicateNeitherLateNorUnmatched() async throws {
+        try await withBroker { broker in
+            let client = try await broker.connectedClient("late")
+            let device = Self.makeDevice()
+            let requests = try await Self.send(1, from: device, over: client)
+            device.receive(Self.reply(to: 0, of: device, status: 400))
+            #expect(await requests[0].value == .replied)
+
+            device.receive(Self.reply(to: 0, of: device, status: 400))
+            let stats = device.context.stats.state.withLock { $0 }
+            #expect(stats.duplicates == 1)
+            #expect(stats.unmatched == 0)
+            #expect(stats.late == 0)
+            #expect(stats.samples == ["duplicate: \(device.id) got a second final reply to request 0 (status 400)"])
             await client.shutdown()
         }
     }

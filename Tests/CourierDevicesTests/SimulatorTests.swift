@@ -211,6 +211,28 @@ struct SimulatorVerificationTests {
     }
 
     @Test
+    func anOpenLoopSendsOnScheduleAndItsSummaryRoundTripsThroughJSON() async throws {
+        try await withBroker { broker in
+            // A timeout far above what a loaded test process takes to answer.
+            var profile = Self.profile(devices: 2, timeout: .seconds(30))
+            profile.mode = .rate(requestsPerSecond: 400)
+            profile.length = .requestsPerDevice(20)
+            try await Self.withResponder(on: broker, route: { $0 }) {
+                let report = try await Simulator(profile: profile, broker: broker.url, logger: .test("sim")).run { _ in }
+                #expect(report.sent == 40)
+                #expect(report.replies == ["200": 40], "\(report.summary)")
+                #expect(report.isClean, "\(report.summary)")
+                // The last request was due 39 / 400 s after the first: no sooner.
+                #expect(report.sendSeconds >= 39.0 / 400, "\(report.sendSeconds)")
+                #expect(report.cpuSeconds > 0)
+                let line = try SimulatorJSONLine(summary: report).encoded()
+                #expect(!line.contains("\n"))
+                #expect(try SimulatorJSONLine(decoding: line).summary == report)
+            }
+        }
+    }
+
+    @Test
     func withNothingServingEveryRequestTimesOut() async throws {
         try await withBroker { broker in
             let report = try await Simulator(profile: Self.profile(devices: 4, timeout: .milliseconds(300)), broker: broker.url, logger: .test("sim")).run { _ in }

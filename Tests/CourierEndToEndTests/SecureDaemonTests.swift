@@ -123,7 +123,9 @@ struct SecureDaemonTests {
                  "--ca-file", deployment.caFile, "--password-dir", deployment.secrets.path, "--json"]
             )
             #expect(run.status == 0, "\(run.stdout)\(run.stderr)")
-            let report = try JSONSerialization.jsonObject(with: Data(run.stdout.utf8)) as? [String: Any]
+            // JSON Lines: the summary comes last.
+            let last = run.stdout.split(separator: "\n").last.map { Data($0.utf8) } ?? Data()
+            let report = (try JSONSerialization.jsonObject(with: last) as? [String: Any])?["summary"] as? [String: Any]
             #expect(report?["replies"] as? [String: Int] == ["200": 12], "\(run.stdout)")
             // Each as its own account: the ACL would refuse any other.
             for device in ["device-1", "device-2", "device-3"] {

@@ -29,9 +29,10 @@ struct PendingBenchmark: AsyncParsableCommand {
 
     func run() async throws {
         guard requests % devices == 0 else { throw ValidationError("--requests must be a multiple of --devices") }
+        let binary = try CourierDaemon.requireBinary()
         try await withBroker { broker in
             let url = broker.url
-            BenchReport.printHeader(broker: BenchBroker(url: url, isPrivate: true), details: [("courier", CourierDaemon.binary)])
+            BenchReport.printHeader(broker: BenchBroker(url: url, isPrivate: true), details: [("courier", binary)])
             let directory = FileManager.default.temporaryDirectory.appendingPathComponent("courier-bench-pending-\(UUID().uuidString)")
             let perDevice = requests / devices
             let config = try writeCourierConfig(

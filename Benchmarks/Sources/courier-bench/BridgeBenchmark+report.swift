@@ -1,13 +1,14 @@
+import CourierDevices
 import Foundation
 
 extension BridgeBenchmark {
     /// Prints the figures of every system: closed loop against the floors, open loop, CPU time,
     /// errors, Courier's logs and the correctness verdict.
-    func report(_ results: [SystemResult], counters: ReplyLedger.Counters) {
+    func report(_ results: [SystemResult], verdict: Verdict) {
         guard let baseline = results.first else { return }
         /// Milliseconds, or a dash when the run had no good reply to time.
-        func ms(_ run: LoadResult, _ value: Duration) -> String {
-            run.latency.count == 0 ? "-" : value.milliseconds.text(2)
+        func ms(_ run: MeasuredRun, _ value: KeyPath<LatencySummary, Double>) -> String {
+            run.report.latency.count == 0 ? "-" : run.report.latency[keyPath: value].text(2)
         }
         let baselineRate = baseline.closed.rate
 
@@ -19,21 +20,21 @@ extension BridgeBenchmark {
             closed.add(
                 result.system.name,
                 result.closed.rate.text(0),
-                ms(result.closed, result.closed.latency.p50),
-                ms(result.closed, result.closed.latency.p99),
-                ms(result.closed, result.closed.latency.max),
-                "\(result.closed.tally.ok)",
-                "\(result.closed.tally.errors)",
-                "\(result.closed.mismatches.total)",
-                "\(result.closed.duplicates.total)",
+                ms(result.closed, \.p50),
+                ms(result.closed, \.p99),
+                ms(result.closed, \.max),
+                "\(result.closed.good)",
+                "\(result.closed.errors)",
+                "\(result.closed.mismatches)",
+                "\(result.closed.report.duplicates)",
                 ratio.text(2) + "x",
                 floor
             )
         }
         BenchReport.output(closed)
         BenchReport.output("requests/s: good replies (status 200, payload and correlation data checked) per second, first send to last reply")
-        BenchReport.output("errors: non-200 status, no reply within \(timeout), or refused by the broker")
-        BenchReport.output("mismatches: replies with the wrong payload, device or status, or unknown correlation data; duplicates: second replies")
+        BenchReport.output("errors: another status, no reply within \(timeout), or a publish that failed or that the broker refused")
+        BenchReport.output("mismatches: replies on the wrong device's topic, with the wrong payload or unknown correlation data; duplicates: second replies")
         BenchReport.output()
 
         let openRate = baseline.openRate
@@ -45,13 +46,13 @@ extension BridgeBenchmark {
                 result.system.name,
                 result.open.sendRate.text(0),
                 (result.open.sendRate / result.closed.rate).text(2) + "x",
-                ms(result.open, result.open.latency.p50),
-                ms(result.open, result.open.latency.p99),
-                ms(result.open, result.open.latency.max),
-                "\(result.open.tally.ok)",
-                "\(result.open.tally.errors)",
-                "\(result.open.mismatches.total)",
-                "\(result.open.duplicates.total)"
+                ms(result.open, \.p50),
+                ms(result.open, \.p99),
+                ms(result.open, \.max),
+                "\(result.open.good)",
+                "\(result.open.errors)",
+                "\(result.open.mismatches)",
+                "\(result.open.report.duplicates)"
             )
         }
         BenchReport.output(open)
@@ -62,36 +63,36 @@ extension BridgeBenchmark {
 
         let cores = ProcessInfo.processInfo.activeProcessorCount
         BenchReport.output("CPU seconds used during each closed-loop run (\(cores) cores × \(duration) available)")
-        let names = ["courier-bench", "mosquitto", "courier serve", "courier bridge", "courier worker"]
-        var cpu = TextTable("system", "courier-bench", "mosquitto", "courier", "worker", "total", "per 1000 replies")
+        var cpu = TextTable("system", "courier devices", "mosquitto", "responder", "worker", "total", "per 1000 replies", "responder + worker per 1000")
         for result in results {
             let used = Dictionary(result.closed.cpu.map { ($0.name, $0.seconds) }, uniquingKeysWith: +)
             let total = used.values.reduce(0, +)
-            func cell(_ name: String...) -> String {
-                let values = name.compactMap { used[$0] }
-                return values.isEmpty ? "-" : values.reduce(0, +).text(2)
-            }
+            let responder = ["echo responder", "courier serve", "courier bridge"].compactMap { used[$0] }.reduce(0, +)
+            let worker = used["courier worker"]
+            let perThousand = 1000 / Double(max(result.closed.good, 1))
             cpu.add(
                 result.system.name,
-                cell(names[0]),
-                cell(names[1]),
-                cell(names[2], names[3]),
-                cell(names[4]),
+                used["courier devices"].map { $0.text(2) } ?? "-",
+                used["mosquitto"].map { $0.text(2) } ?? "-",
+                responder.text(2),
+                worker.map { $0.text(2) } ?? "-",
                 total.text(2),
-                (total / Double(max(result.closed.tally.ok, 1)) * 1000).text(3)
+                (total * perThousand).text(3),
+                ((responder + (worker ?? 0)) * perThousand).text(3)
             )
         }
         BenchReport.output(cpu)
-        BenchReport.output("courier-bench includes the \(devices) device clients and, for the baseline, the responder")
+        BenchReport.output("courier devices: the \(devices) device clients, in a process of their own; responder: the C echo responder,")
+        BenchReport.output("courier serve or courier bridge; per 1000 replies: CPU seconds per 1000 good replies, i.e. ms per request")
 
         let errorLines = results.flatMap { result in
             [("closed", result.closed), ("open", result.open)].compactMap { kind, run in
-                run.tally.errorSummary.isEmpty ? nil : "  \(result.system.name), \(kind) loop: \(run.tally.errorSummary)"
+                run.errorSummary.isEmpty ? nil : "  \(result.system.name), \(kind) loop: \(run.errorSummary)"
             }
         }
         let lateLines = results.flatMap { result in
             [("closed", result.closed), ("open", result.open)].compactMap { kind, run in
-                run.lateReplies == 0 ? nil : "  \(result.system.name), \(kind) loop: \(run.lateReplies) replies after the timeout"
+                run.report.late == 0 ? nil : "  \(result.system.name), \(kind) loop: \(run.report.late) replies after the timeout"
             }
         }
         if !errorLines.isEmpty || !lateLines.isEmpty {
@@ -111,24 +112,22 @@ extension BridgeBenchmark {
         }
 
         BenchReport.output()
-        let mismatches = counters.mismatches, duplicates = counters.duplicates
         let banner = String(repeating: "!", count: 78)
-        if mismatches.total == 0 {
+        if verdict.mismatches == 0 {
             BenchReport.output("Correctness: every reply matched its request (device, Correlation Data, payload, status), warm-ups included")
         } else {
             BenchReport.output(banner)
-            BenchReport.output("!!! CORRECTNESS FAILURE: \(mismatches.total) replies did not match their requests (warm-ups included)")
-            BenchReport.output("!!! \(mismatches.summary)")
-            for example in counters.examples { BenchReport.output("!!! e.g. \(example)") }
+            BenchReport.output("!!! CORRECTNESS FAILURE: \(verdict.mismatches) replies did not match their requests (warm-ups included)")
+            for example in verdict.mismatchExamples { BenchReport.output("!!! e.g. \(example)") }
             BenchReport.output(banner)
         }
-        if duplicates.total == 0 {
+        if verdict.duplicates == 0 {
             BenchReport.output("Exactly one reply per request: no duplicates, warm-ups included")
         } else {
             BenchReport.output(banner)
-            BenchReport.output("!!! DUPLICATE REPLIES: \(duplicates.total) requests were answered more than once (warm-ups included;")
-            BenchReport.output("!!! the contract says exactly one final reply): \(duplicates.identical) identical, \(duplicates.different) with a different result")
-            for example in counters.duplicateExamples { BenchReport.output("!!! e.g. \(example)") }
+            BenchReport.output("!!! DUPLICATE REPLIES: \(verdict.duplicates) second replies to requests already answered (warm-ups")
+            BenchReport.output("!!! included; the contract says exactly one final reply)")
+            for example in verdict.duplicateExamples { BenchReport.output("!!! e.g. \(example)") }
             BenchReport.output(banner)
         }
     }

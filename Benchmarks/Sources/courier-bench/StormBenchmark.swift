@@ -2,11 +2,11 @@ import ArgumentParser
 import CourierDevices
 import CourierTesting
 import Foundation
-import Logging
 
 /// `courier-bench storm`: a hostile-input storm of `--messages` (100,000) against the release
 /// `courier serve` (or `courier bridge` + `courier worker`) on a private mosquitto, with good
-/// requests in among it: what `courier devices storm` does, with the figures of a benchmark.
+/// requests in among it: `courier devices storm`, run as a child process, with the figures of a
+/// benchmark.
 struct StormBenchmark: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "storm",
@@ -46,10 +46,7 @@ struct StormBenchmark: AsyncParsableCommand {
     }
 
     func run() async throws {
-        let binary = CourierDaemon.binary
-        guard FileManager.default.isExecutableFile(atPath: binary) else {
-            throw ValidationError("no courier binary at \(binary): build it with `swift build -c release --product courier` or set COURIER_BINARY")
-        }
+        let binary = try CourierDaemon.requireBinary()
         let directory = FileManager.default.temporaryDirectory.appendingPathComponent("courier-bench-storm-\(UUID().uuidString.prefix(8))")
         try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
         let system: SystemUnderTest = bridgeAndWorker ? .bridgeAndWorker : .serve
@@ -66,7 +63,13 @@ struct StormBenchmark: AsyncParsableCommand {
                     BenchReport.output()
                     let launcher = SystemLauncher(broker: broker, directory: directory, maxPendingPerDevice: 32, signals: signals)
                     let (report, logs) = try await launcher.serving(system) { started in
-                        try await storm(broker: broker, bridgePID: started[0].pid, bridgeID: system == .serve ? "bench-serve" : "bench-bridge")
+                        try await storm(
+                            broker: broker,
+                            bridgePID: started[0].pid,
+                            bridgeID: system == .serve ? "bench-serve" : "bench-bridge",
+                            directory: directory,
+                            signals: signals
+                        )
                     }
                     return (report, logs, Self.storeBytes(in: directory))
                 }
@@ -81,19 +84,32 @@ struct StormBenchmark: AsyncParsableCommand {
         if !report.isClean { throw ExitCode(1) }
     }
 
-    private func storm(broker: MosquittoBroker, bridgePID: Int32, bridgeID: String) async throws -> StormReport {
-        var options = Storm.Options()
-        options.messages = messages
-        options.goodRequests = good
-        options.seed = seed
-        options.rate = rate
-        options.window = window
-        options.bridgeID = bridgeID
-        options.bridgePID = bridgePID
-        var logger = Logger(label: "courier-bench.storm")
-        logger.logLevel = .warning
-        BenchReport.progress("storm: \(messages) hostile messages, \(good) good requests")
-        return try await Storm(broker: broker.url, options: options, logger: logger).run { BenchReport.progress($0) }
+    /// Runs `courier devices storm` against the bridge, its progress relayed to this process's
+    /// stderr.
+    private func storm(broker: MosquittoBroker, bridgePID: Int32, bridgeID: String, directory: URL, signals: StopOnSignal) async throws -> StormReport {
+        var arguments = [
+            "devices", "storm", "--broker", broker.url, "--messages", "\(messages)", "--good", "\(good)", "--seed", "\(seed)",
+            "--window", "\(window)", "--bridge-pid", "\(bridgePID)", "--bridge-id", bridgeID, "--json",
+        ]
+        if let rate { arguments += ["--rate", "\(rate)"] }
+        let output = directory.appendingPathComponent("storm.json")
+        let log = directory.appendingPathComponent("storm.log")
+        BenchReport.progress("courier \(arguments.joined(separator: " "))")
+        let child = try ChildProcess.spawn(CourierDaemon.binary, arguments, output: output.path, errorOutput: log.path)
+        var progress = FileTail(path: log.path)
+        let status = try await signals.whileRunning(stop: { await child.stop() }) {
+            while child.isRunning {
+                for line in try progress.newLines() { BenchReport.progress(line) }
+                try await Task.sleep(for: .milliseconds(250))
+            }
+            return await child.wait()
+        }
+        for line in try progress.newLines() { BenchReport.progress(line) }
+        // 0: a clean storm; 1: problems, which the report describes.
+        guard status == 0 || status == 1, let data = try? Data(contentsOf: output) else {
+            throw FixtureError.commandFailed("courier devices storm exited \(status)")
+        }
+        return try JSONDecoder().decode(StormReport.self, from: data)
     }
 
     /// The store's files (database, WAL, shared memory), in bytes.

@@ -2,10 +2,10 @@ import ArgumentParser
 import CourierDevices
 import CourierTesting
 import Foundation
-import Logging
 
-/// `courier-bench soak`: `courier serve` under an open-loop load at half of the capacity it
-/// shows in the same run, for a long time, with its RSS sampled: memory must stay flat.
+/// `courier-bench soak`: `courier serve` under an open-loop load (`courier devices`) at half of
+/// the capacity it shows in the same run, for a long time, with its RSS sampled: memory must
+/// stay flat.
 struct SoakBenchmark: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "soak",
@@ -25,45 +25,51 @@ struct SoakBenchmark: AsyncParsableCommand {
     var rate: Double?
 
     func run() async throws {
-        try await withBroker { broker in
-            BenchReport.printHeader(broker: BenchBroker(url: broker.url, isPrivate: true), details: [("courier", CourierDaemon.binary)])
-            let directory = FileManager.default.temporaryDirectory.appendingPathComponent("courier-bench-soak-\(UUID().uuidString)")
-            let config = try writeCourierConfig(in: directory, broker: broker, limits: "  maxPendingPerDevice: 1000")
-            let serve = try await CourierDaemon.start(["serve", "--config", config], readyLine: "bridge started", directory: directory)
-            var logger = Logger(label: "courier-bench.soak")
-            logger.logLevel = .warning
+        let binary = try CourierDaemon.requireBinary()
+        try await StopOnSignal.listening { signals in
+            try await withBroker { broker in
+                try await signals.whileRunning(stop: { await broker.stop() }) {
+                    try await soak(broker: broker, binary: binary, signals: signals)
+                }
+            }
+        }
+    }
 
+    private func soak(broker: MosquittoBroker, binary: String, signals: StopOnSignal) async throws {
+        BenchReport.printHeader(broker: BenchBroker(url: broker.url, isPrivate: true), details: [("courier", binary)])
+        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("courier-bench-soak-\(UUID().uuidString)")
+        let config = try writeCourierConfig(in: directory, broker: broker, limits: "  maxPendingPerDevice: 1000")
+        let serve = try await CourierDaemon.start(["serve", "--config", config], readyLine: "bridge started", directory: directory)
+        try await signals.whileRunning(stop: { await serve.stop() }) {
             let target: Double
             if let rate {
                 target = rate
             } else {
                 BenchReport.progress("measuring capacity: closed loop, \(devices) devices × 4 outstanding, 15 s")
-                let capacity = try await Simulator(profile: profile(.closed(outstanding: 4), .seconds(15)), broker: broker.url, logger: logger).run { _ in }
+                let capacity = try await load(.closed(outstanding: 4), .seconds(15)).run(broker: broker.url, in: directory, signals: signals)
                 BenchReport.output(String(format: "capacity: %.0f req/s closed loop (p50 %.2f ms, p99 %.2f ms)", capacity.requestsPerSecond, capacity.latency.p50, capacity.latency.p99))
                 target = (capacity.requestsPerSecond / 2).rounded()
             }
             let baseline = ResidentMemory.bytes(pid: serve.pid) ?? 0
             BenchReport.output("soak:     \(Int(target)) req/s open loop for \(minutes) min; serve RSS \(baseline / 1_048_576) MB before")
             BenchReport.output("minute  rss MB  replies/s  p50 ms  p99 ms  sent")
-            var simulator = try Simulator(profile: profile(.rate(requestsPerSecond: target), .seconds(Int64(minutes) * 60)), broker: broker.url, logger: logger)
-            simulator.progressInterval = .seconds(every)
             var samples: [Int] = []
-            let report = try await simulator.run { progress in
+            let openLoop = load(.rate(requestsPerSecond: target), .seconds(Int64(minutes) * 60))
+            let report = try await openLoop.run(broker: broker.url, in: directory, signals: signals, progressEvery: .seconds(every)) { progress in
                 guard progress.phase == .running else { return }
                 let rss = ResidentMemory.bytes(pid: serve.pid) ?? 0
                 samples.append(rss)
-                let minute = Double(progress.elapsed.components.seconds) / 60
                 BenchReport.output(
-                    String(format: "%6.1f  %6d  %9.0f  %6.2f  %6.2f  %d", minute, rss / 1_048_576, progress.recentRate,
+                    String(format: "%6.1f  %6d  %9.0f  %6.2f  %6.2f  %d", progress.seconds / 60, rss / 1_048_576, progress.recentRate,
                            progress.recentLatency.p50, progress.recentLatency.p99, progress.sent)
                 )
             }
             for line in report.summary.split(separator: "\n") { BenchReport.output(String(line)) }
             BenchReport.output(Self.flatness(samples))
             BenchReport.output("serve:    \(serve.isRunning ? "running" : "exited") after the soak")
-            _ = await serve.stop()
-            try? FileManager.default.removeItem(at: directory)
         }
+        _ = await serve.stop()
+        try? FileManager.default.removeItem(at: directory)
     }
 
     /// Whether RSS stayed flat: the last quarter's mean against the second quarter's (after
@@ -80,14 +86,7 @@ struct SoakBenchmark: AsyncParsableCommand {
         )
     }
 
-    private func profile(_ mode: DeviceProfile.Mode, _ duration: Duration) -> DeviceProfile {
-        DeviceProfile(
-            name: "soak",
-            deviceCount: devices,
-            idPrefix: "soak",
-            operations: [.init(name: "echo", payload: .echo(bytes: 64))],
-            mode: mode,
-            length: .duration(duration)
-        )
+    private func load(_ mode: DeviceProfile.Mode, _ duration: Duration) -> DeviceLoad {
+        DeviceLoad(devices: devices, mode: mode, length: .duration(duration), timeout: .seconds(10), idPrefix: "soak")
     }
 }

@@ -1,26 +1,28 @@
 import ArgumentParser
+import CourierDevices
 import CourierTesting
 import Foundation
 
-/// `courier-bench bridge`: device request/reply through Courier against a plain responder, in
-/// one run on one private mosquitto.
+/// `courier-bench bridge`: device request/reply through Courier against the C echo responder,
+/// in one run on one private mosquitto.
 ///
-/// For each system (a plain responder, `courier serve`, `courier bridge` + one `courier
+/// For each system (the C echo responder, `courier serve`, `courier bridge` + one `courier
 /// worker`): a closed-loop run (every device keeps `--outstanding` requests in flight), then an
-/// open-loop run at half the baseline's closed-loop capacity, each after a warm-up. Every reply
-/// is checked against its request: device, Correlation Data, payload, status.
+/// open-loop run at half the baseline's closed-loop capacity, each after a warm-up. The load is
+/// `courier devices`, in a process of its own, which checks every reply against its request:
+/// device, Correlation Data, payload, status.
 struct BridgeBenchmark: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "bridge",
-        abstract: "Request/reply through courier serve and courier bridge + worker, against a plain responder.",
+        abstract: "Request/reply through courier serve and courier bridge + worker, against a C echo responder.",
         discussion: """
-            Starts a private mosquitto and the release `courier` binary (COURIER_BINARY, or the \
-            one beside courier-bench). Exits 0 whatever the figures, 1 if a reply did not match \
-            its request (duplicate replies are reported loudly but do not change the exit status).
+            Starts a private mosquitto, builds Benchmarks/echo_responder.c with cc, and runs the \
+            release `courier` binary (COURIER_BINARY, or the one beside courier-bench) as the \
+            systems and as the load (`courier devices`). Exits 0 whatever the figures, 1 if a \
+            reply did not match its request (duplicate replies are reported loudly but do not \
+            change the exit status).
             """
     )
-
-    static let operation = "echo"
 
     @Option(help: "Simulated devices, one MQTT client each.")
     var devices = 50
@@ -60,22 +62,21 @@ struct BridgeBenchmark: AsyncParsableCommand {
     /// What one system produced.
     struct SystemResult: Sendable {
         let system: SystemUnderTest
-        let closed: LoadResult
-        let open: LoadResult
+        let closed: MeasuredRun
+        let open: MeasuredRun
         let openRate: Double
+        /// Every run against the system, warm-ups included, for the correctness verdict.
+        let checked: [SimulatorReport]
         let logs: [DaemonLog]
     }
 
     func run() async throws {
-        let binary = CourierDaemon.binary
-        guard FileManager.default.isExecutableFile(atPath: binary) else {
-            throw ValidationError("no courier binary at \(binary): build it with `swift build -c release --product courier` or set COURIER_BINARY")
-        }
+        let binary = try CourierDaemon.requireBinary()
         let directory = FileManager.default.temporaryDirectory.appendingPathComponent("courier-bench-bridge-\(UUID().uuidString.prefix(8))")
         try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
-        let results: [SystemResult], counters: ReplyLedger.Counters
+        let results: [SystemResult]
         do {
-            (results, counters) = try await StopOnSignal.listening { signals in
+            results = try await StopOnSignal.listening { signals in
                 try await withBroker { broker in
                     try await signals.whileRunning(stop: { await broker.stop() }) {
                         try await measureAll(broker: broker, binary: binary, directory: directory, signals: signals)
@@ -87,29 +88,28 @@ struct BridgeBenchmark: AsyncParsableCommand {
             throw error
         }
 
-        report(results, counters: counters)
+        let verdict = Verdict(results.flatMap(\.checked))
+        report(results, verdict: verdict)
         if keepFiles {
             BenchReport.progress("configurations, stores and logs kept in \(directory.path)")
         } else {
             try? FileManager.default.removeItem(at: directory)
         }
-        if counters.mismatches.total > 0 { throw ExitCode(1) }
+        if verdict.mismatches > 0 { throw ExitCode(1) }
     }
 
-    /// Every system in turn, against one fleet of devices on one broker.
-    private func measureAll(broker: MosquittoBroker, binary: String, directory: URL, signals: StopOnSignal) async throws -> ([SystemResult], ReplyLedger.Counters) {
+    /// Every system in turn, on one broker.
+    private func measureAll(broker: MosquittoBroker, binary: String, directory: URL, signals: StopOnSignal) async throws -> [SystemResult] {
         printHeader(broker: broker, binary: binary)
         let launcher = SystemLauncher(broker: broker, directory: directory, maxPendingPerDevice: maxPendingPerDevice, signals: signals)
-        let bench: (name: String, pid: Int32) = ("courier-bench", getpid())
-        let processes = [bench] + ProcessCPU.children(named: "mosquitto").map { (name: "mosquitto", pid: $0) }
-        return try await DeviceFleet.with(brokerURL: broker.url, devices: devices, operation: Self.operation, timeout: timeout.duration) { fleet in
-            var results: [SystemResult] = []
-            for system in SystemUnderTest.allCases {
-                let baselineRate = results.first?.closed.rate
-                results.append(try await measure(system, fleet: fleet, launcher: launcher, processes: processes, baselineRate: baselineRate))
-            }
-            return (results, fleet.ledger.counters)
+        let mosquitto = ProcessCPU.children(named: "mosquitto").map { (name: "mosquitto", pid: $0) }
+        var results: [SystemResult] = []
+        for system in SystemUnderTest.allCases {
+            let baselineRate = results.first?.closed.rate
+            let runner = LoadRunner(broker: broker, directory: directory, signals: signals, devices: devices, timeout: timeout.duration)
+            results.append(try await measure(system, launcher: launcher, runner: runner, processes: mosquitto, baselineRate: baselineRate))
         }
+        return results
     }
 
     private func printHeader(broker: MosquittoBroker, binary: String) {
@@ -117,7 +117,8 @@ struct BridgeBenchmark: AsyncParsableCommand {
             broker: BenchBroker(url: broker.url, isPrivate: true),
             details: [
                 ("courier", "\(binary), maxPendingPerDevice \(maxPendingPerDevice), echo timeout 10s, workers.concurrency 8"),
-                ("load", "\(devices) devices × \(outstanding) outstanding, MQTT 5, QoS 1, operation \(Self.operation), \(ReplyLedger.payloadSize)-byte payloads"),
+                ("baseline", "Benchmarks/echo_responder.c (libmosquitto, one client, QoS 1)"),
+                ("load", "courier devices: \(devices) devices × \(outstanding) outstanding, MQTT 5, QoS 1, operation echo, \(DeviceLoad.payloadBytes)-byte payloads"),
                 ("timing", "\(duration) per run after a \(warmUp) warm-up; no reply after \(timeout) is an error"),
             ]
         )
@@ -128,65 +129,49 @@ struct BridgeBenchmark: AsyncParsableCommand {
     /// half the baseline's rate (half its own rate when it is the baseline).
     private func measure(
         _ system: SystemUnderTest,
-        fleet: DeviceFleet,
         launcher: SystemLauncher,
+        runner: LoadRunner,
         processes: [(name: String, pid: Int32)],
         baselineRate: Double?
     ) async throws -> SystemResult {
-        let ((closed, open, openRate), logs) = try await launcher.serving(system) { started in
-            fleet.ledger.requireStatus(system != .baseline)
-            try await waitUntilAnswering(fleet, system: system)
-            let generator = LoadGenerator(fleet: fleet, processes: processes + started)
+        let ((closed, open, openRate, checked), logs) = try await launcher.serving(system) { started in
+            try await runner.waitUntilAnswering(system)
+            let watched = processes + started
+            let closedLoop = DeviceProfile.Mode.closed(outstanding: outstanding)
 
             BenchReport.progress("\(system.name): closed loop, warm-up \(warmUp)")
-            _ = try await generator.closedLoop(outstanding: outstanding, duration: warmUp.duration)
+            let closedWarmUp = try await runner.run(closedLoop, for: warmUp.duration, watching: watched)
             BenchReport.progress("\(system.name): closed loop, \(devices) × \(outstanding) outstanding for \(duration)")
-            let closed = try await generator.closedLoop(outstanding: outstanding, duration: duration.duration)
+            let closed = try await runner.run(closedLoop, for: duration.duration, watching: watched)
             progress(system, "closed", closed)
 
             let openRate = self.openRate ?? (baselineRate ?? closed.rate) / 2
+            let openLoop = DeviceProfile.Mode.rate(requestsPerSecond: openRate)
             BenchReport.progress("\(system.name): open loop at \(openRate.text(0)) requests/s, warm-up \(warmUp)")
-            _ = try await generator.openLoop(rate: openRate, duration: warmUp.duration)
+            let openWarmUp = try await runner.run(openLoop, for: warmUp.duration, watching: watched)
             BenchReport.progress("\(system.name): open loop at \(openRate.text(0)) requests/s for \(duration)")
-            let open = try await generator.openLoop(rate: openRate, duration: duration.duration)
+            let open = try await runner.run(openLoop, for: duration.duration, watching: watched)
             progress(system, "open", open)
-            return (closed, open, openRate)
+            return (closed, open, openRate, [closedWarmUp, closed, openWarmUp, open].map(\.report))
         }
         for log in logs { BenchReport.progress(log.summary) }
-        return SystemResult(system: system, closed: closed, open: open, openRate: openRate, logs: logs)
-    }
-
-    /// Sends single requests until one gets a good reply: a bridge answers 503 until it has
-    /// seen the worker's presence.
-    private func waitUntilAnswering(_ fleet: DeviceFleet, system: SystemUnderTest) async throws {
-        let deadline = ContinuousClock.now + .seconds(30)
-        while true {
-            let outcome = try await fleet.request(device: 0)
-            if case .ok = outcome { return }
-            guard ContinuousClock.now < deadline else {
-                throw FixtureError.timeout("\(system.name) answering a request (last outcome: \(outcome))")
-            }
-            try await Task.sleep(for: .milliseconds(100))
-        }
+        return SystemResult(system: system, closed: closed, open: open, openRate: openRate, checked: checked, logs: logs)
     }
 
     /// The figures of a run as soon as it ends, on stderr; mismatches at once and loudly.
-    private func progress(_ system: SystemUnderTest, _ kind: String, _ result: LoadResult) {
+    private func progress(_ system: SystemUnderTest, _ kind: String, _ run: MeasuredRun) {
+        let latency = run.report.latency
         BenchReport.progress(
-            "\(system.name) \(kind) loop: \(kind == "open" ? "sent \(result.sendRate.text(0))" : "\(result.rate.text(0)) good replies")/s, "
-                + (result.latency.count == 0
-                    ? "no good reply to time"
-                    : "p50 \(result.latency.p50.milliseconds.text(2)) ms, p99 \(result.latency.p99.milliseconds.text(2)) ms")
-                + ", \(result.tally.errors) errors"
-                + (result.tally.errorSummary.isEmpty ? "" : " (\(result.tally.errorSummary))")
+            "\(system.name) \(kind) loop: \(kind == "open" ? "sent \(run.sendRate.text(0))" : "\(run.rate.text(0)) good replies")/s, "
+                + (latency.count == 0 ? "no good reply to time" : "p50 \(latency.p50.text(2)) ms, p99 \(latency.p99.text(2)) ms")
+                + ", \(run.errors) errors"
+                + (run.errorSummary.isEmpty ? "" : " (\(run.errorSummary))")
         )
-        if result.mismatches.total > 0 {
-            FileHandle.standardError.write(Data("!!! MISMATCH in \(system.name) \(kind) loop: \(result.mismatches.summary)\n".utf8))
+        if run.mismatches > 0 {
+            FileHandle.standardError.write(Data("!!! MISMATCH in \(system.name) \(kind) loop: \(run.mismatches) replies did not match their requests\n".utf8))
         }
-        if result.duplicates.total > 0 {
-            FileHandle.standardError.write(
-                Data("!!! DUPLICATE REPLIES in \(system.name) \(kind) loop: \(result.duplicates.identical) identical, \(result.duplicates.different) different\n".utf8)
-            )
+        if run.report.duplicates > 0 {
+            FileHandle.standardError.write(Data("!!! DUPLICATE REPLIES in \(system.name) \(kind) loop: \(run.report.duplicates)\n".utf8))
         }
     }
 }
