@@ -40,6 +40,7 @@ let package = Package(
         .target(
             name: "CourierCore",
             dependencies: [
+                "MQTT",
                 .product(name: "Logging", package: "swift-log"),
             ],
             swiftSettings: strict
@@ -56,6 +57,7 @@ let package = Package(
             name: "CourierStore",
             dependencies: [
                 "CourierCore",
+                "MQTT",
                 .product(name: "GRDB", package: "GRDB.swift"),
             ],
             swiftSettings: strict
@@ -165,7 +167,7 @@ let package = Package(
         ),
         .testTarget(
             name: "CourierStoreTests",
-            dependencies: ["CourierStore", "CourierCore"],
+            dependencies: ["CourierStore", "CourierCore", "MQTT"],
             swiftSettings: strict
         ),
         .testTarget(

@@ -25,7 +25,7 @@ extension Bridge {
                 status: status,
                 payload: message.payload,
                 contentType: message.properties.contentType,
-                userProperties: message.properties.userProperties.filter { $0.name != "status" }.map { UserProperty($0.name, $0.value) }
+                userProperties: message.properties.userProperties.filter { $0.name != "status" }
             )
             workerReplied(requestID: requestID, result: result)
         } else if message.topic.hasPrefix(topics.presencePrefix + "/") {
@@ -204,7 +204,7 @@ extension IncomingRequest {
             messageExpiry: message.properties.messageExpiry,
             contentType: message.properties.contentType,
             payloadFormatIndicator: message.properties.payloadFormatIndicator.map(Int.init),
-            userProperties: message.properties.userProperties.map { UserProperty($0.name, $0.value) }
+            userProperties: message.properties.userProperties
         )
     }
 }

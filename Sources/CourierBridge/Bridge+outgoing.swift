@@ -100,7 +100,7 @@ extension Bridge {
         let properties = MQTTProperties(
             correlationData: reply.correlationData,
             contentType: reply.contentType,
-            userProperties: reply.userProperties.map { .init($0.name, $0.value) }
+            userProperties: reply.userProperties
         )
         let qos: MQTTQoS = configuration.replyQoS > 0 ? .atLeastOnce : .atMostOnce
         client.publish(reply.topic, payload: reply.payload, qos: qos, properties: properties) { [self] result in

@@ -23,12 +23,12 @@ final class MQTTDispatcher: WorkDispatcher {
     func dispatch(_ item: WorkItem, completion: @escaping @Sendable (DispatchOutcome) -> Void) {
         let secondsLeft = max(1, (item.deadline - unixMillis() + 999) / 1000)
         var userProperties = [
-            MQTTProperties.UserProperty("courier-device", item.device),
+            UserProperty("courier-device", item.device),
             .init("courier-operation", item.operation),
             .init("courier-attempt", "\(item.attempt)"),
             .init("courier-deadline", "\(item.deadline)"),
         ]
-        userProperties += item.userProperties.map { .init($0.name, $0.value) }
+        userProperties += item.userProperties
         let properties = MQTTProperties(
             responseTopic: replyTopic,
             correlationData: Data(item.requestID.utf8),

@@ -1,4 +1,5 @@
 import Foundation
+import MQTT
 
 /// What a worker is handed: one attempt at one request.
 public struct WorkItem: Sendable, Equatable {

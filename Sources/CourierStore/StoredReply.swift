@@ -1,5 +1,6 @@
 import CourierCore
 import Foundation
+import MQTT
 
 /// A final reply as ``RequestStore/finish(id:state:reply:onlyFrom:now:delivered:)`` stores it.
 public struct StoredReply: Sendable, Equatable {

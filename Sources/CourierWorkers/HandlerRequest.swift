@@ -1,5 +1,6 @@
 import CourierCore
 import Foundation
+import MQTT
 
 /// What a handler is given: the device's payload and properties, and where the attempt stands.
 public struct HandlerRequest: Sendable, Equatable {

@@ -61,7 +61,6 @@ extension WorkerService {
             payloadFormatIndicator: properties.payloadFormatIndicator.map(Int.init),
             userProperties: properties.userProperties
                 .filter { !$0.name.hasPrefix(WorkProperty.prefix) }
-                .map { UserProperty($0.name, $0.value) }
         )
         return .success(Work(item: item, responseTopic: responseTopic, correlationData: correlationData))
     }
@@ -83,10 +82,8 @@ extension WorkerService {
     /// result's own user properties (a `status` of its own is dropped: the result's status is the
     /// one that counts) and content type.
     static func replyProperties(for result: WorkResult, correlationData: Data) -> MQTTProperties {
-        var userProperties = [MQTTProperties.UserProperty(statusProperty, String(result.status))]
-        for property in result.userProperties where property.name != statusProperty {
-            userProperties.append(.init(property.name, property.value))
-        }
+        let userProperties = [UserProperty(statusProperty, String(result.status))]
+            + result.userProperties.filter { $0.name != statusProperty }
         return MQTTProperties(
             correlationData: correlationData,
             contentType: result.contentType,

@@ -1,6 +1,7 @@
 import CourierCore
 import CourierStore
 import Foundation
+import MQTT
 import Testing
 
 @Suite("RequestStore lifecycle", .timeLimit(.minutes(1)))

@@ -1,6 +1,7 @@
 import CourierCore
 import CourierWorkers
 import Foundation
+import MQTT
 import Testing
 
 /// The example from `JSONOperationHandler`'s documentation, kept compiling here.

@@ -1,5 +1,6 @@
 import CourierCore
 import Foundation
+import MQTT
 import Testing
 
 @testable import CourierWorkers
