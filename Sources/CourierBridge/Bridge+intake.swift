@@ -1,5 +1,6 @@
 import CourierCore
 import CourierStore
+import CourierWorkers
 import Foundation
 import MQTT
 
@@ -8,26 +9,15 @@ extension Bridge {
     /// is written. Device requests are gathered for ``acceptGathered()``.
     func receive(_ message: MQTTMessage) {
         if message.topic == replyTopic {
-            guard let correlation = message.properties.correlationData else {
+            guard let reply = WorkMessage.decodeResult(message) else {
                 metrics.ignoredWorkerReplies.increment()
                 logger.warning("worker reply without correlation data ignored")
                 return
             }
-            let requestID = String(decoding: correlation, as: UTF8.self)
-            let property = message.properties.userProperty("status")
-            guard let status = WorkResult.status(property) else {
-                logger.warning("worker reply with an invalid status", metadata: ["request.id": "\(requestID)", "status": "\(property ?? "")"])
-                let body = ErrorBody(.workerError, message: "the worker replied with status \"\(property?.prefix(32) ?? "")\", not 100-599")
-                workerReplied(requestID: requestID, result: WorkResult(status: 500, payload: body.encoded(), contentType: ErrorBody.contentType))
-                return
+            if let status = reply.invalidStatus {
+                logger.warning("worker reply with an invalid status", metadata: ["request.id": "\(reply.requestID)", "status": "\(status)"])
             }
-            let result = WorkResult(
-                status: status,
-                payload: message.payload,
-                contentType: message.properties.contentType,
-                userProperties: message.properties.userProperties.filter { $0.name != "status" }
-            )
-            workerReplied(requestID: requestID, result: result)
+            workerReplied(requestID: reply.requestID, result: reply.result)
         } else if message.topic.hasPrefix(topics.presencePrefix + "/") {
             directory.update(workerID: String(message.topic.dropFirst(topics.presencePrefix.count + 1)), payload: message.payload)
         } else {

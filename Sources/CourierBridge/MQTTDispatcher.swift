@@ -1,5 +1,5 @@
 import CourierCore
-import Foundation
+import CourierWorkers
 import MQTT
 
 /// Publishes attempts to `courier/work/{operation}`, which worker daemons take through the
@@ -21,23 +21,8 @@ final class MQTTDispatcher: WorkDispatcher {
     func hasWorker(for operation: String) -> Bool { directory.serves(operation) }
 
     func dispatch(_ item: WorkItem, completion: @escaping @Sendable (DispatchOutcome) -> Void) {
-        let secondsLeft = max(1, (item.deadline - unixMillis() + 999) / 1000)
-        var userProperties = [
-            UserProperty("courier-device", item.device),
-            .init("courier-operation", item.operation),
-            .init("courier-attempt", "\(item.attempt)"),
-            .init("courier-deadline", "\(item.deadline)"),
-        ]
-        userProperties += item.userProperties
-        let properties = MQTTProperties(
-            responseTopic: replyTopic,
-            correlationData: Data(item.requestID.utf8),
-            messageExpiry: UInt32(clamping: secondsLeft),
-            contentType: item.contentType,
-            payloadFormatIndicator: item.payloadFormatIndicator.map { UInt8(clamping: $0) },
-            userProperties: userProperties
-        )
-        client.publish(topics.workTopic(item.operation), payload: item.payload, qos: .atLeastOnce, properties: properties) { result in
+        let message = WorkMessage.encode(item, replyTopic: replyTopic, now: unixMillis())
+        client.publish(topics.workTopic(item.operation), payload: message.payload, qos: .atLeastOnce, properties: message.properties) { result in
             switch result {
             case .success(let ack): completion(ack.isDelivered ? .sent : .noWorker)
             case .failure(let error): completion(.failed(error))

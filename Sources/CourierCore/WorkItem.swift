@@ -52,12 +52,4 @@ public struct WorkResult: Sendable, Equatable {
         self.contentType = contentType
         self.userProperties = userProperties
     }
-
-    /// The status a worker's `status` user property gives: absent means 200; nil when it is
-    /// not a whole number from 100 to 599.
-    public static func status(_ property: String?) -> Int? {
-        guard let property else { return 200 }
-        guard let status = Int(property), (100...599).contains(status) else { return nil }
-        return status
-    }
 }
