@@ -1,5 +1,6 @@
 import CourierCore
 import CourierStore
+import CourierWorkers
 import Foundation
 import MQTT
 
@@ -41,7 +42,7 @@ extension Bridge {
     /// the place goes to the next waiting attempt.
     private func dispatch(_ claimed: RequestRecord) {
         outgoing.add(1, ordering: .relaxed)
-        let item = WorkItem(
+        let item = HandlerRequest(
             requestID: claimed.id,
             device: claimed.device,
             operation: claimed.operation,

@@ -1,5 +1,6 @@
 import CourierCore
 import CourierStore
+import CourierWorkers
 import Foundation
 import Logging
 
@@ -15,7 +16,7 @@ enum StoreWork: Sendable {
 extension Bridge {
     /// A worker's result for one of our requests. Stored by the next group commit; unknown,
     /// late and duplicate results find the record in another state and are ignored.
-    func workerReplied(requestID: String, result: WorkResult) {
+    func workerReplied(requestID: String, result: HandlerResponse) {
         let state: RequestState = result.status >= 500 ? .failed : .completed
         let code = Self.replyCode(for: result)
         let reply = StoredReply(
@@ -35,7 +36,7 @@ extension Bridge {
 
     /// The `error` code a worker's reply gives the device: the worker's own (its `error` user
     /// property), else the contract's code for the status.
-    static func replyCode(for result: WorkResult) -> String {
+    static func replyCode(for result: HandlerResponse) -> String {
         if let own = result.userProperties.first(named: "error"), !own.isEmpty, own.utf8.count <= 64 {
             return own
         }

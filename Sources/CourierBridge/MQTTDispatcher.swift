@@ -20,9 +20,9 @@ final class MQTTDispatcher: WorkDispatcher {
 
     func hasWorker(for operation: String) -> Bool { directory.serves(operation) }
 
-    func dispatch(_ item: WorkItem, completion: @escaping @Sendable (DispatchOutcome) -> Void) {
-        let message = WorkMessage.encode(item, replyTopic: replyTopic, now: unixMillis())
-        client.publish(topics.workTopic(item.operation), payload: message.payload, qos: .atLeastOnce, properties: message.properties) { result in
+    func dispatch(_ request: HandlerRequest, completion: @escaping @Sendable (DispatchOutcome) -> Void) {
+        let message = WorkMessage.encode(request, replyTopic: replyTopic, now: unixMillis())
+        client.publish(topics.workTopic(request.operation), payload: message.payload, qos: .atLeastOnce, properties: message.properties) { result in
             switch result {
             case .success(let ack): completion(ack.isDelivered ? .sent : .noWorker)
             case .failure(let error): completion(.failed(error))

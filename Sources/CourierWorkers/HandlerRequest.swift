@@ -45,21 +45,6 @@ public struct HandlerRequest: Sendable, Equatable {
         self.userProperties = userProperties
     }
 
-    /// The request a worker was handed.
-    public init(_ item: WorkItem) {
-        self.init(
-            requestID: item.requestID,
-            device: item.device,
-            operation: item.operation,
-            attempt: item.attempt,
-            deadline: item.deadline,
-            payload: item.payload,
-            contentType: item.contentType,
-            payloadFormatIndicator: item.payloadFormatIndicator,
-            userProperties: item.userProperties
-        )
-    }
-
     /// Time left until the deadline (negative once it has passed).
     public func timeLeft(now: Date = Date()) -> Duration {
         .milliseconds(deadline - unixMillis(now))

@@ -23,7 +23,7 @@ package enum WorkMessage {
     /// A work message for `courier/work/{operation}`: the request id as Correlation Data, the
     /// whole seconds left to the deadline (at least 1) as Message Expiry, the bridge's user
     /// properties, then the device's.
-    package static func encode(_ request: WorkItem, replyTopic: String, now: Int64) -> (payload: Data, properties: MQTTProperties) {
+    package static func encode(_ request: HandlerRequest, replyTopic: String, now: Int64) -> (payload: Data, properties: MQTTProperties) {
         let secondsLeft = max(1, (request.deadline - now + 999) / 1000)
         let properties = MQTTProperties(
             responseTopic: replyTopic,
@@ -43,7 +43,7 @@ package enum WorkMessage {
 
     /// A work message ready to run: the request and where its answer goes.
     struct Work: Sendable, Equatable {
-        var request: WorkItem
+        var request: HandlerRequest
         var responseTopic: String
         var correlationData: Data
     }
@@ -87,7 +87,7 @@ package enum WorkMessage {
             properties.userProperty(Property.deadline).flatMap { Int64($0) }
             ?? properties.messageExpiry.map { now + Int64($0) * 1000 }
             ?? Int64.max
-        let request = WorkItem(
+        let request = HandlerRequest(
             requestID: String(decoding: correlationData, as: UTF8.self),
             device: properties.userProperty(Property.device) ?? "",
             operation: operation,
@@ -106,7 +106,7 @@ package enum WorkMessage {
     /// A worker's reply for the work message's Response Topic: its Correlation Data, `status`
     /// first, then the result's own user properties (a `status` among them is dropped: the
     /// result's status is the one that counts).
-    static func encodeResult(_ result: WorkResult, correlationData: Data) -> (payload: Data, properties: MQTTProperties) {
+    static func encodeResult(_ result: HandlerResponse, correlationData: Data) -> (payload: Data, properties: MQTTProperties) {
         let properties = MQTTProperties(
             correlationData: correlationData,
             contentType: result.contentType,
@@ -120,7 +120,7 @@ package enum WorkMessage {
     package struct Reply: Sendable, Equatable {
         /// The Correlation Data read as UTF-8.
         package var requestID: String
-        package var result: WorkResult
+        package var result: HandlerResponse
         /// The `status` property when it is not a whole number from 100 to 599; `result` is
         /// then 500 `worker_error`.
         package var invalidStatus: String?
@@ -134,10 +134,10 @@ package enum WorkMessage {
         let property = message.properties.userProperty(Property.status)
         guard let status = Self.status(property) else {
             let body = ErrorBody(.workerError, message: "the worker replied with status \"\(property?.prefix(32) ?? "")\", not 100-599")
-            let result = WorkResult(status: 500, payload: body.encoded(), contentType: ErrorBody.contentType)
+            let result = HandlerResponse(status: 500, payload: body.encoded(), contentType: ErrorBody.contentType)
             return Reply(requestID: requestID, result: result, invalidStatus: property)
         }
-        let result = WorkResult(
+        let result = HandlerResponse(
             status: status,
             payload: message.payload,
             contentType: message.properties.contentType,

@@ -2,13 +2,13 @@ import CourierCore
 import Logging
 
 extension WorkerService {
-    /// Logging metadata for one work item.
-    static func metadata(_ item: WorkItem) -> Logger.Metadata {
+    /// Logging metadata for one request.
+    static func metadata(_ request: HandlerRequest) -> Logger.Metadata {
         [
-            "request.id": "\(item.requestID)",
-            "device.id": "\(item.device)",
-            "operation": "\(item.operation)",
-            "attempt": "\(item.attempt)",
+            "request.id": "\(request.requestID)",
+            "device.id": "\(request.device)",
+            "operation": "\(request.operation)",
+            "attempt": "\(request.attempt)",
         ]
     }
 }

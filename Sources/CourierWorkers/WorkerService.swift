@@ -298,7 +298,7 @@ public final class WorkerService: Service {
         }
     }
 
-    /// Runs one item and publishes the reply to the bridge. Returns once the handler is done,
+    /// Runs one request and publishes the reply to the bridge. Returns once the handler is done,
     /// freeing its slot; `done` runs when the broker has acknowledged the reply (or it failed),
     /// so a draining worker still waits for its replies to leave.
     private func answer(_ work: WorkMessage.Work, _ client: MQTTClient, done: @escaping @Sendable () -> Void) async {

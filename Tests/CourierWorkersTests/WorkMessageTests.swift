@@ -10,7 +10,7 @@ import Testing
 @Suite(.timeLimit(.minutes(1)))
 struct WorkMessageTests {
     static let replyTopic = "courier/bridges/b1/replies"
-    static let request = WorkItem(
+    static let request = HandlerRequest(
         requestID: "r-1", device: "d9", operation: "echo", attempt: 2, deadline: 1_700_000_009_500,
         payload: Data("hi".utf8), contentType: "text/plain", payloadFormatIndicator: 1,
         userProperties: [UserProperty("traceparent", "t"), UserProperty("zone", "b"), UserProperty("zone", "a")])
@@ -76,7 +76,7 @@ struct WorkMessageTests {
         var properties = MQTTProperties(responseTopic: "r", correlationData: Data("c".utf8), messageExpiry: 5)
         let bare = MQTTMessage(topic: "courier/work/telemetry.summary", payload: Data(), qos: .atLeastOnce, properties: properties)
         let request = try WorkMessage.decodeRequest(bare, now: 10_000).request
-        #expect(request == WorkItem(
+        #expect(request == HandlerRequest(
             requestID: "c", device: "", operation: "telemetry.summary", attempt: 1, deadline: 15_000, payload: Data()))
 
         properties.messageExpiry = nil
@@ -101,7 +101,7 @@ struct WorkMessageTests {
     // MARK: Result
 
     @Test func aResultRoundTripsWithTheStatusFirst() throws {
-        let result = WorkResult(
+        let result = HandlerResponse(
             status: 418, payload: Data("short and stout".utf8), contentType: "text/plain",
             userProperties: [UserProperty("pot", "tea"), UserProperty("error", "teapot")])
         let (payload, properties) = WorkMessage.encodeResult(result, correlationData: Data("r-1".utf8))
@@ -115,7 +115,7 @@ struct WorkMessageTests {
     }
 
     @Test func aResultKeepsOnlyItsOwnStatus() {
-        let result = WorkResult(status: 418, payload: Data(), userProperties: [UserProperty("status", "200"), UserProperty("pot", "tea")])
+        let result = HandlerResponse(status: 418, payload: Data(), userProperties: [UserProperty("status", "200"), UserProperty("pot", "tea")])
         let properties = WorkMessage.encodeResult(result, correlationData: Data([1, 2])).properties
         #expect(properties.userProperties == [UserProperty("status", "418"), UserProperty("pot", "tea")])
     }
@@ -128,7 +128,7 @@ struct WorkMessageTests {
             properties: MQTTProperties(correlationData: Data("r-1".utf8), userProperties: userProperties))
         let reply = try #require(WorkMessage.decodeResult(message))
         #expect(reply == WorkMessage.Reply(
-            requestID: "r-1", result: WorkResult(status: status, payload: Data("x".utf8), userProperties: [UserProperty("pot", "tea")])))
+            requestID: "r-1", result: HandlerResponse(status: status, payload: Data("x".utf8), userProperties: [UserProperty("pot", "tea")])))
     }
 
     @Test(arguments: ["", "abc", "99", "600", "-200", "200.0", " 200", "2OO", String(repeating: "9", count: 100)])
