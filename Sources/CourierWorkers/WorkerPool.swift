@@ -128,7 +128,7 @@ public final class WorkerPool: Sendable {
             return try await handler.handle(request)
         } catch let error as HandlerError {
             if error.status >= 500 {
-                logger.info("handler failed", metadata: metadata(request, ["error": "\(error)"]))
+                logger.info("handler failed", metadata: request.logMetadata.merging(["error": "\(error)"]) { _, new in new })
             }
             return Self.errorResult(error)
         } catch is CancellationError where Task.isCancelled {
@@ -136,7 +136,7 @@ public final class WorkerPool: Sendable {
         } catch {
             logger.info(
                 "handler failed without a status",
-                metadata: metadata(request, ["error": "\(error)", "error.type": "\(type(of: error))"])
+                metadata: request.logMetadata.merging(["error": "\(error)", "error.type": "\(type(of: error))"]) { _, new in new }
             )
             return Self.errorResult(HandlerError(.workerError, "the handler for \(request.operation) failed"))
         }
@@ -150,17 +150,6 @@ public final class WorkerPool: Sendable {
             return Array(state.drainers.values)
         }
         for drainer in drainers { drainer.resume() }
-    }
-
-    private func metadata(_ request: HandlerRequest, _ extra: Logger.Metadata) -> Logger.Metadata {
-        var metadata: Logger.Metadata = [
-            "request.id": "\(request.requestID)",
-            "device.id": "\(request.device)",
-            "operation": "\(request.operation)",
-            "attempt": "\(request.attempt)",
-        ]
-        metadata.merge(extra) { _, new in new }
-        return metadata
     }
 
     /// The reply for an error: its status and the JSON error body.

@@ -278,7 +278,7 @@ public final class WorkerService: Service {
                     continue
                 }
                 guard lifecycle.enter() else {
-                    logger.debug("worker stopped: work message left to the bridge's retry", metadata: Self.metadata(work.request))
+                    logger.debug("worker stopped: work message left to the bridge's retry", metadata: work.request.logMetadata)
                     continue
                 }
                 if running >= pool.concurrency {
@@ -286,7 +286,7 @@ public final class WorkerService: Service {
                     running -= 1
                 }
                 if work.request.deadline <= unixMillis() {
-                    logger.debug("deadline passed: work dropped", metadata: Self.metadata(work.request))
+                    logger.debug("deadline passed: work dropped", metadata: work.request.logMetadata)
                     lifecycle.leave()
                     continue
                 }
@@ -307,7 +307,7 @@ public final class WorkerService: Service {
         let logger = logger
         client.publish(work.responseTopic, payload: reply.payload, qos: .atLeastOnce, properties: reply.properties) { outcome in
             defer { done() }
-            var metadata = Self.metadata(work.request)
+            var metadata = work.request.logMetadata
             switch outcome {
             case .success(let ack) where !ack.isDelivered:
                 metadata["mqtt.reason_code"] = "\(ack.reasonCode)"
