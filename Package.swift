@@ -47,13 +47,14 @@ let package = Package(
         .target(
             name: "CourierCore",
             dependencies: [
+                "MQTT",
                 .product(name: "Logging", package: "swift-log"),
             ],
             swiftSettings: strict
         ),
         .target(
             name: "CourierEngine",
-            dependencies: ["CourierCore"],
+            dependencies: ["CourierCore", "MQTT"],
             swiftSettings: strict
         ),
         .target(
@@ -68,6 +69,7 @@ let package = Package(
             name: "CourierStore",
             dependencies: [
                 "CourierCore",
+                "MQTT",
                 .product(name: "GRDB", package: "GRDB.swift"),
             ],
             swiftSettings: strict
@@ -168,12 +170,12 @@ let package = Package(
         ),
         .testTarget(
             name: "CourierEngineTests",
-            dependencies: ["CourierEngine", "CourierCore"],
+            dependencies: ["CourierEngine", "CourierCore", "MQTT"],
             swiftSettings: strict
         ),
         .testTarget(
             name: "CourierStoreTests",
-            dependencies: ["CourierStore", "CourierCore"],
+            dependencies: ["CourierStore", "CourierCore", "MQTT"],
             swiftSettings: strict
         ),
         .testTarget(

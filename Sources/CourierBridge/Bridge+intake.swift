@@ -1,6 +1,7 @@
 import CourierCore
 import CourierEngine
 import CourierStore
+import CourierWorkers
 import Foundation
 import MQTT
 
@@ -9,23 +10,18 @@ extension Bridge {
     /// is written. Device requests are queued for ``acceptInbound()``.
     func receive(_ message: MQTTMessage) {
         if message.topic == replyTopic {
-            guard let correlation = message.properties.correlationData else {
+            guard let reply = WorkMessage.decodeResult(message) else {
                 perform([.count(.ignoredWorkerReply), .log(LogLine(.warning, "worker reply without correlation data ignored"))])
                 return
             }
-            let requestID = String(decoding: correlation, as: UTF8.self)
-            let property = message.properties.userProperty("status")
-            guard let status = WorkResult.status(property) else {
-                perform(engine.workerRepliedInvalidStatus(requestID: requestID, status: property ?? ""))
-                return
+            if let status = reply.invalidStatus {
+                logger.warning("worker reply with an invalid status", metadata: ["request.id": "\(reply.requestID)", "status": "\(status)"])
             }
-            let result = WorkResult(
-                status: status,
-                payload: message.payload,
-                contentType: message.properties.contentType,
-                userProperties: message.properties.userProperties.filter { $0.name != "status" }.map { UserProperty($0.name, $0.value) }
-            )
-            perform(engine.workerReplied(requestID: requestID, result: result))
+            let result = reply.result
+            perform(engine.workerReplied(
+                requestID: reply.requestID, status: result.status, payload: result.payload,
+                contentType: result.contentType, userProperties: result.userProperties
+            ))
         } else if message.topic.hasPrefix(topics.presencePrefix + "/") {
             directory.update(workerID: String(message.topic.dropFirst(topics.presencePrefix.count + 1)), payload: message.payload)
         } else {
@@ -76,7 +72,7 @@ extension IncomingRequest {
             messageExpiry: message.properties.messageExpiry,
             contentType: message.properties.contentType,
             payloadFormatIndicator: message.properties.payloadFormatIndicator.map(Int.init),
-            userProperties: message.properties.userProperties.map { UserProperty($0.name, $0.value) }
+            userProperties: message.properties.userProperties
         )
     }
 }

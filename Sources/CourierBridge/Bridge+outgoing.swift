@@ -1,6 +1,7 @@
 import CourierCore
 import CourierEngine
 import CourierStore
+import CourierWorkers
 import Foundation
 import MQTT
 
@@ -38,7 +39,7 @@ extension Bridge {
     /// the place goes to the next waiting attempt.
     private func dispatch(_ claimed: RequestRecord) {
         outgoing.add(1, ordering: .relaxed)
-        let item = WorkItem(
+        let item = HandlerRequest(
             requestID: claimed.id,
             device: claimed.device,
             operation: claimed.operation,
@@ -85,7 +86,7 @@ extension Bridge {
         let properties = MQTTProperties(
             correlationData: reply.correlationData,
             contentType: reply.contentType,
-            userProperties: reply.userProperties.map { .init($0.name, $0.value) }
+            userProperties: reply.userProperties
         )
         let qos: MQTTQoS = configuration.replyQoS > 0 ? .atLeastOnce : .atMostOnce
         client.publish(reply.topic, payload: reply.payload, qos: qos, properties: properties) { [self] result in

@@ -98,7 +98,13 @@ public final class Bridge: Service, Sendable {
         target.bridge = self
         let dispatcher: any WorkDispatcher =
             if let pool {
-                InMemoryDispatcher(pool: pool) { [weak self] id, result in self?.perform(self?.engine.workerReplied(requestID: id, result: result) ?? []) }
+                InMemoryDispatcher(pool: pool) { [weak self] id, result in
+                    guard let self else { return }
+                    perform(engine.workerReplied(
+                        requestID: id, status: result.status, payload: result.payload,
+                        contentType: result.contentType, userProperties: result.userProperties
+                    ))
+                }
             } else {
                 MQTTDispatcher(client: client, directory: directory, topics: topics, bridgeID: configuration.bridgeID)
             }

@@ -1,5 +1,6 @@
 import CourierCore
 import CourierEngine
+import CourierWorkers
 import Foundation
 import MQTT
 
@@ -21,24 +22,9 @@ final class MQTTDispatcher: WorkDispatcher {
 
     func hasWorker(for operation: String) -> Bool { directory.serves(operation) }
 
-    func dispatch(_ item: WorkItem, completion: @escaping @Sendable (DispatchOutcome) -> Void) {
-        let secondsLeft = max(1, (item.deadline - unixMillis() + 999) / 1000)
-        var userProperties = [
-            MQTTProperties.UserProperty("courier-device", item.device),
-            .init("courier-operation", item.operation),
-            .init("courier-attempt", "\(item.attempt)"),
-            .init("courier-deadline", "\(item.deadline)"),
-        ]
-        userProperties += item.userProperties.map { .init($0.name, $0.value) }
-        let properties = MQTTProperties(
-            responseTopic: replyTopic,
-            correlationData: Data(item.requestID.utf8),
-            messageExpiry: UInt32(clamping: secondsLeft),
-            contentType: item.contentType,
-            payloadFormatIndicator: item.payloadFormatIndicator.map { UInt8(clamping: $0) },
-            userProperties: userProperties
-        )
-        client.publish(topics.workTopic(item.operation), payload: item.payload, qos: .atLeastOnce, properties: properties) { result in
+    func dispatch(_ request: HandlerRequest, completion: @escaping @Sendable (DispatchOutcome) -> Void) {
+        let message = WorkMessage.encode(request, replyTopic: replyTopic, now: unixMillis())
+        client.publish(topics.workTopic(request.operation), payload: message.payload, qos: .atLeastOnce, properties: message.properties) { result in
             switch result {
             case .success(let ack): completion(ack.isDelivered ? .sent : .noWorker)
             case .failure(let error): completion(.failed("\(error)", permanent: error.isPermanent))

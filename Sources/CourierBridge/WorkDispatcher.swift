@@ -1,5 +1,5 @@
-import CourierCore
 import CourierEngine
+import CourierWorkers
 
 /// Hands worker attempts to workers. The bridge has one; `courier bridge` dispatches over MQTT
 /// to worker daemons, `courier serve` in memory to handlers in the same process.
@@ -10,9 +10,9 @@ public protocol WorkDispatcher: Sendable {
 
     /// Sends one attempt without waiting for it to be taken; `completion` says what became of
     /// the send, and must not block. A send that failed is left to the attempt timer.
-    func dispatch(_ item: WorkItem, completion: @escaping @Sendable (DispatchOutcome) -> Void)
+    func dispatch(_ request: HandlerRequest, completion: @escaping @Sendable (DispatchOutcome) -> Void)
 }
 
 /// Where a dispatcher reports an attempt's result when the result does not come back over
 /// the bridge's own MQTT reply topic.
-public typealias WorkResultSink = @Sendable (_ requestID: String, _ result: WorkResult) -> Void
+public typealias ResultSink = @Sendable (_ requestID: String, _ result: HandlerResponse) -> Void

@@ -1,4 +1,5 @@
 import Foundation
+import MQTT
 
 /// A reply to a device, addressed and encoded as the contract says, independent of transport.
 public struct DeviceReply: Sendable, Equatable {

@@ -1,4 +1,5 @@
 import Foundation
+import MQTT
 
 /// A device request as it arrived, before validation: the transport's fields, copied.
 public struct IncomingRequest: Sendable {

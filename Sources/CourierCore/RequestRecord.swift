@@ -1,4 +1,5 @@
 import Foundation
+import MQTT
 
 /// How the device asked, which decides how the reply is addressed.
 public enum DeviceProtocol: String, Sendable, Codable {

@@ -1,4 +1,5 @@
 import Foundation
+import MQTT
 
 /// A final reply as the store stores it.
 public struct StoredReply: Sendable, Equatable {

@@ -1,36 +1,31 @@
 import CourierCore
 import Foundation
+import MQTT
 
 extension RequestEngine {
-    /// A worker answered an attempt. The outcome is stored only if the request is still
-    /// pending: late, unknown and repeated results find it final and are ignored.
-    public func workerReplied(requestID: String, result: WorkResult) -> [Effect] {
-        let state: RequestState = result.status >= 500 ? .failed : .completed
+    /// A worker answered an attempt: `status` (100-599), its payload and properties. The
+    /// outcome is stored only if the request is still pending: late, unknown and repeated
+    /// results find it final and are ignored.
+    public func workerReplied(requestID: String, status: Int, payload: Data, contentType: String?, userProperties: [UserProperty]) -> [Effect] {
+        let state: RequestState = status >= 500 ? .failed : .completed
         let reply = StoredReply(
-            status: result.status,
-            code: Self.replyCode(for: result),
-            payload: result.payload,
-            contentType: result.contentType,
-            userProperties: result.userProperties,
+            status: status,
+            code: Self.replyCode(status: status, userProperties: userProperties),
+            payload: payload,
+            contentType: contentType,
+            userProperties: userProperties,
             reason: state == .failed ? ReplyCode.workerError.rawValue : nil
         )
         return [.finish(FinalOutcome(id: requestID, state: state, reply: reply))]
     }
 
-    /// A worker reply whose `status` is not a number from 100 to 599: a 500 for the request.
-    public func workerRepliedInvalidStatus(requestID: String, status: String) -> [Effect] {
-        let body = ErrorBody(.workerError, message: "the worker replied with status \"\(status.prefix(32))\", not 100-599")
-        return [.log(LogLine(.warning, "worker reply with an invalid status", ["request.id": requestID, "status": String(status.prefix(32))]))]
-            + workerReplied(requestID: requestID, result: WorkResult(status: 500, payload: body.encoded(), contentType: ErrorBody.contentType))
-    }
-
     /// The `error` code a worker's reply gives the device: the worker's own (its `error` user
     /// property), else the contract's code for the status.
-    static func replyCode(for result: WorkResult) -> String {
-        if let own = result.userProperties.first(named: "error"), !own.isEmpty, own.utf8.count <= 64 {
+    static func replyCode(status: Int, userProperties: [UserProperty]) -> String {
+        if let own = userProperties.first(named: "error"), !own.isEmpty, own.utf8.count <= 64 {
             return own
         }
-        return ReplyCode.forStatus(result.status)?.rawValue ?? (result.status >= 400 ? "error" : "ok")
+        return ReplyCode.forStatus(status)?.rawValue ?? (status >= 400 ? "error" : "ok")
     }
 
     /// An operator or client cancels a pending request: the device gets 410.

@@ -1,5 +1,6 @@
 import CourierCore
 import Foundation
+import MQTT
 
 /// `intake`: one device request, written as the request topic, `key: value` property lines, an
 /// empty line and the payload:

@@ -1,6 +1,7 @@
 import CourierCore
 import Foundation
 import GRDB
+import MQTT
 
 /// The `requests` table's row for one ``RequestRecord``.
 ///

@@ -1,5 +1,6 @@
 import CourierCore
 import Foundation
+import MQTT
 
 /// What a handler is given: the device's payload and properties, and where the attempt stands.
 public struct HandlerRequest: Sendable, Equatable {
@@ -42,21 +43,6 @@ public struct HandlerRequest: Sendable, Equatable {
         self.contentType = contentType
         self.payloadFormatIndicator = payloadFormatIndicator
         self.userProperties = userProperties
-    }
-
-    /// The request a worker was handed.
-    public init(_ item: WorkItem) {
-        self.init(
-            requestID: item.requestID,
-            device: item.device,
-            operation: item.operation,
-            attempt: item.attempt,
-            deadline: item.deadline,
-            payload: item.payload,
-            contentType: item.contentType,
-            payloadFormatIndicator: item.payloadFormatIndicator,
-            userProperties: item.userProperties
-        )
     }
 
     /// Time left until the deadline (negative once it has passed).

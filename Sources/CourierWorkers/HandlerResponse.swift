@@ -1,5 +1,6 @@
 import CourierCore
 import Foundation
+import MQTT
 
 /// A handler's reply: a status (200 unless said otherwise), the payload and its properties.
 public struct HandlerResponse: Sendable, Equatable {

@@ -2,11 +2,11 @@ import CourierCore
 import Logging
 import Synchronization
 
-/// Runs work items through their operations' handlers, at most `concurrency` at a time.
+/// Runs requests through their operations' handlers, at most `concurrency` at a time.
 ///
-/// ``perform(_:)`` never throws: whatever happens becomes the ``WorkResult`` to send back.
+/// ``perform(_:)`` never throws: whatever happens becomes the ``HandlerResponse`` to send back.
 /// A ``HandlerError`` becomes its status with an error body, any other error 500 `worker_error`,
-/// an operation without a handler 404 `unknown_operation`. Items beyond the limit wait for a
+/// an operation without a handler 404 `unknown_operation`. Requests beyond the limit wait for a
 /// free slot in arrival order. ``drain()`` waits for everything accepted to finish, for a
 /// graceful shutdown: stop taking work, then drain.
 public final class WorkerPool: Sendable {
@@ -50,13 +50,13 @@ public final class WorkerPool: Sendable {
         self.logger = logger
     }
 
-    /// Items accepted by ``perform(_:)`` and not yet answered, running or waiting for a slot.
+    /// Requests accepted by ``perform(_:)`` and not yet answered, running or waiting for a slot.
     public var inFlight: Int { state.withLock { $0.inFlight } }
 
-    /// Items whose handler is running now (at most ``concurrency``).
+    /// Requests whose handler is running now (at most ``concurrency``).
     public var running: Int { state.withLock { $0.running } }
 
-    /// Items waiting for a free slot.
+    /// Requests waiting for a free slot.
     public var waiting: Int { slots.waitingCount }
 
     /// The handler serving an operation, if any.
@@ -64,15 +64,15 @@ public final class WorkerPool: Sendable {
         handlers[operation]
     }
 
-    /// Runs one item through its handler once a slot is free, and says what to reply. If the
-    /// calling task is cancelled while the item waits for a slot, the answer is 503 `unavailable`
-    /// and the handler is not run.
-    public func perform(_ item: WorkItem) async -> WorkResult {
+    /// Runs one request through its handler once a slot is free, and says what to reply. If the
+    /// calling task is cancelled while the request waits for a slot, the answer is 503
+    /// `unavailable` and the handler is not run.
+    public func perform(_ request: HandlerRequest) async -> HandlerResponse {
         state.withLock { $0.inFlight += 1 }
         defer { finish() }
 
-        guard let handler = handlers[item.operation] else {
-            let message = "this worker has no handler for operation \(item.operation)"
+        guard let handler = handlers[request.operation] else {
+            let message = "this worker has no handler for operation \(request.operation)"
             return Self.errorResult(HandlerError(.unknownOperation, message))
         }
         do {
@@ -85,10 +85,10 @@ public final class WorkerPool: Sendable {
             state.withLock { $0.running -= 1 }
             slots.signal()
         }
-        return await run(handler, item)
+        return await run(handler, request)
     }
 
-    /// Returns once nothing is in flight: immediately when idle, otherwise when the last item
+    /// Returns once nothing is in flight: immediately when idle, otherwise when the last request
     /// accepted by ``perform(_:)`` has its result. Work that arrives meanwhile is waited for too,
     /// so stop taking work first. Returns early if the calling task is cancelled.
     public func drain() async {
@@ -123,18 +123,12 @@ public final class WorkerPool: Sendable {
 
     // MARK: Running
 
-    private func run(_ handler: any OperationHandler, _ item: WorkItem) async -> WorkResult {
+    private func run(_ handler: any OperationHandler, _ request: HandlerRequest) async -> HandlerResponse {
         do {
-            let response = try await handler.handle(HandlerRequest(item))
-            return WorkResult(
-                status: response.status,
-                payload: response.payload,
-                contentType: response.contentType,
-                userProperties: response.userProperties
-            )
+            return try await handler.handle(request)
         } catch let error as HandlerError {
             if error.status >= 500 {
-                logger.info("handler failed", metadata: metadata(item, ["error": "\(error)"]))
+                logger.info("handler failed", metadata: request.logMetadata.merging(["error": "\(error)"]) { _, new in new })
             }
             return Self.errorResult(error)
         } catch is CancellationError where Task.isCancelled {
@@ -142,9 +136,9 @@ public final class WorkerPool: Sendable {
         } catch {
             logger.info(
                 "handler failed without a status",
-                metadata: metadata(item, ["error": "\(error)", "error.type": "\(type(of: error))"])
+                metadata: request.logMetadata.merging(["error": "\(error)", "error.type": "\(type(of: error))"]) { _, new in new }
             )
-            return Self.errorResult(HandlerError(.workerError, "the handler for \(item.operation) failed"))
+            return Self.errorResult(HandlerError(.workerError, "the handler for \(request.operation) failed"))
         }
     }
 
@@ -158,19 +152,8 @@ public final class WorkerPool: Sendable {
         for drainer in drainers { drainer.resume() }
     }
 
-    private func metadata(_ item: WorkItem, _ extra: Logger.Metadata) -> Logger.Metadata {
-        var metadata: Logger.Metadata = [
-            "request.id": "\(item.requestID)",
-            "device.id": "\(item.device)",
-            "operation": "\(item.operation)",
-            "attempt": "\(item.attempt)",
-        ]
-        metadata.merge(extra) { _, new in new }
-        return metadata
-    }
-
     /// The reply for an error: its status and the JSON error body.
-    public static func errorResult(_ error: HandlerError) -> WorkResult {
-        WorkResult(status: error.status, payload: error.body.encoded(), contentType: ErrorBody.contentType)
+    public static func errorResult(_ error: HandlerError) -> HandlerResponse {
+        HandlerResponse(status: error.status, payload: error.body.encoded(), contentType: ErrorBody.contentType)
     }
 }

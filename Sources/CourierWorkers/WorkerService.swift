@@ -270,24 +270,23 @@ public final class WorkerService: Service {
         await withTaskGroup(of: Void.self) { group in
             var running = 0
             for await message in client.messages {
-                let work: Work
-                switch Self.work(from: message, now: unixMillis()) {
-                case .success(let parsed):
-                    work = parsed
-                case .failure(let error):
+                let work: WorkMessage.Work
+                do {
+                    work = try WorkMessage.decodeRequest(message, now: unixMillis())
+                } catch {
                     logger.info("work message ignored", metadata: ["mqtt.topic": "\(message.topic)", "error": "\(error)"])
                     continue
                 }
                 guard lifecycle.enter() else {
-                    logger.debug("worker stopped: work message left to the bridge's retry", metadata: Self.metadata(work.item))
+                    logger.debug("worker stopped: work message left to the bridge's retry", metadata: work.request.logMetadata)
                     continue
                 }
                 if running >= pool.concurrency {
                     await group.next()
                     running -= 1
                 }
-                if work.item.deadline <= unixMillis() {
-                    logger.debug("deadline passed: work dropped", metadata: Self.metadata(work.item))
+                if work.request.deadline <= unixMillis() {
+                    logger.debug("deadline passed: work dropped", metadata: work.request.logMetadata)
                     lifecycle.leave()
                     continue
                 }
@@ -299,20 +298,16 @@ public final class WorkerService: Service {
         }
     }
 
-    /// Runs one item and publishes the reply to the bridge. Returns once the handler is done,
+    /// Runs one request and publishes the reply to the bridge. Returns once the handler is done,
     /// freeing its slot; `done` runs when the broker has acknowledged the reply (or it failed),
     /// so a draining worker still waits for its replies to leave.
-    private func answer(_ work: Work, _ client: MQTTClient, done: @escaping @Sendable () -> Void) async {
-        let result = await pool.perform(work.item)
+    private func answer(_ work: WorkMessage.Work, _ client: MQTTClient, done: @escaping @Sendable () -> Void) async {
+        let result = await pool.perform(work.request)
+        let reply = WorkMessage.encodeResult(result, correlationData: work.correlationData)
         let logger = logger
-        client.publish(
-            work.responseTopic,
-            payload: result.payload,
-            qos: .atLeastOnce,
-            properties: Self.replyProperties(for: result, correlationData: work.correlationData)
-        ) { outcome in
+        client.publish(work.responseTopic, payload: reply.payload, qos: .atLeastOnce, properties: reply.properties) { outcome in
             defer { done() }
-            var metadata = Self.metadata(work.item)
+            var metadata = work.request.logMetadata
             switch outcome {
             case .success(let ack) where !ack.isDelivered:
                 metadata["mqtt.reason_code"] = "\(ack.reasonCode)"

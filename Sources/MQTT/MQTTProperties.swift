@@ -11,17 +11,6 @@ public enum MQTTQoS: Int, Sendable, Comparable {
 
 /// The MQTT 5 PUBLISH properties a request/reply exchange uses. Ignored on 3.1.1 connections.
 public struct MQTTProperties: Sendable, Equatable {
-    /// One user property; names may repeat and order is kept.
-    public struct UserProperty: Sendable, Hashable {
-        public var name: String
-        public var value: String
-
-        public init(_ name: String, _ value: String) {
-            self.name = name
-            self.value = value
-        }
-    }
-
     public var responseTopic: String?
     public var correlationData: Data?
     /// Seconds until the broker discards the message.
@@ -49,7 +38,7 @@ public struct MQTTProperties: Sendable, Equatable {
 
     /// The value of the first user property with this name.
     public func userProperty(_ name: String) -> String? {
-        userProperties.first { $0.name == name }?.value
+        userProperties.first(named: name)
     }
 
     var isEmpty: Bool { self == MQTTProperties() }

@@ -28,7 +28,7 @@ struct Device: Sendable {
     var replyTopic: String { "devices/\(id)/replies/rpc" }
 
     @discardableResult
-    func ask(_ operation: String, _ payload: Data, correlation: String?, responseTopic: String? = nil, properties: [MQTTProperties.UserProperty] = [], expiry: UInt32? = nil) async throws -> PublishAck {
+    func ask(_ operation: String, _ payload: Data, correlation: String?, responseTopic: String? = nil, properties: [UserProperty] = [], expiry: UInt32? = nil) async throws -> PublishAck {
         try await client.publish(
             "devices/\(id)/requests/\(operation)",
             payload: payload,

@@ -84,7 +84,7 @@ final class FakeWorker: Sendable {
     /// might; `correlation` nil sends the work's own, `.some(nil)` none at all.
     func reply(to work: Work, rawStatus: String?, payload: Data, error: String? = nil, correlation: Data?? = nil) async throws {
         guard let topic = work.message.properties.responseTopic else { return }
-        var userProperties: [MQTTProperties.UserProperty] = []
+        var userProperties: [UserProperty] = []
         if let rawStatus { userProperties.append(.init("status", rawStatus)) }
         if let error { userProperties.append(.init("error", error)) }
         try await client.publish(

@@ -1,6 +1,7 @@
 import CourierCore
 import CourierEngine
 import Foundation
+import MQTT
 
 /// An engine on a fixed configuration, a clock the test moves by hand, and a jitter that
 /// always takes the ceiling, so every decision is predictable.

@@ -1,6 +1,7 @@
 import CourierCore
 import CourierStore
 import Foundation
+import MQTT
 import Testing
 
 @Suite("SQLiteStore lifecycle", .timeLimit(.minutes(1)))

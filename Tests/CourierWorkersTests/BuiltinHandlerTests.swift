@@ -8,17 +8,16 @@ struct EchoHandlerTests {
     @Test(arguments: [nil, "application/octet-stream", "text/plain; charset=utf-8"])
     func echoesBytesAndContentType(_ contentType: String?) async throws {
         let bytes = Data((0...255).map(UInt8.init) + [0, 0xFF, 0x0A])
-        let item = WorkItem(
-            requestID: "r", device: "d1", operation: "echo", attempt: 1, deadline: unixMillis() + 1000,
-            payload: bytes, contentType: contentType)
-        let response = try await EchoHandler().handle(HandlerRequest(item))
+        let request = HandlerRequest(
+            requestID: "r", device: "d1", operation: "echo", deadline: unixMillis() + 1000, payload: bytes, contentType: contentType)
+        let response = try await EchoHandler().handle(request)
         #expect(response.status == 200)
         #expect(response.payload == bytes)
         #expect(response.contentType == contentType)
     }
 
     @Test func echoesAnEmptyPayload() async throws {
-        let response = try await EchoHandler().handle(request("echo", ""))
+        let response = try await EchoHandler().handle(jsonRequest("echo", ""))
         #expect(response.payload.isEmpty)
     }
 
@@ -32,7 +31,7 @@ struct TelemetrySummaryTests {
     typealias Output = TelemetrySummaryHandler.Output
 
     func summarise(_ json: String) async throws -> (HandlerResponse, Output) {
-        let response = try await TelemetrySummaryHandler().handle(request("telemetry.summary", json))
+        let response = try await TelemetrySummaryHandler().handle(jsonRequest("telemetry.summary", json))
         return (response, try JSONDecoder().decode(Output.self, from: response.payload))
     }
 
@@ -104,7 +103,7 @@ struct TelemetrySummaryTests {
     @Test(arguments: badInputs)
     func badInputIs400(_ bad: BadInput) async throws {
         let error = try await #require(throws: HandlerError.self) {
-            try await TelemetrySummaryHandler().handle(request("telemetry.summary", bad.payload))
+            try await TelemetrySummaryHandler().handle(jsonRequest("telemetry.summary", bad.payload))
         }
         #expect(error.status == 400)
         #expect(error.code == "bad_request")
@@ -117,14 +116,14 @@ struct TelemetrySummaryTests {
 
     @Test func outOfRangeNumberSaysWhy() async throws {
         let error = try await #require(throws: HandlerError.self) {
-            try await TelemetrySummaryHandler().handle(request("telemetry.summary", #"{"readings":[1e999]}"#))
+            try await TelemetrySummaryHandler().handle(jsonRequest("telemetry.summary", #"{"readings":[1e999]}"#))
         }
         #expect(error.message.contains("1e999"), "\(error.message)")
     }
 
     @Test func badInputThroughThePoolIsAJSONErrorBody() async throws {
         let pool = WorkerPool(handlers: BuiltinHandlers.all, concurrency: 2)
-        let result = await pool.perform(workItem("telemetry.summary", #"{"sensor":"t","readings":[]}"#))
+        let result = await pool.perform(request("telemetry.summary", #"{"sensor":"t","readings":[]}"#))
         #expect(result.status == 400)
         #expect(result.contentType == "application/json")
         #expect(try decodeErrorBody(result) == ErrorBody(.badRequest, message: "readings must not be empty"))
@@ -139,7 +138,7 @@ struct TelemetryAnomaliesTests {
     typealias Anomaly = TelemetryAnomaliesHandler.Anomaly
 
     func anomalies(_ json: String) async throws -> [Anomaly] {
-        let response = try await TelemetryAnomaliesHandler().handle(request("telemetry.anomalies", json))
+        let response = try await TelemetryAnomaliesHandler().handle(jsonRequest("telemetry.anomalies", json))
         #expect(response.status == 200)
         #expect(response.contentType == "application/json")
         return try JSONDecoder().decode(TelemetryAnomaliesHandler.Output.self, from: response.payload).anomalies
@@ -178,7 +177,7 @@ struct TelemetryAnomaliesTests {
 
     @Test func replyShape() async throws {
         let response = try await TelemetryAnomaliesHandler().handle(
-            request("telemetry.anomalies", #"{"readings":[2,4,4,4,5,5,7,9],"threshold":1.9}"#))
+            jsonRequest("telemetry.anomalies", #"{"readings":[2,4,4,4,5,5,7,9],"threshold":1.9}"#))
         #expect(text(response.payload) == #"{"anomalies":[{"index":7,"value":9,"z":2}]}"#)
     }
 
@@ -193,7 +192,7 @@ struct TelemetryAnomaliesTests {
     ])
     func badInputIs400(_ payload: String, _ message: String) async throws {
         let error = try await #require(throws: HandlerError.self) {
-            try await TelemetryAnomaliesHandler().handle(request("telemetry.anomalies", payload))
+            try await TelemetryAnomaliesHandler().handle(jsonRequest("telemetry.anomalies", payload))
         }
         #expect(error == HandlerError.badRequest(message))
     }

@@ -33,49 +33,37 @@ struct JSONOperationHandlerTests {
     @Test func aNewHandlerIsAFewLines() async throws {
         let pool = WorkerPool(handlers: BuiltinHandlers.all + [Greet()], concurrency: 1)
         #expect(pool.operations == ["echo", "greet", "telemetry.anomalies", "telemetry.summary"])
-        let result = await pool.perform(workItem("greet", #"{"name":"Ada"}"#))
-        #expect(result == WorkResult(
+        let result = await pool.perform(request("greet", #"{"name":"Ada"}"#))
+        #expect(result == HandlerResponse(
             status: 200, payload: Data(#"{"greeting":"Hello, Ada, from d1"}"#.utf8), contentType: "application/json"))
     }
 
     @Test func itsOwnChecksAnswer400() async throws {
         let pool = WorkerPool(handlers: [Greet()], concurrency: 1)
-        let result = await pool.perform(workItem("greet", #"{"name":""}"#))
+        let result = await pool.perform(request("greet", #"{"name":""}"#))
         #expect(result.status == 400)
         #expect(try decodeErrorBody(result).error.message == "name must not be empty")
     }
 
     @Test func decodingErrorsNameTheField() async throws {
         let error = try await #require(throws: HandlerError.self) {
-            try await Greet().handle(request("greet", #"{"nom":"Ada"}"#))
+            try await Greet().handle(jsonRequest("greet", #"{"nom":"Ada"}"#))
         }
         #expect(error == .badRequest(#"missing field "name""#))
     }
 
     @Test func unencodableOutputIsAWorkerError() async throws {
         let pool = WorkerPool(handlers: [NotANumber()], concurrency: 1)
-        let result = await pool.perform(workItem("nan", "{}"))
+        let result = await pool.perform(request("nan", "{}"))
         #expect(result.status == 500)
         let body = try decodeErrorBody(result)
         #expect(body.error.code == "worker_error")
         #expect(body.error.message.hasPrefix("the reply could not be encoded as JSON: value holds nan"), "\(body)")
     }
 
-    @Test func requestCarriesTheWorkItem() {
-        let item = WorkItem(
-            requestID: "abc", device: "d9", operation: "op", attempt: 2, deadline: 1_700_000_000_000,
-            payload: Data([1, 2]), contentType: "application/cbor", payloadFormatIndicator: 0,
-            userProperties: [UserProperty("traceparent", "00-1-2-01"), UserProperty("k", "v")])
-        let request = HandlerRequest(item)
-        #expect(request.requestID == "abc")
-        #expect(request.device == "d9")
-        #expect(request.operation == "op")
-        #expect(request.attempt == 2)
-        #expect(request.deadline == 1_700_000_000_000)
-        #expect(request.payload == Data([1, 2]))
-        #expect(request.contentType == "application/cbor")
-        #expect(request.payloadFormatIndicator == 0)
-        #expect(request.userProperties == item.userProperties)
+    @Test func timeLeftCountsDownToTheDeadline() {
+        let request = HandlerRequest(device: "d9", operation: "op", deadline: 1_700_000_000_000, payload: Data())
         #expect(request.timeLeft(now: Date(timeIntervalSince1970: 1_699_999_999)) == .seconds(1))
+        #expect(request.timeLeft(now: Date(timeIntervalSince1970: 1_700_000_002)) == .seconds(-2))
     }
 }

@@ -2,26 +2,26 @@ import CourierCore
 import CourierWorkers
 import Foundation
 
-/// A work item for tests, with a deadline a minute away.
-func workItem(
+/// A request for tests, with a deadline a minute away.
+func request(
     _ operation: String,
     _ payload: String = "",
     contentType: String? = nil,
     requestID: String = "r1"
-) -> WorkItem {
-    WorkItem(
+) -> HandlerRequest {
+    HandlerRequest(
         requestID: requestID,
         device: "d1",
         operation: operation,
-        attempt: 1,
         deadline: unixMillis() + 60_000,
         payload: Data(payload.utf8),
         contentType: contentType
     )
 }
 
-func request(_ operation: String, _ json: String) -> HandlerRequest {
-    HandlerRequest(workItem(operation, json, contentType: "application/json"))
+/// A JSON request for tests.
+func jsonRequest(_ operation: String, _ json: String) -> HandlerRequest {
+    request(operation, json, contentType: "application/json")
 }
 
 /// Suspends until a condition on shared state holds, giving other tasks the thread meanwhile.
@@ -141,7 +141,7 @@ struct FixedHandler: OperationHandler {
 
 struct PlainError: Error {}
 
-func decodeErrorBody(_ result: WorkResult) throws -> ErrorBody {
+func decodeErrorBody(_ result: HandlerResponse) throws -> ErrorBody {
     try JSONDecoder().decode(ErrorBody.self, from: result.payload)
 }
 

@@ -1,5 +1,6 @@
 import CourierCore
 import Foundation
+import MQTT
 import Testing
 
 @testable import CourierWorkers
@@ -8,7 +9,7 @@ import Testing
 struct WorkerPoolTests {
     @Test func unknownOperationIs404() async throws {
         let pool = WorkerPool(handlers: BuiltinHandlers.all, concurrency: 2)
-        let result = await pool.perform(workItem("nope", "x"))
+        let result = await pool.perform(request("nope", "x"))
         #expect(result.status == 404)
         #expect(result.contentType == "application/json")
         let body = try decodeErrorBody(result)
@@ -20,7 +21,7 @@ struct WorkerPoolTests {
 
     @Test func plainErrorIs500() async throws {
         let pool = WorkerPool(handlers: [FailingHandler(operation: "fail", error: PlainError())], concurrency: 1)
-        let result = await pool.perform(workItem("fail"))
+        let result = await pool.perform(request("fail"))
         #expect(result.status == 500)
         #expect(result.contentType == "application/json")
         let body = try decodeErrorBody(result)
@@ -31,7 +32,7 @@ struct WorkerPoolTests {
     @Test func handlerErrorKeepsItsStatusAndCode() async throws {
         let error = HandlerError(status: 422, code: "sensor_unknown", message: "no sensor called x")
         let pool = WorkerPool(handlers: [FailingHandler(operation: "fail", error: error)], concurrency: 1)
-        let result = await pool.perform(workItem("fail"))
+        let result = await pool.perform(request("fail"))
         #expect(result.status == 422)
         #expect(result.contentType == ErrorBody.contentType)
         #expect(try decodeErrorBody(result) == ErrorBody(status: 422, code: "sensor_unknown", message: "no sensor called x"))
@@ -55,16 +56,16 @@ struct WorkerPoolTests {
             status: 418, payload: Data("short and stout".utf8), contentType: "text/plain",
             userProperties: [UserProperty("pot", "tea")])
         let pool = WorkerPool(handlers: [FixedHandler(operation: "teapot", response: response)], concurrency: 1)
-        let result = await pool.perform(workItem("teapot"))
-        #expect(result == WorkResult(
+        let result = await pool.perform(request("teapot"))
+        #expect(result == HandlerResponse(
             status: 418, payload: Data("short and stout".utf8), contentType: "text/plain",
             userProperties: [UserProperty("pot", "tea")]))
     }
 
     @Test func echoThroughThePool() async throws {
         let pool = WorkerPool(handlers: BuiltinHandlers.all, concurrency: 1)
-        let result = await pool.perform(workItem("echo", "hello", contentType: "text/plain"))
-        #expect(result == WorkResult(status: 200, payload: Data("hello".utf8), contentType: "text/plain"))
+        let result = await pool.perform(request("echo", "hello", contentType: "text/plain"))
+        #expect(result == HandlerResponse(status: 200, payload: Data("hello".utf8), contentType: "text/plain"))
     }
 
     @Test func operationsAndConcurrency() {
@@ -79,9 +80,9 @@ struct WorkerPoolTests {
     @Test func concurrencyLimitHolds() async throws {
         let recorder = Recorder()
         let pool = WorkerPool(handlers: [BlockingHandler(recorder: recorder)], concurrency: 3)
-        let results = await withTaskGroup(of: WorkResult.self) { group in
+        let results = await withTaskGroup(of: HandlerResponse.self) { group in
             for index in 0..<10 {
-                group.addTask { await pool.perform(workItem("block", "item \(index)")) }
+                group.addTask { await pool.perform(request("block", "item \(index)")) }
             }
             await recorder.waitUntil { $0.entered == 3 }
             // Let one handler finish at a time: exactly one more may start each time.
@@ -93,7 +94,7 @@ struct WorkerPoolTests {
                 #expect(snapshot.finished == entered - 3)
             }
             await recorder.release(3)
-            var results: [WorkResult] = []
+            var results: [HandlerResponse] = []
             for await result in group { results.append(result) }
             return results
         }
@@ -108,9 +109,9 @@ struct WorkerPoolTests {
     @Test func inFlightCountsWaitingAndRunning() async throws {
         let recorder = Recorder()
         let pool = WorkerPool(handlers: [BlockingHandler(recorder: recorder)], concurrency: 1)
-        let first = Task { await pool.perform(workItem("block")) }
+        let first = Task { await pool.perform(request("block")) }
         await recorder.waitUntil { $0.entered == 1 }
-        let second = Task { await pool.perform(workItem("block")) }
+        let second = Task { await pool.perform(request("block")) }
         await until { pool.waiting == 1 }
         #expect(pool.inFlight == 2)
         #expect(pool.running == 1)
@@ -123,7 +124,7 @@ struct WorkerPoolTests {
     @Test func drainWaitsForInFlightWork() async throws {
         let recorder = Recorder()
         let pool = WorkerPool(handlers: [BlockingHandler(recorder: recorder)], concurrency: 2)
-        let work = (0..<3).map { index in Task { await pool.perform(workItem("block", "\(index)")) } }
+        let work = (0..<3).map { index in Task { await pool.perform(request("block", "\(index)")) } }
         await recorder.waitUntil { $0.entered == 2 }
         let drained = Task {
             await pool.drain()
@@ -145,7 +146,7 @@ struct WorkerPoolTests {
     @Test func drainReturnsAtOnceWhenIdle() async {
         let pool = WorkerPool(handlers: BuiltinHandlers.all, concurrency: 1)
         await pool.drain()
-        _ = await pool.perform(workItem("echo"))
+        _ = await pool.perform(request("echo"))
         await pool.drain()
         #expect(pool.inFlight == 0)
     }
@@ -153,7 +154,7 @@ struct WorkerPoolTests {
     @Test func cancelledDrainReturns() async {
         let recorder = Recorder()
         let pool = WorkerPool(handlers: [BlockingHandler(recorder: recorder)], concurrency: 1)
-        let work = Task { await pool.perform(workItem("block")) }
+        let work = Task { await pool.perform(request("block")) }
         await recorder.waitUntil { $0.entered == 1 }
         let drained = Task { await pool.drain() }
         await until { pool.drainingCount == 1 }
@@ -168,9 +169,9 @@ struct WorkerPoolTests {
     @Test func cancelledWhileWaitingForASlotIs503() async throws {
         let recorder = Recorder()
         let pool = WorkerPool(handlers: [BlockingHandler(recorder: recorder)], concurrency: 1)
-        let first = Task { await pool.perform(workItem("block")) }
+        let first = Task { await pool.perform(request("block")) }
         await recorder.waitUntil { $0.entered == 1 }
-        let second = Task { await pool.perform(workItem("block")) }
+        let second = Task { await pool.perform(request("block")) }
         await until { pool.waiting == 1 }
         second.cancel()
         let result = await second.value
@@ -180,7 +181,7 @@ struct WorkerPoolTests {
         await recorder.release()
         #expect(await first.value.status == 200)
         // The slot the cancelled item never took is still free.
-        let third = Task { await pool.perform(workItem("block")) }
+        let third = Task { await pool.perform(request("block")) }
         await recorder.waitUntil { $0.entered == 2 }
         await recorder.release()
         #expect(await third.value.status == 200)
