@@ -70,6 +70,21 @@ public final class CourierDaemon: Sendable {
     /// Everything the process wrote to stdout and stderr so far.
     public var log: String { (try? String(contentsOf: logFile, encoding: .utf8)) ?? "" }
 
+    /// Waits until the log has at least `count` lines matching `predicate` (information lines
+    /// are written in batches, milliseconds after the event); returns them.
+    public func waitForLines(
+        _ count: Int,
+        within limit: Duration = .seconds(10),
+        where predicate: @escaping (Substring) -> Bool
+    ) async throws -> [Substring] {
+        var lines: [Substring] = []
+        try await eventually("\(count) matching log lines", within: limit) {
+            lines = log.split(separator: "\n").filter(predicate)
+            return lines.count >= count
+        }
+        return lines
+    }
+
     /// Sends a signal without waiting.
     public func signal(_ signal: Int32) { child.signal(signal) }
 

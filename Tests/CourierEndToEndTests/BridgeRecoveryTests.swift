@@ -83,10 +83,17 @@ struct BridgeRecoveryTests {
             // Frozen, the doomed worker still holds its share of the shared subscription (the
             // broker hands the group's members work in turn); then it dies holding it.
             doomed.signal(SIGSTOP)
+            // Sees every attempt the bridge publishes, beside the workers' shared subscription.
+            let watcher = try await broker.connectedClient("work-watcher")
+            let work = MessageInbox.draining(watcher)
+            try await watcher.subscribe("courier/work/#")
             let device = try await Device.connect("d-kill", to: broker)
             for index in 0..<4 {
                 try await device.ask("echo", Data("k\(index)".utf8), correlation: "k\(index)")
             }
+            // Killed only once the broker has handed out the first attempts: killed earlier,
+            // it held nothing, the survivor took all four, and there was no retry to see.
+            _ = try await work.wait(for: 4) { $0.topic == "courier/work/echo" }
             await doomed.kill()
             for index in 0..<4 {
                 let reply = try await device.reply(to: "k\(index)")
@@ -95,10 +102,11 @@ struct BridgeRecoveryTests {
             #expect(device.replies.all.count == 4)
             // The ones the doomed worker held were answered by a later attempt (the second, or
             // a third when the broker handed the second to the frozen worker too).
-            let outcomes = bridge.log.split(separator: "\n").filter { $0.contains("request finished") && $0.contains("d-kill") }
-            #expect(outcomes.count == 4)
+            // Log lines are written in batches, a few milliseconds after the replies.
+            let outcomes = try await bridge.waitForLines(4) { $0.contains("request finished") && $0.contains("d-kill") }
             #expect(outcomes.contains { !$0.contains("attempts=1 ") && !$0.hasSuffix("attempts=1") }, "\(outcomes)")
             await device.shutdown()
+            await watcher.shutdown()
             #expect(await survivor.stop() == 0)
             await bridge.stop()
         }
