@@ -78,7 +78,9 @@ struct SimulatorTests {
     func theShippedLegacyProfileRunsForItsDuration() async throws {
         try await Self.withCourier { broker in
             var profile = try DeviceProfile.load(path: DeviceProfileTests.profiles.appendingPathComponent("legacy-311.yaml").path)
-            profile.length = .duration(.seconds(2))
+            // Long enough that a loaded machine (the whole suite in parallel on two cores) still
+            // runs the devices' send loops: with 2 s one run sent nothing at all.
+            profile.length = .duration(.seconds(5))
             var simulator = try Simulator(profile: profile, broker: broker.url, count: 10, logger: .test("simulator"))
             simulator.progressInterval = .milliseconds(500)
             let lines = Mutex<[SimulatorProgress]>([])
@@ -87,7 +89,7 @@ struct SimulatorTests {
             #expect(report.sent >= 10)
             #expect(report.replies["200"] == report.sent, "\(report.summary)")
             #expect(report.isClean, "\(report.summary)")
-            // Ticks every 500 ms over 2 s of sending; on a loaded machine they may come late,
+            // Ticks every 500 ms over 5 s of sending; on a loaded machine they may come late,
             // when the run is already draining, but at least one comes while sending.
             let sending = lines.withLock { $0.filter { $0.phase == .running || $0.phase == .draining } }
             #expect(!sending.isEmpty, "progress while sending")
