@@ -143,6 +143,7 @@ let package = Package(
                 "CourierCore",
                 "CourierDevices",
                 "CourierHTTP",
+                "CourierPostgres",
                 "CourierProcess",
                 "CourierStore",
                 "CourierWorkers",
