@@ -191,7 +191,7 @@ let package = Package(
         ),
         .testTarget(
             name: "CourierStoreTests",
-            dependencies: ["CourierStore", "CourierCore", "MQTT"],
+            dependencies: ["CourierTestTraits", "CourierStore", "CourierPostgres", "CourierCore", "CourierTesting", "MQTT"],
             swiftSettings: strict
         ),
         .testTarget(
