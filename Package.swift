@@ -29,6 +29,8 @@ let package = Package(
         .package(url: "https://github.com/groue/GRDB.swift", from: "7.0.0"),
         .package(url: "https://github.com/jpsim/Yams", from: "6.0.0"),
         .package(url: "https://github.com/hummingbird-project/hummingbird", from: "2.5.0"),
+        .package(url: "https://github.com/apple/swift-nio", from: "2.81.0"),
+        .package(url: "https://github.com/vapor/postgres-nio", from: "1.33.2"),
     ],
     targets: [
         .systemLibrary(
@@ -71,6 +73,19 @@ let package = Package(
                 "CourierCore",
                 "MQTT",
                 .product(name: "GRDB", package: "GRDB.swift"),
+            ],
+            swiftSettings: strict
+        ),
+        .target(
+            name: "CourierPostgres",
+            dependencies: [
+                "CourierCore",
+                "CourierStore",
+                "MQTT",
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "PostgresNIO", package: "postgres-nio"),
             ],
             swiftSettings: strict
         ),
@@ -128,6 +143,7 @@ let package = Package(
                 "CourierCore",
                 "CourierDevices",
                 "CourierHTTP",
+                "CourierPostgres",
                 "CourierProcess",
                 "CourierStore",
                 "CourierWorkers",
@@ -175,7 +191,7 @@ let package = Package(
         ),
         .testTarget(
             name: "CourierStoreTests",
-            dependencies: ["CourierStore", "CourierCore", "MQTT"],
+            dependencies: ["CourierTestTraits", "CourierStore", "CourierPostgres", "CourierCore", "CourierTesting", "MQTT"],
             swiftSettings: strict
         ),
         .testTarget(

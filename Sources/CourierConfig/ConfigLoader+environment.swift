@@ -40,7 +40,14 @@ struct EnvironmentOverride: Sendable {
             config.bridgeID = value
         },
         EnvironmentOverride(name: "COURIER_STORE_PATH") { value, config in
-            config.store.path = value
+            config.store.use(path: value)
+        },
+        EnvironmentOverride(name: "COURIER_STORE_URL") { value, config throws(ConfigRules.Problem) in
+            do throws(StoreURLError) {
+                try config.store.use(url: value)
+            } catch {
+                throw ConfigRules.Problem(message: error.message)
+            }
         },
         EnvironmentOverride(name: "COURIER_STORE_RETENTION") { value, config throws(ConfigRules.Problem) in
             config.store.retention = try ConfigRules.duration(value, atLeast: .zero).get()
@@ -113,6 +120,11 @@ extension ConfigLoader {
                 key: "COURIER_BROKER_PASSWORD_FILE",
                 message: "set COURIER_BROKER_PASSWORD or COURIER_BROKER_PASSWORD_FILE, not both"
             )
+        }
+        if let path = environment["COURIER_STORE_PATH"], !path.isEmpty,
+            let url = environment["COURIER_STORE_URL"], !url.isEmpty
+        {
+            throw ConfigError(key: "COURIER_STORE_URL", message: "set COURIER_STORE_URL or COURIER_STORE_PATH, not both")
         }
         for override in EnvironmentOverride.all {
             guard let value = environment[override.name], !value.isEmpty else { continue }

@@ -82,8 +82,16 @@ extension ConfigLoader {
     }
 
     private static func store(_ node: ConfigNode, into store: inout CourierConfiguration.Store) throws {
-        let keys = try node.mapping(keys: ["path", "retention", "deadLetterRetention"])
-        if let path = keys["path"] { store.path = try path.nonEmptyString() }
+        let keys = try node.mapping(keys: ["path", "url", "retention", "deadLetterRetention"])
+        if let path = keys["path"] { store.use(path: try path.nonEmptyString()) }
+        if let url = keys["url"] {
+            if keys["path"] != nil { throw url.error("set url or path, not both") }
+            do {
+                try store.use(url: try url.nonEmptyString())
+            } catch let error as StoreURLError {
+                throw url.error(error.message)
+            }
+        }
         if let retention = keys["retention"] { store.retention = try retention.duration() }
         if let retention = keys["deadLetterRetention"] { store.deadLetterRetention = try retention.duration() }
     }

@@ -24,7 +24,9 @@ public enum ConfigLoader {
     ///     - `COURIER_BROKER_TLS_CA_FILE`, `COURIER_BROKER_TLS_CERT_FILE`,
     ///       `COURIER_BROKER_TLS_KEY_FILE`: `broker.tls.caFile`, `certFile`, `keyFile`
     ///     - `COURIER_BRIDGE_ID`: `bridge.id`
-    ///     - `COURIER_STORE_PATH`: `store.path`
+    ///     - `COURIER_STORE_PATH`: `store.path` (the SQLite file; replaces a `url` from the file)
+    ///     - `COURIER_STORE_URL`: `store.url` (`postgres://USER:PASSWORD@HOST:PORT/DATABASE` or
+    ///       `sqlite:PATH`; replaces a `path` from the file)
     ///     - `COURIER_STORE_RETENTION`: `store.retention` (a duration: `10m`)
     ///     - `COURIER_STORE_DEAD_LETTER_RETENTION`: `store.deadLetterRetention` (`7d`)
     ///     - `COURIER_HTTP_ADDRESS`: `http.address` (`HOST:PORT`)

@@ -24,13 +24,43 @@ public struct CourierConfiguration: Sendable, Equatable {
     }
 
     public struct Store: Sendable, Equatable {
+        /// The SQLite file, used when ``postgres`` is nil.
         public var path: String = ".courier/courier.sqlite"
+        /// The PostgreSQL database that holds the requests instead; nil for the SQLite file.
+        public var postgres: PostgresURL?
         /// How long finished requests answer duplicates and status queries.
         public var retention: Duration = .seconds(600)
         /// How long dead letters (`failed`, `rejected`) are kept for listing and replay.
         public var deadLetterRetention: Duration = .seconds(7 * 86_400)
 
         public init() {}
+
+        /// Where the store lives, for logs and banners: the SQLite file, or the PostgreSQL URL
+        /// without its password.
+        public var location: String { postgres?.description ?? path }
+
+        /// Uses the SQLite file at `path`.
+        public mutating func use(path: String) {
+            self.path = path
+            postgres = nil
+        }
+
+        /// Uses what a `store.url` names: `postgres://...` (or `postgresql://...`), or
+        /// `sqlite:PATH` for the SQLite file at PATH.
+        public mutating func use(url text: String) throws(StoreURLError) {
+            if text.hasPrefix("sqlite:") {
+                let path = String(text.dropFirst("sqlite:".count))
+                guard !path.isEmpty else {
+                    throw StoreURLError(message: "\"\(text)\" names no file (write sqlite:PATH)")
+                }
+                use(path: path)
+            } else if PostgresURL.schemes.contains(where: { text.lowercased().hasPrefix($0) }) {
+                postgres = try PostgresURL(parsing: text)
+            } else {
+                let shown = PostgresURL.redacted(text)
+                throw StoreURLError(message: "\"\(shown)\" must start with postgres://, postgresql:// or sqlite:")
+            }
+        }
     }
 
     public struct Limits: Sendable, Equatable {

@@ -9,7 +9,8 @@ import Glibc
 ///
 /// Foundation's `Process` starts children with the spawning thread's signal mask, and
 /// Dispatch's worker threads block every signal: a daemon started from a task would then
-/// ignore SIGTERM. Here the child always starts with an empty mask and default handlers.
+/// ignore SIGTERM. Here the child always starts with an empty mask and default handlers, and
+/// with no descriptors but its standard input, output and error.
 public final class ChildProcess: Sendable {
     public let pid: pid_t
     public let command: String
@@ -57,6 +58,10 @@ public final class ChildProcess: Sendable {
         } else {
             posix_spawn_file_actions_adddup2(&actions, 1, 2)
         }
+        // Nothing else: a descriptor another thread opened without FD_CLOEXEC (libmosquitto's
+        // sockets, until they are marked) would otherwise stay open in the child, holding a
+        // connection open after this process closed it, and count against the child's limit.
+        _ = addCloseFrom?(&actions, 3)
 
         let argv = ([executable] + arguments).map { strdup($0) } + [nil]
         defer { argv.forEach { free($0) } }
@@ -143,6 +148,11 @@ public final class ChildProcess: Sendable {
         return signal == 0 ? (status >> 8) & 0xff : 128 + signal
     }
 }
+
+/// glibc's `posix_spawn_file_actions_addclosefrom_np` (2.34 and later), which Swift's Glibc
+/// module does not declare: looked up at run time, nil with an older C library.
+private let addCloseFrom: (@convention(c) (UnsafeMutablePointer<posix_spawn_file_actions_t>, Int32) -> Int32)? =
+    dlsym(nil, "posix_spawn_file_actions_addclosefrom_np").map { unsafeBitCast($0, to: (@convention(c) (UnsafeMutablePointer<posix_spawn_file_actions_t>, Int32) -> Int32).self) }
 
 /// A child process could not be started.
 public struct ChildProcessError: Error, CustomStringConvertible {

@@ -1,6 +1,6 @@
 import CourierCore
 
-/// Filters and paging for ``SQLiteStore/list(_:)``.
+/// Filters and paging for ``RequestStore/list(_:)``.
 public struct RequestQuery: Sendable, Equatable {
     /// Only records in this state; nil for all.
     public var state: RequestState?
@@ -30,17 +30,18 @@ public struct RequestQuery: Sendable, Equatable {
 
 /// A position in the newest-first order `(receivedAt DESC, id DESC)`: the last record of a page.
 ///
-/// Written as `"{receivedAt}-{id}"`; callers treat it as opaque.
-struct PageCursor: Equatable {
-    var receivedAt: Int64
-    var id: String
+/// Written as `"{receivedAt}-{id}"`, the same for every store; callers treat it as opaque.
+public struct PageCursor: Equatable, Sendable {
+    public var receivedAt: Int64
+    public var id: String
 
-    init(receivedAt: Int64, id: String) {
+    public init(receivedAt: Int64, id: String) {
         self.receivedAt = receivedAt
         self.id = id
     }
 
-    init(_ text: String) throws {
+    /// Reads a cursor's text; throws ``StoreError/badCursor`` when it is not one.
+    public init(_ text: String) throws {
         guard let dash = text.firstIndex(of: "-"),
             let receivedAt = Int64(text[..<dash]), receivedAt >= 0
         else { throw StoreError.badCursor }
@@ -49,5 +50,5 @@ struct PageCursor: Equatable {
         self.init(receivedAt: receivedAt, id: id)
     }
 
-    var text: String { "\(receivedAt)-\(id)" }
+    public var text: String { "\(receivedAt)-\(id)" }
 }

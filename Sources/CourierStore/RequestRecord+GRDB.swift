@@ -67,12 +67,10 @@ struct RequestRow: FetchableRecord, TableRecord {
         }
         func properties(_ index: Int) throws -> [UserProperty] {
             let json: String = try row.decode(atIndex: index)
-            if json == "[]" { return [] }  // the common case, without a decoder
-            do {
-                return try JSONDecoder().decode([UserProperty].self, from: Data(json.utf8))
-            } catch {
+            guard let properties = StoredProperties.properties(json) else {
                 throw StoreError.corruptRecord(id: id, column: Self.columnNames[index])
             }
+            return properties
         }
 
         var record = RequestRecord(
@@ -112,10 +110,10 @@ struct RequestRow: FetchableRecord, TableRecord {
             record.id, record.device, record.operation, record.deviceProtocol.rawValue,
             record.correlationData, record.requestId, record.identity, record.responseTopic,
             record.qos, record.payload, record.contentType, record.payloadFormatIndicator,
-            try Self.json(record.userProperties), record.state.rawValue, record.attempts,
+            try StoredProperties.json(record.userProperties), record.state.rawValue, record.attempts,
             record.receivedAt, record.updatedAt, record.deadline, record.wakeAt, record.replyStatus,
             record.replyCode, record.replyPayload, record.replyContentType,
-            try Self.json(record.replyUserProperties), record.deliveredAt, record.reason,
+            try StoredProperties.json(record.replyUserProperties), record.deliveredAt, record.reason,
         ]
     }
 
@@ -141,14 +139,6 @@ struct RequestRow: FetchableRecord, TableRecord {
         var values = try values()
         values.append(values.removeFirst())  // id last, for the WHERE
         try db.cachedStatement(sql: Self.updateSQL).execute(arguments: StatementArguments(values))
-    }
-
-    /// User properties as stored: a JSON array of `{"name": ..., "value": ...}` objects, order kept.
-    static func json(_ properties: [UserProperty]) throws -> String {
-        if properties.isEmpty { return "[]" }  // the common case, without an encoder
-        let encoder = JSONEncoder()
-        encoder.outputFormatting = [.sortedKeys]
-        return String(decoding: try encoder.encode(properties), as: UTF8.self)
     }
 }
 

@@ -1,8 +1,8 @@
 import CourierCore
 
 /// What the bridge needs from a durable store of requests: the pending correlations, their
-/// timers and their outcomes. ``SQLiteStore`` is the embedded one; a shared backend for
-/// several bridges implements the same contract.
+/// timers and their outcomes. ``SQLiteStore`` is the embedded one; `PostgresStore` (in
+/// CourierPostgres), a database that several bridges can share, implements the same contract.
 ///
 /// Every method is synchronous, runs in one transaction and may block on I/O. Transitions
 /// are compare-and-set on the record's state, so a late or repeated event changes nothing.

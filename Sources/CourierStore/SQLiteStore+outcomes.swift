@@ -1,13 +1,6 @@
 import CourierCore
 import GRDB
 
-/// The outcome of one finished request, for live statistics.
-public struct RequestOutcome: Sendable, Equatable {
-    public var status: Int
-    /// From receipt to the final reply.
-    public var milliseconds: Int64
-}
-
 extension SQLiteStore {
     /// Outcomes of requests that reached a final state after `since` (unix ms), at most `limit`.
     public func outcomes(finishedAfter since: Int64, limit: Int = 100_000) throws -> [RequestOutcome] {

@@ -71,7 +71,7 @@ extension SQLiteStore {
         let reply = outcome.reply
         let arguments: StatementArguments = [
             outcome.state.rawValue, reply.status, reply.code, reply.payload, reply.contentType,
-            try RequestRow.json(reply.userProperties), reply.reason, now, outcome.delivered ? now : nil, outcome.id,
+            try StoredProperties.json(reply.userProperties), reply.reason, now, outcome.delivered ? now : nil, outcome.id,
         ]
         return try RequestRow.fetchOne(statement, arguments: arguments)?.record
     }

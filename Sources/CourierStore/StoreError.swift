@@ -1,4 +1,4 @@
-/// Errors raised by ``SQLiteStore`` beyond the `DatabaseError`s SQLite itself reports.
+/// Errors raised by the stores beyond those their database itself reports.
 public enum StoreError: Error, Sendable, Equatable {
     /// A paging cursor (`before`) that this store did not hand out.
     case badCursor

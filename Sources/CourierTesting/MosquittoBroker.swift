@@ -116,21 +116,6 @@ public final class MosquittoBroker: Sendable {
     }
 }
 
-/// Errors of the test fixtures.
-public enum FixtureError: Error, CustomStringConvertible {
-    case brokerDidNotStart(String)
-    case commandFailed(String)
-    case timeout(String)
-
-    public var description: String {
-        switch self {
-        case .brokerDidNotStart(let log): "mosquitto did not start: \(log)"
-        case .commandFailed(let message): "command failed: \(message)"
-        case .timeout(let what): "timed out: \(what)"
-        }
-    }
-}
-
 /// Runs `body` with a fresh broker and stops the broker afterwards, whether `body` threw or not.
 public func withBroker<T>(
     extraConfig: String = "",

@@ -14,7 +14,7 @@ struct DaemonOptions: ParsableArguments {
     @Option(name: .long, help: "Broker URL, mqtt://HOST:PORT or mqtts://HOST:PORT.")
     var broker: String?
 
-    @Option(name: .long, help: "SQLite file of the request store.")
+    @Option(name: .long, help: "Request store: a SQLite file, or postgres://USER:PASSWORD@HOST:PORT/DB (a password here shows in ps: prefer COURIER_STORE_URL).")
     var store: String?
 
     @Option(name: .long, help: "HTTP API address, HOST:PORT.")
@@ -53,7 +53,7 @@ struct DaemonOptions: ParsableArguments {
     func configuration(defaults: CourierConfiguration = CourierConfiguration(), servesHTTP: Bool = true) throws -> CourierConfiguration {
         var configuration = try ConfigLoader.load(path: config, defaults: defaults)
         if let broker { configuration.broker.url = broker }
-        if let store { configuration.store.path = store }
+        if let store { try configuration.store.use(flag: store) }
         if let http { configuration.httpAddress = http }
         if let bridgeID { configuration.bridgeID = bridgeID }
         if let username { configuration.broker.username = username }
@@ -68,6 +68,18 @@ struct DaemonOptions: ParsableArguments {
         if let logLevel { configuration.logLevel = logLevel }
         try ConfigLoader.checkFiles(configuration, path: config, servesHTTP: servesHTTP)
         return configuration
+    }
+}
+
+extension CourierConfiguration.Store {
+    /// Uses what `--store` names: a URL (`postgres://...`, `sqlite:PATH`) or a SQLite file.
+    mutating func use(flag text: String) throws {
+        guard text.contains("://") || text.hasPrefix("sqlite:") else { return use(path: text) }
+        do throws(StoreURLError) {
+            try use(url: text)
+        } catch {
+            throw ValidationError("--store \(error.message)")
+        }
     }
 }
 

@@ -58,7 +58,7 @@ struct DevCommand: AsyncParsableCommand {
         do {
             let runtime = try BridgeRuntime(configuration: configuration, workers: .inMemory(WorkerPool.builtin(configuration, logger: logger)), logger: logger)
             let banner = """
-                courier dev: broker \(broker.url) (pid \(broker.process.pid), log \(broker.logFile)), store \(configuration.store.path), \
+                courier dev: broker \(broker.url) (pid \(broker.process.pid), log \(broker.logFile)), store \(configuration.store.location), \
                 HTTP \(configuration.httpAddress); Ctrl-C to stop
                 """
             var services: [any Service] = [StatusLine(bridge: runtime.bridge, interval: .seconds(2), banner: banner)]

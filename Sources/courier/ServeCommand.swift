@@ -3,7 +3,6 @@ import CourierBridge
 import CourierConfig
 import CourierCore
 import CourierHTTP
-import CourierStore
 import CourierWorkers
 import Logging
 import ServiceLifecycle
@@ -35,7 +34,7 @@ struct BridgeRuntime {
     init(configuration: CourierConfiguration, workers: Bridge.Workers, logger: Logger) throws {
         // Metrics first: the bridge creates its metric objects when it is made.
         let registry = PrometheusMetrics.bootstrap()
-        let store = try SQLiteStore(path: configuration.store.path, checkpointInterval: .milliseconds(250))
+        let store = try configuration.store.open(logger: logger)
         bridge = try Bridge(
             configuration: configuration,
             mqtt: try configuration.mqtt(clientID: "courier-bridge"),

@@ -150,7 +150,7 @@ struct ConfigLoaderTests {
         BadFile(name: "unknown key", yaml: "broker:\n  url: mqtt://h:1\n  usernme: a\n", line: 3,
                 key: "broker.usernme", message: "unknown key (did you mean username?)"),
         BadFile(name: "unknown key, nothing close", yaml: "store:\n  colour: red\n", line: 2, key: "store.colour",
-                message: "unknown key (keys here are path, retention, deadLetterRetention)"),
+                message: "unknown key (keys here are path, url, retention, deadLetterRetention)"),
         BadFile(name: "unknown operation key", yaml: "operations:\n  - name: a\n    retries: 3\n", line: 3,
                 key: "operations[0].retries", message: "unknown key"),
         BadFile(name: "section not a mapping", yaml: "limits: 5\n", line: 1, key: "limits",
@@ -225,6 +225,16 @@ struct ConfigLoaderTests {
                 message: "must be between 0 and 1, found 2"),
         BadFile(name: "empty store path", yaml: "store:\n  path: \"\"\n", line: 2, key: "store.path",
                 message: "must not be empty"),
+        BadFile(name: "store url and path", yaml: "store:\n  path: a.sqlite\n  url: sqlite:b.sqlite\n", line: 3,
+                key: "store.url", message: "set url or path, not both"),
+        BadFile(name: "store url of another database", yaml: "store:\n  url: mysql://u:secret@h/db\n", line: 2,
+                key: "store.url", message: "\"mysql://u:***@h/db\" must start with postgres://, postgresql:// or sqlite:"),
+        BadFile(name: "store url without a user", yaml: "store:\n  url: postgres://db.example.com/courier\n", line: 2,
+                key: "store.url", message: "has no user name (write postgres://USER:PASSWORD@HOST:PORT/DATABASE)"),
+        BadFile(name: "store url with options", yaml: "store:\n  url: postgres://u:secret@h/db?sslmode=require\n", line: 2,
+                key: "store.url", message: "\"postgres://u:***@h/db?sslmode=require\" has options after ? or #"),
+        BadFile(name: "store url naming no file", yaml: "store:\n  url: \"sqlite:\"\n", line: 2, key: "store.url",
+                message: "names no file (write sqlite:PATH)"),
         BadFile(name: "value is a list", yaml: "bridge:\n  id: [a, b]\n", line: 2, key: "bridge.id",
                 message: "expected a single value, found a list"),
         BadFile(name: "YAML syntax", yaml: "broker:\n  url: mqtt://h:1\n bad: [\n", line: 3, key: "",
@@ -280,5 +290,51 @@ extension CourierConfiguration {
         var copy = self
         change(&copy)
         return copy
+    }
+}
+
+@Suite(.timeLimit(.minutes(1)))
+struct StoreURLTests {
+    @Test func aPostgresURLSelectsPostgreSQL() throws {
+        let config = try ConfigLoader.parse(
+            yaml: "store:\n  url: postgres://courier:s%40cret@db.example.com:6432/requests\n", file: "c.yaml")
+        #expect(config.store.postgres == PostgresURL(host: "db.example.com", port: 6432, username: "courier", password: "s@cret", database: "requests"))
+        #expect(config.store.location == "postgres://courier@db.example.com:6432/requests")
+        #expect(!"\(config.store)".contains("cret"))
+    }
+
+    /// libpq's defaults: port 5432, the database named after the user.
+    @Test func portAndDatabaseHaveDefaults() throws {
+        let url = try PostgresURL(parsing: "postgresql://courier@[::1]")
+        #expect(url == PostgresURL(host: "::1", port: 5432, username: "courier", database: "courier"))
+        #expect(url.description == "postgres://courier@[::1]:5432/courier")
+    }
+
+    @Test func sqliteURLsAndPathsSelectSQLite() throws {
+        #expect(try ConfigLoader.parse(yaml: "store:\n  url: sqlite:/var/lib/c.sqlite\n", file: "c.yaml").store.location == "/var/lib/c.sqlite")
+        let config = try ConfigLoader.parse(yaml: "store:\n  path: c.sqlite\n", file: "c.yaml")
+        #expect(config.store.postgres == nil)
+        #expect(config.store.location == "c.sqlite")
+    }
+
+    @Test func theEnvironmentOverridesTheFileEitherWay() throws {
+        let postgres = try ConfigLoader.parse(yaml: "store:\n  url: postgres://u:p@h/d\n", file: "c.yaml")
+        var config = postgres
+        try ConfigLoader.applyEnvironment(["COURIER_STORE_PATH": "/tmp/c.sqlite"], to: &config)
+        #expect(config.store.postgres == nil)
+        #expect(config.store.path == "/tmp/c.sqlite")
+
+        config = CourierConfiguration()
+        try ConfigLoader.applyEnvironment(["COURIER_STORE_URL": "postgres://u:p@h/d"], to: &config)
+        #expect(config.store == postgres.store)
+
+        let error = try #require(throws: ConfigError.self) {
+            try ConfigLoader.applyEnvironment(["COURIER_STORE_URL": "postgres://u:p@h/d", "COURIER_STORE_PATH": "x"], to: &config)
+        }
+        #expect(error.key == "COURIER_STORE_URL")
+        let bad = try #require(throws: ConfigError.self) {
+            try ConfigLoader.applyEnvironment(["COURIER_STORE_URL": "postgres://u:hunter2@"], to: &config)
+        }
+        #expect(bad.description == "COURIER_STORE_URL: \"postgres://u:***@\" has no host (write postgres://USER:PASSWORD@HOST:PORT/DATABASE)")
     }
 }

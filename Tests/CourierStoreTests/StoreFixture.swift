@@ -1,28 +1,77 @@
 import CourierCore
+import CourierPostgres
 import CourierStore
+import CourierTesting
 import Foundation
+import Synchronization
+import Testing
 
-/// A store on a real SQLite file in a fresh temporary directory, removed by ``remove()``.
+/// The store implementations the contract tests run against.
+enum StoreBackend: String, CaseIterable, Sendable, CustomTestStringConvertible {
+    case sqlite
+    case postgres
+
+    var testDescription: String { rawValue }
+}
+
+/// A fresh, empty store of one backend, removed by ``remove()``: a SQLite file in a temporary
+/// directory, or a new database on the suite's PostgreSQL server (``SharedPostgres``).
 struct StoreFixture {
-    let directory: URL
-    let path: String
-    let store: SQLiteStore
+    let store: any RequestStore
+    /// Opens the same store again.
+    let reopen: @Sendable () throws -> any RequestStore
+    private let cleanUp: @Sendable () -> Void
 
-    init() throws {
-        directory = FileManager.default.temporaryDirectory
-            .appendingPathComponent("courier-store-tests-\(UUID().uuidString)")
-        // A nested path, so opening also exercises creating parent directories.
-        path = directory.appendingPathComponent("data/courier.sqlite").path
-        store = try SQLiteStore(path: path)
-    }
-
-    func reopen() throws -> SQLiteStore {
-        try SQLiteStore(path: path)
+    static func make(_ backend: StoreBackend) async throws -> StoreFixture {
+        switch backend {
+        case .sqlite:
+            let directory = FileManager.default.temporaryDirectory.appendingPathComponent("courier-store-tests-\(UUID().uuidString)")
+            // A nested path, so opening also exercises creating parent directories.
+            let path = directory.appendingPathComponent("data/courier.sqlite").path
+            let store = try SQLiteStore(path: path)
+            return StoreFixture(store: store, reopen: { try SQLiteStore(path: path) }) {
+                try? store.close()
+                try? FileManager.default.removeItem(at: directory)
+            }
+        case .postgres:
+            let server = try SharedPostgres.current()
+            let database = try await SpareDatabases.shared.take(on: server)
+            let url = try PostgresURL(parsing: server.url(database: database))
+            let store = try PostgresStore(url: url)
+            return StoreFixture(store: store, reopen: { try PostgresStore(url: url) }) {
+                try? store.close()
+                SpareDatabases.shared.giveBack(database, on: server)
+            }
+        }
     }
 
     func remove() {
-        try? store.close()
-        try? FileManager.default.removeItem(at: directory)
+        cleanUp()
+    }
+}
+
+/// Databases that tests are done with, emptied for the next ones: making a database copies a
+/// template of several megabytes, emptying one costs a statement.
+final class SpareDatabases: Sendable {
+    static let shared = SpareDatabases()
+
+    /// Names by server (its directory).
+    private let spare = Mutex<[String: [String]]>([:])
+
+    /// An empty database: a spare one emptied, or a new one.
+    func take(on server: PostgresServer) async throws -> String {
+        while let database = spare.withLock({ $0[server.directory.path]?.popLast() }) {
+            // A store a failed test left open holds locks: that database is not used again.
+            let emptied = try? await server.psql(
+                "SET lock_timeout = '2s'; TRUNCATE requests, device_pending; UPDATE pending_total SET count = 0", database: database)
+            if emptied != nil { return database }
+        }
+        return try await server.createDatabase()
+    }
+
+    /// Hands back a database whose stores are all closed.
+    func giveBack(_ database: String, on server: PostgresServer) {
+        spare.withLock { $0[server.directory.path, default: []].append(database) }
     }
 }
 
@@ -50,14 +99,6 @@ func makeRecord(
         deadline: receivedAt + 30_000,
         wakeAt: wakeAt
     )
-}
-
-extension SQLiteStore {
-    /// Inserts with quotas that never bite, returning the outcome.
-    @discardableResult
-    func insert(_ record: RequestRecord) throws -> AcceptOutcome {
-        try accept(record, maxPendingPerDevice: .max, maxPendingTotal: .max)
-    }
 }
 
 let okReply = StoredReply(status: 200, payload: Data("done".utf8), contentType: "text/plain")
