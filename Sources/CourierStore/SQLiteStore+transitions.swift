@@ -76,14 +76,10 @@ extension SQLiteStore {
         return try RequestRow.fetchOne(statement, arguments: arguments)?.record
     }
 
-    /// Records that the final reply was acknowledged by the broker: sets `deliveredAt` and moves
-    /// `completed` to `delivered`; other final states keep their state. `updatedAt` stays the
-    /// time the outcome was stored. Pending records and records already marked are left alone.
-    public func markDelivered(id: String, now: Int64) throws {
-        try markDelivered(ids: [id], now: now)
-    }
-
-    /// ``markDelivered(id:now:)`` for many records, in one transaction.
+    /// Records that the final replies were acknowledged by the broker, in one transaction: sets
+    /// `deliveredAt` and moves `completed` to `delivered`; other final states keep their state.
+    /// `updatedAt` stays the time the outcome was stored. Pending records and records already
+    /// marked are left alone.
     public func markDelivered(ids: [String], now: Int64) throws {
         guard !ids.isEmpty else { return }
         try pool.write { db in try Self.markDelivered(db, ids: ids, now: now) }
