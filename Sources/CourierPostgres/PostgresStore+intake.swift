@@ -2,7 +2,7 @@ import CourierCore
 import PostgresNIO
 
 extension PostgresStore {
-    /// One group commit, in one transaction: new requests in order (a duplicate of a stored
+    /// One group commit, in one transaction: new requests in order, owned by this bridge (a duplicate of a stored
     /// identity yields the stored record; a pending request over the device's quota, then over
     /// the total, is refused; a final one skips the quotas), then final outcomes and delivery
     /// marks as ``finish(_:markingDelivered:now:)`` applies them.
@@ -17,16 +17,18 @@ extension PostgresStore {
         try writer.run { session in
             try session.transaction {
                 let accepted = try records.map {
-                    try Self.accept(session, $0, maxPendingPerDevice: maxPendingPerDevice, maxPendingTotal: maxPendingTotal)
+                    try Self.accept(session, $0, owner: bridgeID, maxPendingPerDevice: maxPendingPerDevice, maxPendingTotal: maxPendingTotal)
                 }
-                let finished = try outcomes.map { try Self.finish(session, $0, now: now) }
+                let finished = try outcomes.map { try Self.finish(session, $0, owner: bridgeID, now: now) }
                 try Self.markDelivered(session, ids: delivered, now: now)
                 return (accepted, finished)
             }
         }
     }
 
-    private static func accept(_ session: Session, _ record: RequestRecord, maxPendingPerDevice: Int, maxPendingTotal: Int) throws
+    private static func accept(
+        _ session: Session, _ record: RequestRecord, owner: String, maxPendingPerDevice: Int, maxPendingTotal: Int
+    ) throws
         -> AcceptOutcome
     {
         if let identity = record.identity, let existing = try session.record("SELECT * FROM requests WHERE identity = \(identity)") {
@@ -44,9 +46,9 @@ extension PostgresStore {
             if device >= maxPendingPerDevice { return .deviceOverQuota(pending: device) }
             if total >= maxPendingTotal { return .totalOverQuota(pending: total) }
         }
-        guard try session.query(record.insert).metadata.rows == 1 else {
+        guard try session.query(record.insert(owner: owner)).metadata.rows == 1 else {
             // Another bridge stored the same identity since the lookup: look again.
-            return try accept(session, record, maxPendingPerDevice: maxPendingPerDevice, maxPendingTotal: maxPendingTotal)
+            return try accept(session, record, owner: owner, maxPendingPerDevice: maxPendingPerDevice, maxPendingTotal: maxPendingTotal)
         }
         return .accepted
     }

@@ -15,27 +15,28 @@ extension PostgresStore {
 
     // MARK: Timers and delivery
 
-    /// Pending records whose timer is due (`wake_at <= now`), earliest first, at most `limit`.
+    /// This bridge's pending records whose timer is due (`wake_at <= now`), earliest first, at
+    /// most `limit`.
     public func due(now: Int64, limit: Int) throws -> [RequestRecord] {
         try reader.run { session in
             try session.records(
                 """
                 SELECT * FROM requests
-                WHERE state IN \(unescaped: RequestColumns.pendingSQL) AND wake_at <= \(now)
+                WHERE state IN \(unescaped: RequestColumns.pendingSQL) AND owner = \(bridgeID) AND wake_at <= \(now)
                 ORDER BY wake_at, id
                 LIMIT \(max(0, limit))
                 """)
         }
     }
 
-    /// Final records with a reply to publish that the broker has not acknowledged, oldest
-    /// outcome first, at most `limit`.
+    /// This bridge's final records with a reply to publish that the broker has not
+    /// acknowledged, oldest outcome first, at most `limit`.
     public func undelivered(limit: Int) throws -> [RequestRecord] {
         try reader.run { session in
             try session.records(
                 """
                 SELECT * FROM requests
-                WHERE \(unescaped: Self.undeliveredCondition)
+                WHERE \(unescaped: Self.undeliveredCondition) AND owner = \(bridgeID)
                 ORDER BY updated_at, id
                 LIMIT \(max(0, limit))
                 """)

@@ -5,7 +5,7 @@ extension PostgresStore {
     /// The schema, one migration per version, with ``SQLiteStore``'s version names and
     /// changes. Migrations are append-only: a released one is never edited.
     static let migrations: [(version: String, statements: [String])] = [
-        ("v1", schemaV1), ("v2", schemaV2), ("v3", schemaV3), ("v4", schemaV4),
+        ("v1", schemaV1), ("v2", schemaV2), ("v3", schemaV3), ("v4", schemaV4), ("shared-v1", sharedV1),
     ]
 
     /// Applies the versions the database does not have yet, in one transaction. An advisory
@@ -151,6 +151,25 @@ extension PostgresStore {
     /// Version 4, as SQLite's: dead letters whose identity the purge still has to clear.
     private static let schemaV4: [String] = [
         "CREATE INDEX requests_dead_letter_identities ON requests (updated_at) WHERE \(deadLetterIdentityCondition)"
+    ]
+
+    /// The shared store's own first version (SQLite, with one bridge, has no need of it): each
+    /// request's `owner`, the bridge that works it, and `bridge_leases`, one row per live
+    /// bridge. The timer index leads with the owner, since each bridge reads only its own
+    /// timers; `requests_owned` finds what a lapsed bridge owned. Requests stored before this
+    /// version have no owner until a bridge takes them over.
+    private static let sharedV1: [String] = [
+        "ALTER TABLE requests ADD COLUMN owner TEXT COLLATE \"C\"",
+        "DROP INDEX requests_timers",
+        "CREATE INDEX requests_timers ON requests (owner, wake_at) WHERE state IN \(RequestColumns.pendingSQL)",
+        "CREATE INDEX requests_owned ON requests (owner) WHERE state IN \(RequestColumns.pendingSQL) OR \(undeliveredCondition)",
+        """
+        CREATE TABLE bridge_leases (
+            bridge_id TEXT COLLATE "C" NOT NULL PRIMARY KEY,
+            expires_at BIGINT NOT NULL,
+            renewed_at BIGINT NOT NULL
+        )
+        """,
     ]
 
     /// The `WHERE` of `requests_dead_letter_identities`, repeated by the purge.

@@ -9,42 +9,43 @@ extension PostgresStore {
     public func finish(_ outcomes: [FinalOutcome], markingDelivered delivered: [String], now: Int64) throws -> [RequestRecord?] {
         try writer.run { session in
             try session.transaction {
-                let records = try outcomes.map { try Self.finish(session, $0, now: now) }
+                let records = try outcomes.map { try Self.finish(session, $0, owner: bridgeID, now: now) }
                 try Self.markDelivered(session, ids: delivered, now: now)
                 return records
             }
         }
     }
 
-    /// Starts attempt `afterAttempts + 1` of a request waiting in `received` after exactly
-    /// `afterAttempts` attempts; nil when it is not (compare-and-set).
+    /// Starts attempt `afterAttempts + 1` of this bridge's request waiting in `received` after
+    /// exactly `afterAttempts` attempts; nil when it is not (compare-and-set).
     public func claimAttempt(id: String, afterAttempts: Int, wakeAt: Int64, now: Int64) throws -> RequestRecord? {
         try writer.run { session in
             try session.record(
                 """
                 UPDATE requests SET state = 'dispatched', attempts = \(afterAttempts + 1), wake_at = \(wakeAt), updated_at = \(now)
-                WHERE id = \(id) AND state = 'received' AND attempts = \(afterAttempts)
+                WHERE id = \(id) AND state = 'received' AND attempts = \(afterAttempts) AND owner = \(bridgeID)
                 RETURNING *
                 """)
         }
     }
 
-    /// Puts a request back to `received`, to start again at `wakeAt`, if attempt `attempt` is
-    /// still the one running; nil otherwise.
+    /// Puts this bridge's request back to `received`, to start again at `wakeAt`, if attempt
+    /// `attempt` is still the one running; nil otherwise.
     public func requeue(id: String, attempt: Int, wakeAt: Int64, now: Int64) throws -> RequestRecord? {
         try writer.run { session in
             try session.record(
                 """
                 UPDATE requests SET state = 'received', wake_at = \(wakeAt), updated_at = \(now)
-                WHERE id = \(id) AND state = 'dispatched' AND attempts = \(attempt)
+                WHERE id = \(id) AND state = 'dispatched' AND attempts = \(attempt) AND owner = \(bridgeID)
                 RETURNING *
                 """)
         }
     }
 
     /// Sets the state, reply and reason, clears the timer and, when nothing is to be
-    /// published, sets `delivered_at`: only from the outcome's `onlyFrom` states.
-    static func finish(_ session: Session, _ outcome: FinalOutcome, now: Int64) throws -> RequestRecord? {
+    /// published, sets `delivered_at`: only from the outcome's `onlyFrom` states. The reply is
+    /// `owner`'s to publish (and to publish again if the broker does not acknowledge it).
+    static func finish(_ session: Session, _ outcome: FinalOutcome, owner: String, now: Int64) throws -> RequestRecord? {
         let reply = outcome.reply
         let userProperties = try StoredProperties.json(reply.userProperties)
         let deliveredAt: Int64? = outcome.delivered ? now : nil
@@ -54,7 +55,7 @@ extension PostgresStore {
             SET state = \(outcome.state.rawValue), reply_status = \(reply.status), reply_code = \(reply.code),
                 reply_payload = \(reply.payload), reply_content_type = \(reply.contentType),
                 reply_user_properties = \(userProperties), reason = \(reply.reason), wake_at = NULL,
-                updated_at = \(now), delivered_at = \(deliveredAt)
+                updated_at = \(now), delivered_at = \(deliveredAt), owner = \(owner)
             WHERE id = \(outcome.id) AND state = ANY(\(outcome.onlyFrom.map(\.rawValue)))
             RETURNING *
             """)

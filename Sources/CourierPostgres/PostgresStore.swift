@@ -26,6 +26,8 @@ import Synchronization
 public final class PostgresStore: Sendable {
     /// The database's URL without the password.
     public let location: String
+    /// The bridge this store works for: it owns the requests it stores (see ``SharedRequestStore``).
+    public let bridgeID: String
     private let group: MultiThreadedEventLoopGroup
     private let closed = Atomic<Bool>(false)
     let writer: ConnectionSlot
@@ -34,14 +36,18 @@ public final class PostgresStore: Sendable {
     /// Connects to the database at `url` and brings its schema up to date.
     ///
     /// - Parameters:
+    ///   - bridgeID: the bridge this store works for.
     ///   - timeout: the longest a call waits for one answer from PostgreSQL (and for a connection).
     ///   - logger: for postgres-nio's connection events.
-    public init(url: PostgresURL, timeout: Duration = .seconds(10), logger: Logger = Logger(label: "courier.store")) throws {
+    public init(
+        url: PostgresURL, bridgeID: String, timeout: Duration = .seconds(10), logger: Logger = Logger(label: "courier.store")
+    ) throws {
         var configuration = PostgresConnection.Configuration(
             host: url.host, port: url.port, username: url.username, password: url.password, database: url.database, tls: .disable)
         configuration.options.connectTimeout = TimeAmount(timeout)
         configuration.options.additionalStartupParameters = [("application_name", "courier")]
         location = url.description
+        self.bridgeID = bridgeID
         group = MultiThreadedEventLoopGroup(numberOfThreads: 1)
         let eventLoop = group.next()
         writer = ConnectionSlot(configuration: configuration, eventLoop: eventLoop, id: 1, timeout: timeout, logger: logger)
@@ -63,4 +69,4 @@ public final class PostgresStore: Sendable {
     }
 }
 
-extension PostgresStore: RequestStore {}
+extension PostgresStore: SharedRequestStore {}

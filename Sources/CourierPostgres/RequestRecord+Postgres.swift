@@ -15,6 +15,10 @@ enum RequestColumns {
         "reply_code", "reply_payload", "reply_content_type", "reply_user_properties", "delivered_at", "reason",
     ]
 
+    /// Every column of `requests`: the record's, then `owner` (the bridge working the request;
+    /// see ``SharedRequestStore``), which no record field holds.
+    static let all = names + ["owner"]
+
     /// The pending states as an SQL list, for the literal `IN (...)` terms of queries, partial
     /// indexes and the counting trigger.
     static let pendingSQL = "('received', 'dispatched')"
@@ -24,7 +28,7 @@ extension RequestRecord {
     /// Decodes a `SELECT *` or `RETURNING *` row of `requests`, by position.
     init(row: PostgresRow) throws {
         let cells = row.makeRandomAccess()
-        guard cells.count == RequestColumns.names.count, let id = try? cells[0].decode(String.self) else {
+        guard cells.count == RequestColumns.all.count, let id = try? cells[0].decode(String.self) else {
             throw StoreError.corruptRecord(id: "", column: "id")
         }
         func value<T: PostgresDecodable>(_ index: Int) throws -> T {
@@ -77,21 +81,19 @@ extension RequestRecord {
         reason = try value(25)
     }
 
-    /// `INSERT` of the whole row, unless a record with the same identity is stored (then
-    /// nothing is inserted and the command tag says 0 rows).
-    var insert: PostgresQuery {
-        get throws {
-            let userProperties = try StoredProperties.json(userProperties)
-            let replyUserProperties = try StoredProperties.json(replyUserProperties)
-            return try """
-                INSERT INTO requests (\(unescaped: RequestColumns.names.joined(separator: ", ")))
-                VALUES (\(id), \(device), \(operation), \(deviceProtocol.rawValue), \(correlationData), \(requestId),
-                    \(identity), \(responseTopic), \(qos), \(payload), \(contentType), \(payloadFormatIndicator),
-                    \(userProperties), \(state.rawValue), \(attempts), \(receivedAt), \(updatedAt), \(deadline),
-                    \(wakeAt), \(replyStatus), \(replyCode), \(replyPayload), \(replyContentType),
-                    \(replyUserProperties), \(deliveredAt), \(reason))
-                ON CONFLICT (identity) WHERE identity IS NOT NULL DO NOTHING
-                """
-        }
+    /// `INSERT` of the whole row, owned by `owner`, unless a record with the same identity is
+    /// stored (then nothing is inserted and the command tag says 0 rows).
+    func insert(owner: String) throws -> PostgresQuery {
+        let userProperties = try StoredProperties.json(userProperties)
+        let replyUserProperties = try StoredProperties.json(replyUserProperties)
+        return try """
+            INSERT INTO requests (\(unescaped: RequestColumns.all.joined(separator: ", ")))
+            VALUES (\(id), \(device), \(operation), \(deviceProtocol.rawValue), \(correlationData), \(requestId),
+                \(identity), \(responseTopic), \(qos), \(payload), \(contentType), \(payloadFormatIndicator),
+                \(userProperties), \(state.rawValue), \(attempts), \(receivedAt), \(updatedAt), \(deadline),
+                \(wakeAt), \(replyStatus), \(replyCode), \(replyPayload), \(replyContentType),
+                \(replyUserProperties), \(deliveredAt), \(reason), \(owner))
+            ON CONFLICT (identity) WHERE identity IS NOT NULL DO NOTHING
+            """
     }
 }

@@ -34,7 +34,7 @@ struct BridgeRuntime {
     init(configuration: CourierConfiguration, workers: Bridge.Workers, logger: Logger) throws {
         // Metrics first: the bridge creates its metric objects when it is made.
         let registry = PrometheusMetrics.bootstrap()
-        let store = try configuration.store.open(logger: logger)
+        let store = try configuration.store.open(bridgeID: configuration.bridgeID, logger: logger)
         bridge = try Bridge(
             configuration: configuration,
             mqtt: try configuration.mqtt(clientID: "courier-bridge"),

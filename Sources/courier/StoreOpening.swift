@@ -5,11 +5,12 @@ import Logging
 
 extension CourierConfiguration.Store {
     /// Opens the store this configuration names: PostgreSQL when `store.url` is a
-    /// `postgres://` URL, else the SQLite file at `store.path`.
-    func open(logger: Logger) throws -> any RequestStore {
+    /// `postgres://` URL, shared with other bridges and working for `bridgeID`, else the
+    /// SQLite file at `store.path`.
+    func open(bridgeID: String, logger: Logger) throws -> any RequestStore {
         do {
             if let postgres {
-                return try PostgresStore(url: postgres, logger: logger)
+                return try PostgresStore(url: postgres, bridgeID: bridgeID, logger: logger)
             }
             return try SQLiteStore(path: path, checkpointInterval: .milliseconds(250))
         } catch {

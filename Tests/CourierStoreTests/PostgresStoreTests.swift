@@ -21,7 +21,7 @@ struct PostgresStoreTests {
 
     @Test func theLocationLeavesThePasswordOut() async throws {
         let (server, url) = try await freshDatabase()
-        let store = try PostgresStore(url: url)
+        let store = try PostgresStore(url: url, bridgeID: "bridge-1")
         defer { try? store.close() }
         #expect(store.location == "postgres://courier@127.0.0.1:\(server.port)/\(url.database)")
         #expect(!store.location.contains(server.password))
@@ -30,7 +30,7 @@ struct PostgresStoreTests {
     @Test func aWrongPasswordIsRefusedWithoutShowingIt() async throws {
         var (_, url) = try await freshDatabase()
         url.password = "not-the-password"
-        let error = try #require(throws: PostgresStoreError.self) { try PostgresStore(url: url) }
+        let error = try #require(throws: PostgresStoreError.self) { try PostgresStore(url: url, bridgeID: "bridge-1") }
         #expect("\(error)".contains("password authentication failed"), "\(error)")
         #expect(!"\(error)".contains("not-the-password"))
     }
@@ -40,30 +40,31 @@ struct PostgresStoreTests {
         let (server, url) = try await freshDatabase()
         let opened = Mutex<[Result<PostgresStore, any Error>]>([])
         DispatchQueue.concurrentPerform(iterations: 3) { _ in
-            let result = Result { try PostgresStore(url: url) }
+            let result = Result { try PostgresStore(url: url, bridgeID: "bridge-1") }
             opened.withLock { $0.append(result) }
         }
         let stores = try opened.withLock { try $0.map { try $0.get() } }
         defer { stores.forEach { try? $0.close() } }
-        #expect(try await server.psql("SELECT version FROM schema_migrations ORDER BY version", database: url.database) == "v1\nv2\nv3\nv4")
+        let versions = try await server.psql("SELECT version FROM schema_migrations", database: url.database)
+        #expect(versions.split(separator: "\n").sorted() == ["shared-v1", "v1", "v2", "v3", "v4"])
         #expect(try stores[0].insert(makeRecord(id: "a")) == .accepted)
         #expect(try stores[2].record(id: "a") != nil)
     }
 
     @Test func aDatabaseMigratedByANewerCourierIsRefused() async throws {
         let (server, url) = try await freshDatabase()
-        try PostgresStore(url: url).close()
+        try PostgresStore(url: url, bridgeID: "bridge-1").close()
         try await server.psql("INSERT INTO schema_migrations (version, applied_at) VALUES ('v5', 0)", database: url.database)
-        #expect(throws: PostgresStoreError.unknownSchemaVersions(["v5"])) { try PostgresStore(url: url) }
+        #expect(throws: PostgresStoreError.unknownSchemaVersions(["v5"])) { try PostgresStore(url: url, bridgeID: "bridge-1") }
     }
 
     /// Two bridges' stores on one database: one's requests are the other's duplicates and
     /// count against the same quotas.
     @Test func storesOnOneDatabaseShareRequestsDuplicatesAndQuotas() async throws {
         let (_, url) = try await freshDatabase()
-        let first = try PostgresStore(url: url)
+        let first = try PostgresStore(url: url, bridgeID: "bridge-1")
         defer { try? first.close() }
-        let second = try PostgresStore(url: url)
+        let second = try PostgresStore(url: url, bridgeID: "bridge-2")
         defer { try? second.close() }
         let original = makeRecord(id: "one", device: "d", identity: "d/r-1")
         #expect(try first.insert(original) == .accepted)
@@ -82,7 +83,7 @@ struct PostgresStoreTests {
     @Test func theStoreRidesOutARestartAndAFreeze() async throws {
         try await withPostgresServer { server in
             let url = try PostgresURL(parsing: server.url(database: try await server.createDatabase()))
-            let store = try PostgresStore(url: url)
+            let store = try PostgresStore(url: url, bridgeID: "bridge-1")
             defer { try? store.close() }
             try store.insert(makeRecord(id: "before"))
             #expect(try store.record(id: "before") != nil)
@@ -98,7 +99,7 @@ struct PostgresStoreTests {
             #expect(try store.record(id: "during") == nil)
             #expect(try store.pendingCount() == 2)
 
-            let impatient = try PostgresStore(url: url, timeout: .seconds(1))
+            let impatient = try PostgresStore(url: url, bridgeID: "bridge-1", timeout: .seconds(1))
             defer { try? impatient.close() }
             _ = try impatient.record(id: "before")  // both connections made
             _ = try impatient.purge(finishedBefore: 0, deadLettersBefore: 0, limit: 1)

@@ -37,8 +37,8 @@ struct StoreFixture {
             let server = try SharedPostgres.current()
             let database = try await SpareDatabases.shared.take(on: server)
             let url = try PostgresURL(parsing: server.url(database: database))
-            let store = try PostgresStore(url: url)
-            return StoreFixture(store: store, reopen: { try PostgresStore(url: url) }) {
+            let store = try PostgresStore(url: url, bridgeID: "bridge-1")
+            return StoreFixture(store: store, reopen: { try PostgresStore(url: url, bridgeID: "bridge-1") }) {
                 try? store.close()
                 SpareDatabases.shared.giveBack(database, on: server)
             }
