@@ -55,11 +55,13 @@ extension Bridge {
             // Requests are answered 503; outcomes are retried by the attempt timers, replies
             // published again by the delivery sweep.
             logger.error("store write failed", metadata: ["requests": "\(admitted.count)", "outcomes": "\(outcomes.count)", "error": "\(error)"])
+            storeAnswered(false)
             deliveries.end(delivered)
             for (request, item) in admitted { perform(engine.stored(request, nil, now: now), respond: item.respond) }
             return
         }
         metrics.storeWrite(since: started)
+        storeAnswered(true)
         deliveries.end(delivered)
         for ((request, item), outcome) in zip(admitted, result.accepted) {
             perform(engine.stored(request, outcome, now: now), respond: item.respond)
@@ -67,6 +69,14 @@ extension Bridge {
         for (outcome, record) in zip(outcomes, result.finished) {
             perform(engine.outcomeStored(outcome, record: record, now: now))
         }
+    }
+
+    /// Records whether the store answered a write: readiness (`/readyz`) and its gauge follow.
+    /// Returns whether it had not before.
+    @discardableResult
+    func storeAnswered(_ answered: Bool) -> Bool {
+        metrics.storeReachable.record(answered ? 1 : 0)
+        return storeReachable.exchange(answered, ordering: .relaxed) != answered
     }
 
     /// The stored request with this identity, for a duplicate that no worker could serve.

@@ -10,23 +10,29 @@ extension Bridge {
     /// is written. Device requests are queued for ``acceptInbound()``.
     func receive(_ message: MQTTMessage) {
         if message.topic == replyTopic {
-            guard let reply = WorkMessage.decodeResult(message) else {
-                perform([.count(.ignoredWorkerReply), .log(LogLine(.warning, "worker reply without correlation data ignored"))])
-                return
-            }
-            if let status = reply.invalidStatus {
-                logger.warning("worker reply with an invalid status", metadata: ["request.id": "\(reply.requestID)", "status": "\(status)"])
-            }
-            let result = reply.result
-            perform(engine.workerReplied(
-                requestID: reply.requestID, status: result.status, payload: result.payload,
-                contentType: result.contentType, userProperties: result.userProperties
-            ))
+            workerReply(message)
         } else if message.topic.hasPrefix(topics.presencePrefix + "/") {
             directory.update(workerID: String(message.topic.dropFirst(topics.presencePrefix.count + 1)), payload: message.payload)
         } else {
             _ = inbound.append(.init(arrival: .device(IncomingRequest(message))))
         }
+    }
+
+    /// A worker's reply to one of this bridge's attempts (or, adopting a lapsed bridge's
+    /// session, to one of that bridge's).
+    func workerReply(_ message: MQTTMessage) {
+        guard let reply = WorkMessage.decodeResult(message) else {
+            perform([.count(.ignoredWorkerReply), .log(LogLine(.warning, "worker reply without correlation data ignored"))])
+            return
+        }
+        if let status = reply.invalidStatus {
+            logger.warning("worker reply with an invalid status", metadata: ["request.id": "\(reply.requestID)", "status": "\(status)"])
+        }
+        let result = reply.result
+        perform(engine.workerReplied(
+            requestID: reply.requestID, status: result.status, payload: result.payload,
+            contentType: result.contentType, userProperties: result.userProperties
+        ))
     }
 
     /// On the network thread after a run of messages (before their PUBACKs are written), or

@@ -27,6 +27,8 @@ public final class Bridge: Service, Sendable {
     let engine: RequestEngine
     let topics: Topics
     let client: MQTTClient
+    /// The broker connection's settings, for adopting a lapsed bridge's session.
+    let mqttConfiguration: MQTTConfiguration
     let logger: Logger
     let metrics = BridgeMetrics()
     let directory = WorkerDirectory()
@@ -45,6 +47,10 @@ public final class Bridge: Service, Sendable {
     let endWaiters = EndWaiters()
     /// The network thread of the bridge's MQTT client.
     private let eventLoop: MQTTEventLoop
+    /// Whether the store answered its last write or lease renewal.
+    let storeReachable = Atomic<Bool>(true)
+    /// Whether this bridge has held a lease in a shared store since it started.
+    let leaseHeld = Atomic<Bool>(false)
     /// Unix ms after which the worker directory is trusted to say no worker is present.
     let presenceSettlesAt = Atomic<Int64>(.max)
     private let stopping = Atomic<Bool>(false)
@@ -73,7 +79,7 @@ public final class Bridge: Service, Sendable {
         replyTopic = topics.bridgeReplies(configuration.bridgeID)
 
         var mqtt = mqtt
-        mqtt.clientID = "courier-bridge-\(configuration.bridgeID)"
+        mqtt.clientID = Self.clientID(configuration.bridgeID)
         mqtt.cleanStart = false
         mqtt.sessionExpiry = 86_400
         // Its own loop, so that intake can commit every request read in one go before any of
@@ -81,6 +87,7 @@ public final class Bridge: Service, Sendable {
         let eventLoop = try MQTTEventLoop(label: "courier.mqtt", logger: logger)
         self.eventLoop = eventLoop
         mqtt.eventLoop = eventLoop
+        mqttConfiguration = mqtt
         let target = HookTarget()
         commits = CommitQueue(schedule: { eventLoop.execute($0) }) { batch in target.bridge?.commit([], batch) }
         client = MQTTClient(
@@ -113,8 +120,15 @@ public final class Bridge: Service, Sendable {
 
     var dispatcher: any WorkDispatcher { dispatcherBox.withLock { $0! } }
 
-    /// Broker connected and store open.
-    public var isReady: Bool { client.isConnected }
+    /// Broker connected and store answering.
+    public var isReady: Bool { client.isConnected && storeReachable.load(ordering: .relaxed) }
+
+    /// Why the bridge is not ready, when it is not.
+    public var notReadyReason: String? {
+        if !client.isConnected { return "the bridge is not connected to the broker" }
+        if !storeReachable.load(ordering: .relaxed) { return "the bridge cannot reach its store" }
+        return nil
+    }
 
     /// The MQTT filters the bridge takes device requests from; shared, so several bridges can
     /// split the load.
@@ -136,6 +150,11 @@ public final class Bridge: Service, Sendable {
             return
         }
         metrics.brokerConnected.record(1)
+        let shared = store as? any SharedRequestStore
+        if let shared {
+            // A lease before any request: what this bridge stores is its own.
+            _ = await onNetworkThread(closed: false) { self.holdLease(shared) }
+        }
         for filter in intakeFilters { try await client.subscribe(filter) }
         try await client.subscribe(replyTopic)
         if pool == nil {
@@ -153,6 +172,7 @@ public final class Bridge: Service, Sendable {
 
         await withDiscardingTaskGroup { group in
             group.addTask { await self.runTimers() }
+            if let shared { group.addTask { await self.runLeases(shared) } }
             try? await gracefulShutdown()
             // The intake subscriptions stay in the durable session: requests published while
             // the bridge is down wait at the broker for its next start.
@@ -168,6 +188,10 @@ public final class Bridge: Service, Sendable {
         await eventLoop.shutdown()
         commits.close()
         metrics.brokerConnected.record(0)
+        if let shared {
+            // Another bridge takes over what is left at its next look, not after the timeout.
+            do { try shared.releaseLease() } catch { logger.warning("cannot release the bridge's lease", metadata: ["error": "\(error)"]) }
+        }
         try store.close()
         logger.info("bridge stopped")
     }

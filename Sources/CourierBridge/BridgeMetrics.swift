@@ -14,6 +14,10 @@ struct BridgeMetrics: Sendable {
     let deferred = Counter(label: "courier_publishes_deferred_total")
     /// Final replies given up because no broker could ever take them (too large, malformed).
     let undeliverable = Counter(label: "courier_replies_undeliverable_total")
+    /// Lapsed bridges whose requests this bridge took over (shared store).
+    let takeovers = Counter(label: "courier_takeovers_total")
+    /// 1 while the store answers, 0 after a failed write or lease renewal.
+    let storeReachable = Gauge(label: "courier_store_reachable")
     let pending = Gauge(label: "courier_pending_requests")
     let brokerConnected = Gauge(label: "courier_broker_connected")
     let storeWrite = Timer(label: "courier_store_write_seconds")

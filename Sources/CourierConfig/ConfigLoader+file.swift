@@ -19,7 +19,9 @@ extension ConfigLoader {
         if let node = sections["operations"] { configuration.operations = try operations(node) }
         if let node = sections["broker"] { try broker(node, into: &configuration.broker) }
         if let node = sections["bridge"] {
-            if let id = try node.mapping(keys: ["id"])["id"] { configuration.bridgeID = try id.id() }
+            let keys = try node.mapping(keys: ["id", "leaseTimeout"])
+            if let id = keys["id"] { configuration.bridgeID = try id.id() }
+            if let lease = keys["leaseTimeout"] { configuration.leaseTimeout = try lease.duration(atLeast: .seconds(1)) }
         }
         if let node = sections["store"] { try store(node, into: &configuration.store) }
         if let node = sections["http"] {

@@ -83,6 +83,9 @@ public struct CourierConfiguration: Sendable, Equatable {
 
     public var broker = Broker()
     public var bridgeID: String = "bridge-1"
+    /// How long a bridge's hold on its requests outlives its last renewal in a shared store;
+    /// after that another bridge takes them over (`bridge.leaseTimeout`).
+    public var leaseTimeout: Duration = .seconds(10)
     public var store = Store()
     public var httpAddress: String = "127.0.0.1:8080"
     /// The file of the HTTP API's bearer tokens (``AccessTokens``); nil leaves the API open,

@@ -26,7 +26,7 @@ extension CourierAPI {
     /// `GET /readyz`: 200 `{"status":"ready"}` when the broker is connected and the store open,
     /// else 503 `unavailable`.
     @Sendable func readiness(_ request: Request, context: BasicRequestContext) async throws -> Response {
-        guard bridge.isReady else { return APIResponse.error(.unavailable, message: "the bridge is not connected to the broker") }
+        if let reason = bridge.notReadyReason { return APIResponse.error(.unavailable, message: reason) }
         do {
             _ = try bridge.store.pendingCount()
         } catch {

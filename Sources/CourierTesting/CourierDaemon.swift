@@ -108,6 +108,7 @@ public func writeCourierConfig(
     in directory: URL,
     broker: MosquittoBroker,
     bridgeID: String = "test",
+    leaseTimeout: String = "10s",
     limits: String = "",
     operations: String = """
           - name: echo
@@ -125,6 +126,7 @@ public func writeCourierConfig(
           url: \(broker.url)
         bridge:
           id: \(bridgeID)
+          leaseTimeout: \(leaseTimeout)
         store:
           path: \(directory.path)/courier.sqlite
         http:
