@@ -14,6 +14,7 @@ extension Bridge {
             case .deadLetter(let record):
                 publishDeadLetter(record)
             case .dispatch(let record):
+                watchers.notify(record.id, .changed(record))
                 send(record)
             case .finish(let outcome):
                 if !commits.submit(.outcome(outcome)) {
@@ -27,14 +28,28 @@ extension Bridge {
                 startAttempt(id: id, afterAttempts: afterAttempts, wakeAt: wakeAt)
             case .retry(let id, let attempt, let wakeAt):
                 do {
-                    _ = try store.requeue(id: id, attempt: attempt, wakeAt: wakeAt, now: unixMillis())
+                    if let record = try store.requeue(id: id, attempt: attempt, wakeAt: wakeAt, now: unixMillis()) {
+                        watchers.notify(id, .changed(record))
+                    }
                 } catch {
                     logger.error("store write failed", metadata: ["request.id": "\(id)", "error": "\(error)"])
                 }
+            case .extendAttempt(let id, let attempt, let wakeAt):
+                do {
+                    _ = try store.extendAttempt(id: id, attempt: attempt, wakeAt: wakeAt, now: unixMillis())
+                } catch {
+                    logger.error("store write failed", metadata: ["request.id": "\(id)", "error": "\(error)"])
+                }
+            case .progress(let report, let reply):
+                if let reply = progress.update(report, reply: reply) { publishProgress(reply) }
+                watchers.notify(report.requestID, .progress(report))
+            case .cancelWork(let id):
+                dispatcher.cancel(requestID: id)
             case .respond(let outcome):
                 respond?(outcome)
             case .ended(let record):
-                endWaiters.ended(record)
+                progress.end(record.id)
+                watchers.notify(record.id, .ended(record))
             case .count(let count):
                 if count == .refusal { refused.add(1, ordering: .relaxed) }
                 metrics.count(count)

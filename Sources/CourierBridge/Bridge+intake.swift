@@ -29,10 +29,28 @@ extension Bridge {
             logger.warning("worker reply with an invalid status", metadata: ["request.id": "\(reply.requestID)", "status": "\(status)"])
         }
         let result = reply.result
+        if RequestEngine.isInterim(status: result.status) {
+            workerReported(reply.requestID, result, percent: reply.progress)
+            return
+        }
         perform(engine.workerReplied(
             requestID: reply.requestID, status: result.status, payload: result.payload,
             contentType: result.contentType, userProperties: result.userProperties
         ))
+    }
+
+    /// A worker's interim reply (102 progress, 202 still working), on the network thread.
+    func workerReported(_ requestID: String, _ result: HandlerResponse, percent: Int?) {
+        let record: RequestRecord?
+        do {
+            record = try store.record(id: requestID)
+        } catch {
+            logger.error("store read failed", metadata: ["request.id": "\(requestID)", "error": "\(error)"])
+            return
+        }
+        perform(engine.workerReported(
+            status: result.status, percent: percent, payload: result.payload, contentType: result.contentType,
+            record: record, now: unixMillis()))
     }
 
     /// On the network thread after a run of messages (before their PUBACKs are written), or

@@ -34,16 +34,25 @@ extension Bridge {
         return await submit(.replay(original))
     }
 
+    /// The request's latest progress, while a worker reports it.
+    public func latestProgress(of id: String) -> ProgressReport? { progress.latest(id) }
+
+    /// Events of the request from now on (``RequestEvent``), ending with its end; call
+    /// ``stopWatching(_:token:)`` when done.
+    public func watch(_ id: String) -> (token: UUID, events: AsyncStream<RequestEvent>) { watchers.register(id) }
+
+    public func stopWatching(_ id: String, token: UUID) { watchers.remove(id, token: token) }
+
     /// The request once it is final, or as it stands when `limit` has passed or the task is
     /// cancelled; nil when there is no such request. Woken when the request ends, not polling.
     public func waitUntilFinal(id: String, within limit: Duration) async throws -> RequestRecord? {
-        let (token, ended) = endWaiters.register(id)
-        defer { endWaiters.remove(id, token: token) }
+        let (token, events) = watchers.register(id)
+        defer { watchers.remove(id, token: token) }
         guard let record = try store.record(id: id) else { return nil }
         if record.state.isFinal { return record }
         let final = await withTaskGroup(of: RequestRecord?.self) { group in
             group.addTask {
-                for await record in ended { return record }
+                for await case .ended(let record) in events { return record }
                 return nil
             }
             group.addTask {

@@ -102,6 +102,18 @@ extension Bridge {
         }
     }
 
+    /// Publishes a progress reply (102). Nothing is stored or retried: a lost one is
+    /// overtaken by the next, or by the final reply.
+    func publishProgress(_ reply: DeviceReply) {
+        guard reserveOutgoing() else { return }
+        let properties = MQTTProperties(
+            correlationData: reply.correlationData, contentType: reply.contentType, userProperties: reply.userProperties)
+        let qos: MQTTQoS = configuration.replyQoS > 0 ? .atLeastOnce : .atMostOnce
+        client.publish(reply.topic, payload: reply.payload, qos: qos, properties: properties) { [self] _ in
+            outgoing.subtract(1, ordering: .relaxed)
+        }
+    }
+
     func publishDeadLetter(_ record: RequestRecord) {
         guard reserveOutgoing() else { return }
         let id = record.id

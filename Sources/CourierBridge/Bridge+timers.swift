@@ -23,6 +23,7 @@ extension Bridge {
                 // Delivery marks ride along with other commits; on a quiet bridge, here.
                 commits.drain()
                 fireDueTimers()
+                for reply in progress.due(now: unixMillis()) { publishProgress(reply) }
                 if sweep {
                     sweepUndelivered(olderThan: 5000)
                     metrics.pending.record((try? store.pendingCount()) ?? 0)

@@ -43,8 +43,10 @@ public final class Bridge: Service, Sendable {
     let outgoing = Atomic<Int>(0)
     /// Requests received (from devices, HTTP, replays) and not yet recorded.
     let inbound = InboundQueue()
-    /// Callers waiting for requests to end (`Prefer: wait`).
-    let endWaiters = EndWaiters()
+    /// Callers watching requests (`Prefer: wait`, event streams).
+    let watchers = RequestWatchers()
+    /// Workers' latest progress on requests in flight, and its throttle towards devices.
+    let progress: ProgressBoard
     /// The network thread of the bridge's MQTT client.
     private let eventLoop: MQTTEventLoop
     /// Whether the store answered its last write or lease renewal.
@@ -77,6 +79,7 @@ public final class Bridge: Service, Sendable {
         self.logger = logger
         engine = RequestEngine(configuration: configuration, topics: topics)
         replyTopic = topics.bridgeReplies(configuration.bridgeID)
+        progress = ProgressBoard(interval: configuration.progressInterval.milliseconds)
 
         var mqtt = mqtt
         mqtt.clientID = Self.clientID(configuration.bridgeID)

@@ -25,4 +25,6 @@ public final class InMemoryDispatcher: WorkDispatcher {
         }
         completion(.sent)
     }
+
+    public func cancel(requestID: String) {}
 }

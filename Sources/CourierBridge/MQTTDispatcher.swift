@@ -31,4 +31,9 @@ final class MQTTDispatcher: WorkDispatcher {
             }
         }
     }
+
+    func cancel(requestID: String) {
+        let body = (try? JSONSerialization.data(withJSONObject: ["id": requestID])) ?? Data()
+        client.publish("courier/cancellations", payload: body, qos: .atLeastOnce) { _ in }
+    }
 }

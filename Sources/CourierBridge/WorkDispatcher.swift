@@ -11,6 +11,10 @@ public protocol WorkDispatcher: Sendable {
     /// Sends one attempt without waiting for it to be taken; `completion` says what became of
     /// the send, and must not block. A send that failed is left to the attempt timer.
     func dispatch(_ request: HandlerRequest, completion: @escaping @Sendable (DispatchOutcome) -> Void)
+
+    /// Tells the workers that a request ended without them: the handler running it is
+    /// cancelled and its answer dropped.
+    func cancel(requestID: String)
 }
 
 /// Where a dispatcher reports an attempt's result when the result does not come back over

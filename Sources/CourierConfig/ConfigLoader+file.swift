@@ -19,9 +19,10 @@ extension ConfigLoader {
         if let node = sections["operations"] { configuration.operations = try operations(node) }
         if let node = sections["broker"] { try broker(node, into: &configuration.broker) }
         if let node = sections["bridge"] {
-            let keys = try node.mapping(keys: ["id", "leaseTimeout"])
+            let keys = try node.mapping(keys: ["id", "leaseTimeout", "progressInterval"])
             if let id = keys["id"] { configuration.bridgeID = try id.id() }
             if let lease = keys["leaseTimeout"] { configuration.leaseTimeout = try lease.duration(atLeast: .seconds(1)) }
+            if let interval = keys["progressInterval"] { configuration.progressInterval = try interval.duration() }
         }
         if let node = sections["store"] { try store(node, into: &configuration.store) }
         if let node = sections["http"] {

@@ -86,6 +86,9 @@ public struct CourierConfiguration: Sendable, Equatable {
     /// How long a bridge's hold on its requests outlives its last renewal in a shared store;
     /// after that another bridge takes them over (`bridge.leaseTimeout`).
     public var leaseTimeout: Duration = .seconds(10)
+    /// The least time between two progress replies to a device for one request; the latest
+    /// progress wins (`bridge.progressInterval`).
+    public var progressInterval: Duration = .seconds(1)
     public var store = Store()
     public var httpAddress: String = "127.0.0.1:8080"
     /// The file of the HTTP API's bearer tokens (``AccessTokens``); nil leaves the API open,

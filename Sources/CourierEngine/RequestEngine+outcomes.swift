@@ -47,6 +47,8 @@ extension RequestEngine {
             .ended(record),
         ]
         if record.state.isDeadLetter { effects += [.count(.deadLetter), .deadLetter(record)] }
+        // A worker may still be at it: a cancelled request's, or one that ran out of time.
+        if [.cancelled, .expired].contains(record.state), record.attempts > 0 { effects.append(.cancelWork(record.id)) }
         if let reply = DeviceReply.final(for: record, topics: topics) {
             effects.append(.reply(reply, recordID: record.id))
         } else {

@@ -111,4 +111,8 @@ extension HTTPField.Name {
     public static let courierError = HTTPField.Name("Courier-Error")!
     /// The state of the request a result belongs to.
     public static let courierState = HTTPField.Name("Courier-State")!
+    /// The id of the last Server-Sent Event a reconnecting client saw.
+    public static let lastEventID = HTTPField.Name("Last-Event-ID")!
+    /// Tells a reverse proxy (nginx) not to buffer an event stream.
+    static let accelBuffering = HTTPField.Name("X-Accel-Buffering")!
 }

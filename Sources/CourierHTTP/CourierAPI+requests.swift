@@ -13,7 +13,7 @@ extension CourierAPI {
         let id = try context.parameters.require("id")
         do {
             guard let record = try bridge.store.record(id: id) else { return APIResponse.notFound("no request \(id)") }
-            return APIResponse.json(RequestStatus(record))
+            return APIResponse.json(RequestStatus(record, progress: bridge.latestProgress(of: id)))
         } catch {
             return APIResponse.storeUnavailable(error, logger: context.logger)
         }
@@ -70,7 +70,7 @@ extension CourierAPI {
         query.before = parameters["cursor"].map(String.init).flatMap { $0.isEmpty ? nil : $0 }
         do {
             let page = try bridge.store.list(query)
-            return APIResponse.json(RequestPage(requests: page.records.map(RequestStatus.init), next: page.next))
+            return APIResponse.json(RequestPage(requests: page.records.map { RequestStatus($0) }, next: page.next))
         } catch StoreError.badCursor {
             return APIResponse.badRequest("cursor is not one this API handed out; start again without it")
         } catch {

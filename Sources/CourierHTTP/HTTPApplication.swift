@@ -73,6 +73,7 @@ struct CourierAPI: Sendable {
         router.get("/v1/requests", use: list)
         router.get("/v1/requests/:id", use: status)
         router.get("/v1/requests/:id/result", use: result)
+        router.get("/v1/requests/:id/events", use: events)
         router.delete("/v1/requests/:id", use: cancel)
         router.get("/v1/deadletters", use: deadLetters)
         router.post("/v1/deadletters/:id/replay", use: replay)

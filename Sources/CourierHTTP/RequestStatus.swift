@@ -9,8 +9,9 @@ import Foundation
 ///
 /// ```json
 /// {"attempts":1,"deadline":1767225610000,"deliveredAt":null,"device":"thermo-1","id":"9f3c...",
-///  "operation":"echo","reason":null,"receivedAt":1767225600000,"replyCode":null,
-///  "replyStatus":null,"state":"dispatched","updatedAt":1767225600004}
+///  "operation":"echo","progress":{"at":1767225601000,"message":"half way","percent":50},
+///  "reason":null,"receivedAt":1767225600000,"replyCode":null,"replyStatus":null,
+///  "state":"dispatched","updatedAt":1767225600004}
 /// ```
 public struct RequestStatus: Codable, Sendable, Equatable {
     /// The bridge's request id.
@@ -37,8 +38,27 @@ public struct RequestStatus: Codable, Sendable, Equatable {
     public var deliveredAt: Int64?
     /// Why a dead letter is one, or where a replay came from; usually null.
     public var reason: String?
+    /// The worker's latest progress while the request is being worked, as the bridge that
+    /// took it knows it; null otherwise.
+    public var progress: Progress?
 
-    public init(_ record: RequestRecord) {
+    /// A worker's progress report (status 102), as status queries and event streams show it.
+    public struct Progress: Codable, Sendable, Equatable {
+        /// 0-100, when the worker gave one.
+        public var percent: Int?
+        /// The worker's text, when its payload is UTF-8.
+        public var message: String?
+        /// Unix milliseconds when the bridge received it.
+        public var at: Int64
+
+        public init(_ report: ProgressReport) {
+            percent = report.percent
+            message = String(validating: report.payload, as: UTF8.self)
+            at = report.at
+        }
+    }
+
+    public init(_ record: RequestRecord, progress: ProgressReport? = nil) {
         id = record.id
         device = record.device
         operation = record.operation
@@ -51,11 +71,12 @@ public struct RequestStatus: Codable, Sendable, Equatable {
         replyCode = record.replyCode
         deliveredAt = record.deliveredAt
         reason = record.reason
+        self.progress = record.state.isFinal ? nil : progress.map(Progress.init)
     }
 
     private enum CodingKeys: String, CodingKey {
         case id, device, operation, state, attempts, receivedAt, updatedAt, deadline
-        case replyStatus, replyCode, deliveredAt, reason
+        case replyStatus, replyCode, deliveredAt, reason, progress
     }
 
     // Written by hand so that absent values are explicit `null`s rather than missing keys.
@@ -73,5 +94,6 @@ public struct RequestStatus: Codable, Sendable, Equatable {
         try container.encode(replyCode, forKey: .replyCode)
         try container.encode(deliveredAt, forKey: .deliveredAt)
         try container.encode(reason, forKey: .reason)
+        try container.encode(progress, forKey: .progress)
     }
 }

@@ -42,6 +42,19 @@ extension PostgresStore {
         }
     }
 
+    /// Moves the timer of this bridge's attempt `attempt` to `wakeAt`, if it is still the
+    /// running one; nil otherwise.
+    public func extendAttempt(id: String, attempt: Int, wakeAt: Int64, now: Int64) throws -> RequestRecord? {
+        try writer.run { session in
+            try session.record(
+                """
+                UPDATE requests SET wake_at = \(wakeAt), updated_at = \(now)
+                WHERE id = \(id) AND state = 'dispatched' AND attempts = \(attempt) AND owner = \(bridgeID)
+                RETURNING *
+                """)
+        }
+    }
+
     /// Sets the state, reply and reason, clears the timer and, when nothing is to be
     /// published, sets `delivered_at`: only from the outcome's `onlyFrom` states. The reply is
     /// `owner`'s to publish (and to publish again if the broker does not acknowledge it).

@@ -30,6 +30,10 @@ public protocol RequestStore: Sendable {
     /// Puts a timed-out attempt back to `received`, to start again at `wakeAt`.
     func requeue(id: String, attempt: Int, wakeAt: Int64, now: Int64) throws -> RequestRecord?
 
+    /// Moves the timer of attempt `attempt` to `wakeAt` (a worker said it is still working),
+    /// if that attempt is still the running one.
+    func extendAttempt(id: String, attempt: Int, wakeAt: Int64, now: Int64) throws -> RequestRecord?
+
     /// Pending requests whose timer is due at `now`, earliest first.
     func due(now: Int64, limit: Int) throws -> [RequestRecord]
 

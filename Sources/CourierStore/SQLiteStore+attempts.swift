@@ -23,3 +23,14 @@ extension SQLiteStore {
         }
     }
 }
+
+extension SQLiteStore {
+    /// Moves the timer of attempt `attempt` to `wakeAt` (a worker's heartbeat), only if it is
+    /// still the running one.
+    public func extendAttempt(id: String, attempt: Int, wakeAt: Int64, now: Int64) throws -> RequestRecord? {
+        try modify(id: id, onlyFrom: [.dispatched], where: { $0.attempts == attempt }) { record in
+            record.wakeAt = wakeAt
+            record.updatedAt = now
+        }
+    }
+}

@@ -124,6 +124,8 @@ package enum WorkMessage {
         /// The `status` property when it is not a whole number from 100 to 599; `result` is
         /// then 500 `worker_error`.
         package var invalidStatus: String?
+        /// A progress reply's `progress` property, when it is a whole number from 0 to 100.
+        package var progress: Int?
     }
 
     /// Reads a worker's reply; nil without Correlation Data. The status is the `status` user
@@ -143,7 +145,8 @@ package enum WorkMessage {
             contentType: message.properties.contentType,
             userProperties: message.properties.userProperties.filter { $0.name != Property.status }
         )
-        return Reply(requestID: requestID, result: result)
+        let progress = message.properties.userProperty("progress").flatMap(Int.init).flatMap { (0...100).contains($0) ? $0 : nil }
+        return Reply(requestID: requestID, result: result, progress: status == 102 ? progress : nil)
     }
 
     /// The status a `status` property gives: absent means 200; nil when it is not a whole

@@ -53,10 +53,10 @@ struct Device: Sendable {
         try await replies(to: correlation, within: limit).last!
     }
 
-    /// Waits for the final reply (not a 202) carrying this correlation data.
+    /// Waits for the final reply (not a 202 or a 102 progress) carrying this correlation data.
     func finalReply(to correlation: String, within limit: Duration = .seconds(15)) async throws -> MQTTMessage {
         let data = Data(correlation.utf8)
-        return try await replies.wait(for: 1, within: limit) { $0.properties.correlationData == data && $0.status != 202 }[0]
+        return try await replies.wait(for: 1, within: limit) { $0.properties.correlationData == data && ![102, 202].contains($0.status) }[0]
     }
 
     func shutdown() async { await client.shutdown() }
