@@ -70,14 +70,13 @@ public final class Bridge: Service, Sendable {
         mqtt: MQTTConfiguration,
         store: any RequestStore,
         workers: Workers,
-        topics: Topics = Topics(),
         logger: Logger
     ) throws {
         self.configuration = configuration
         self.store = store
-        self.topics = topics
+        topics = configuration.topics
         self.logger = logger
-        engine = RequestEngine(configuration: configuration, topics: topics)
+        engine = RequestEngine(configuration: configuration)
         replyTopic = topics.bridgeReplies(configuration.bridgeID)
         progress = ProgressBoard(interval: configuration.progressInterval.milliseconds)
 

@@ -13,7 +13,7 @@ extension ConfigLoader {
         var configuration = defaults
         guard let document = try ConfigNode.document(yaml: yaml, file: file) else { return configuration }
         let sections = try document.mapping(keys: [
-            "broker", "bridge", "store", "http", "limits", "operations", "workers", "replyQoS", "log",
+            "broker", "bridge", "store", "http", "limits", "operations", "workers", "replyQoS", "log", "topics",
         ])
         // Operations first: `workers.operations` is checked against them.
         if let node = sections["operations"] { configuration.operations = try operations(node) }
@@ -38,6 +38,7 @@ extension ConfigLoader {
         if let node = sections["workers"] {
             try workers(node, operations: configuration.operations, into: &configuration.workers)
         }
+        if let node = sections["topics"] { configuration.topics = try topics(node) }
         if let node = sections["replyQoS"] { configuration.replyQoS = try node.int(in: 0...1) }
         if let node = sections["log"] {
             if let level = try node.mapping(keys: ["level"])["level"] {

@@ -97,6 +97,8 @@ public struct CourierConfiguration: Sendable, Equatable {
     public var limits = Limits()
     public var operations: [OperationConfig] = CourierConfiguration.defaultOperations
     public var workers = Workers()
+    /// The topic layout (`topics:`).
+    public var topics = Topics()
     /// QoS of replies to devices.
     public var replyQoS: Int = 1
     public var logLevel: String = "info"

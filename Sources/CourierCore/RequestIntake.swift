@@ -13,7 +13,8 @@ public enum IntakeDecision: Sendable, Equatable {
 /// Validates device requests against the contract and the configuration. Pure: no I/O.
 public struct RequestIntake: Sendable {
     public var configuration: CourierConfiguration
-    public var topics: Topics
+    /// The layout request topics are parsed with: the configuration's.
+    public var topics: Topics { configuration.topics }
 
     /// The most levels a Response Topic may have. mosquitto 2.0 disconnects a client that
     /// publishes to a topic of more than 201 levels (EMQX's default limit is 128): the bridge
@@ -22,9 +23,8 @@ public struct RequestIntake: Sendable {
     /// one the bridge must not publish to, as one outside the device's namespace.
     public static let maxResponseTopicLevels = 128
 
-    public init(configuration: CourierConfiguration, topics: Topics = Topics()) {
+    public init(configuration: CourierConfiguration) {
         self.configuration = configuration
-        self.topics = topics
     }
 
     /// Decides what to do with a request received at `now` (unix ms).
@@ -57,7 +57,7 @@ public struct RequestIntake: Sendable {
             !topics.isAllowedResponseTopic(responseTopic, device: parsed.device)
         {
             record.responseTopic = nil  // never published to
-            return reject(record, .forbiddenResponseTopic, "response topic \(responseTopic) is outside \(topics.replyNamespace(parsed.device))#")
+            return reject(record, .forbiddenResponseTopic, "response topic \(responseTopic) is outside \(topics.replyFilter(parsed.device))")
         }
         if !isLegacy, let responseTopic = request.responseTopic {
             let levels = responseTopic.utf8.reduce(1) { $1 == UInt8(ascii: "/") ? $0 + 1 : $0 }

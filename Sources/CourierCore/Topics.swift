@@ -1,42 +1,128 @@
-/// The topic conventions of the contract, with every prefix in one place.
+/// The topic layout: the `topics:` templates of the configuration (SPEC "Topic layout") and
+/// Courier's own fixed topics, with every topic, filter and parser the daemons and devices use.
+///
+/// MQTT 3.1.1 devices use the same templates with levels appended: `/{requestId}` to a request,
+/// `/{operation}/{requestId}/{status}` to its reply, `/{operation}/{requestId}` to a cancel,
+/// `/{commandId}` to a command and `/{commandId}/{status}` to a command's reply.
 public struct Topics: Sendable, Equatable {
-    public var devicePrefix = "devices"
-    public var workPrefix = "courier/work"
-    public var workerGroup = "courier-workers"
-    public var bridgePrefix = "courier/bridges"
-    public var presencePrefix = "courier/workers"
-    public var deadLetterPrefix = "courier/deadletters"
+    /// The keys of the `topics:` section, in order.
+    public static let keys = ["request", "replies", "cancel", "command", "commandReplies", "work"]
 
-    public init() {}
+    /// `devices/{device}/requests/{operation}`: where devices send requests.
+    public let request: TopicTemplate
+    /// `devices/{device}/replies`: a device's reply namespace, this topic and everything below.
+    public let replies: TopicTemplate
+    /// `devices/{device}/cancel`: where a device cancels its request.
+    public let cancel: TopicTemplate
+    /// `devices/{device}/commands/{command}`: where the bridge sends commands to a device.
+    public let command: TopicTemplate
+    /// `devices/{device}/command-replies/{command}`: where a device answers a command.
+    public let commandReplies: TopicTemplate
+    /// `courier/work/{operation}`: where the bridge sends attempts to workers.
+    public let work: TopicTemplate
 
-    /// Subscriptions that catch both request shapes: `devices/+/requests/+` and `.../+/+`.
-    public var requestFilters: [String] {
-        ["\(devicePrefix)/+/requests/+", "\(devicePrefix)/+/requests/+/+"]
+    public let workerGroup = "courier-workers"
+    public let bridgePrefix = "courier/bridges"
+    public let presencePrefix = "courier/workers"
+    public let deadLetterPrefix = "courier/deadletters"
+    public let commandSubmissionPrefix = "courier/commands"
+    /// Where the bridge tells workers which requests are cancelled.
+    public let cancellations = "courier/cancellations"
+
+    /// The layout of the SPEC.
+    public init() {
+        // The default templates are valid, as a test shows.
+        try! self.init(templates: [:])
     }
 
-    /// The MQTT 5 request topic `devices/{device}/requests/{operation}`.
-    public func requestTopic(device: String, operation: String) -> String { "\(devicePrefix)/\(device)/requests/\(operation)" }
-
-    public func workTopic(_ operation: String) -> String { "\(workPrefix)/\(operation)" }
-
-    public func workSubscription(_ operation: String) -> String {
-        "$share/\(workerGroup)/\(workPrefix)/\(operation)"
+    /// A layout from `topics:` templates by key (``keys``); a key left out keeps its default.
+    public init(templates: [String: String]) throws(TopicLayoutError) {
+        func template(_ key: String, _ fallback: String, _ placeholders: [TopicTemplate.Placeholder]) throws(TopicLayoutError) -> TopicTemplate {
+            do {
+                return try TopicTemplate(parsing: templates[key] ?? fallback, placeholders: placeholders)
+            } catch {
+                throw TopicLayoutError(key: key, message: error.message)
+            }
+        }
+        request = try template("request", "devices/{device}/requests/{operation}", [.device, .operation])
+        replies = try template("replies", "devices/{device}/replies", [.device])
+        cancel = try template("cancel", "devices/{device}/cancel", [.device])
+        command = try template("command", "devices/{device}/commands/{command}", [.device, .command])
+        commandReplies = try template("commandReplies", "devices/{device}/command-replies/{command}", [.device, .command])
+        work = try template("work", "courier/work/{operation}", [.operation])
+        try checkDisjoint()
     }
 
-    public func bridgeReplies(_ bridgeID: String) -> String { "\(bridgePrefix)/\(bridgeID)/replies" }
+    /// Every template must name topics of its own: a bridge subscribed to requests must never
+    /// receive its own replies, commands or work, nor a device its replies as commands.
+    private func checkDisjoint() throws(TopicLayoutError) {
+        let patterns: [(key: String, pattern: TopicPattern)] = [
+            ("request", request.pattern()), ("request", request.pattern(suffix: 1)),
+            ("replies", replies.pattern(below: true)),
+            ("cancel", cancel.pattern()), ("cancel", cancel.pattern(suffix: 2)),
+            ("command", command.pattern()), ("command", command.pattern(suffix: 1)),
+            ("commandReplies", commandReplies.pattern()), ("commandReplies", commandReplies.pattern(suffix: 2)),
+            ("work", work.pattern()),
+        ]
+        let fixed = [
+            "\(bridgePrefix)/+/replies", "\(presencePrefix)/#", "\(deadLetterPrefix)/+", "\(commandSubmissionPrefix)/+/+", cancellations,
+        ]
+        for (index, entry) in patterns.enumerated() {
+            if let other = patterns.prefix(index).first(where: { $0.key != entry.key && $0.pattern.overlaps(entry.pattern) }) {
+                let (template, earlier) = (self.template(entry.key), self.template(other.key))
+                throw TopicLayoutError(
+                    key: entry.key,
+                    message: "\"\(template)\" can name the same topics as topics.\(other.key) (\"\(earlier)\"): each template needs topics of its own"
+                )
+            }
+            if let own = fixed.first(where: { TopicPattern($0).overlaps(entry.pattern) }) {
+                throw TopicLayoutError(key: entry.key, message: "\"\(template(entry.key))\" can name the same topics as Courier's own \(own)")
+            }
+        }
+    }
 
-    public func presence(_ workerID: String) -> String { "\(presencePrefix)/\(workerID)" }
+    private func template(_ key: String) -> TopicTemplate {
+        switch key {
+        case "request": request
+        case "replies": replies
+        case "cancel": cancel
+        case "command": command
+        case "commandReplies": commandReplies
+        default: work
+        }
+    }
 
-    public var presenceFilter: String { "\(presencePrefix)/+" }
+    // MARK: Requests
 
-    public func deadLetters(_ operation: String) -> String { "\(deadLetterPrefix)/\(operation)" }
+    /// The bridge's subscriptions for both request shapes: `devices/+/requests/+` and `.../+/+`.
+    public var requestFilters: [String] { [request.filter(), request.filter(suffix: 1)] }
 
-    /// The reply namespace a device's Response Topic must lie in: `devices/{device}/replies/`.
-    public func replyNamespace(_ device: String) -> String { "\(devicePrefix)/\(device)/replies/" }
+    /// A request topic: `devices/{device}/requests/{operation}`, and with a request id the
+    /// MQTT 3.1.1 form `.../{operation}/{requestId}`.
+    public func requestTopic(device: String, operation: String, requestId: String? = nil) -> String {
+        request.topic([.device: device, .operation: operation], suffix: requestId.map { [$0] } ?? [])
+    }
+
+    /// Parses a device request topic, either shape; levels are not validated.
+    public func parseRequest(_ topic: String) -> ParsedRequestTopic? {
+        if let (values, _) = request.match(topic) {
+            return ParsedRequestTopic(device: values[.device]!, operation: values[.operation]!, requestId: nil)
+        }
+        guard let (values, suffix) = request.match(topic, suffix: 1) else { return nil }
+        return ParsedRequestTopic(device: values[.device]!, operation: values[.operation]!, requestId: suffix[0])
+    }
+
+    // MARK: Replies to devices
+
+    /// A device's reply namespace: `devices/{device}/replies`, the topic itself and all below.
+    public func replyNamespace(_ device: String) -> String { replies.topic([.device: device]) }
+
+    /// The filter of a device's reply namespace: `devices/{device}/replies/#`.
+    public func replyFilter(_ device: String) -> String { replyNamespace(device) + "/#" }
 
     /// The MQTT 3.1.1 reply topic: `devices/{device}/replies/{operation}/{requestId}/{status}`.
     public func legacyReplyTopic(device: String, operation: String, requestId: String, status: Int) -> String {
-        "\(devicePrefix)/\(device)/replies/\(operation)/\(requestId)/\(status)"
+        replies.topic([.device: device], suffix: [operation, requestId, "\(status)"])
     }
 
     /// Whether a Response Topic is one the bridge may publish to for this device: the reply
@@ -48,8 +134,9 @@ public struct Topics: Sendable, Equatable {
     /// a combining mark would be one character that is none of them.
     public func isAllowedResponseTopic(_ topic: String, device: String) -> Bool {
         let topic = topic.utf8
-        let namespace = replyNamespace(device).utf8
-        if topic.elementsEqual(namespace.dropLast()) { return true }
+        let root = replyNamespace(device).utf8
+        if topic.elementsEqual(root) { return true }
+        let namespace = root + [UInt8(ascii: "/")]
         guard topic.starts(with: namespace), topic.count > namespace.count, topic.count <= 1024 else {
             return false
         }
@@ -58,20 +145,98 @@ public struct Topics: Sendable, Equatable {
             .allSatisfy { level in !level.isEmpty && !level.contains(where: forbidden.contains) }
     }
 
-    /// Parses a device request topic.
-    public func parseRequest(_ topic: String) -> ParsedRequestTopic? {
-        let levels = topic.split(separator: "/", omittingEmptySubsequences: false)
-        guard levels.count == 4 || levels.count == 5,
-            levels[0] == devicePrefix[...], levels[2] == "requests"
-        else { return nil }
-        return ParsedRequestTopic(
-            device: String(levels[1]),
-            operation: String(levels[3]),
-            requestId: levels.count == 5 ? String(levels[4]) : nil
-        )
+    // MARK: Cancels from devices
+
+    /// The bridge's subscriptions for both cancel shapes: `devices/+/cancel` and `.../cancel/+/+`.
+    public var cancelFilters: [String] { [cancel.filter(), cancel.filter(suffix: 2)] }
+
+    /// A cancel topic: `devices/{device}/cancel` (MQTT 5, the request named by its Correlation
+    /// Data), or with an operation and request id `.../cancel/{operation}/{requestId}` (3.1.1).
+    public func cancelTopic(device: String, operation: String? = nil, requestId: String? = nil) -> String {
+        guard let operation, let requestId else { return cancel.topic([.device: device]) }
+        return cancel.topic([.device: device], suffix: [operation, requestId])
     }
 
-    /// Whether an id (device, operation or request id) matches `[A-Za-z0-9_.-]{1,64}`.
+    /// Parses a cancel topic, either shape; levels are not validated.
+    public func parseCancel(_ topic: String) -> ParsedCancelTopic? {
+        if let (values, _) = cancel.match(topic) { return ParsedCancelTopic(device: values[.device]!) }
+        guard let (values, suffix) = cancel.match(topic, suffix: 2) else { return nil }
+        return ParsedCancelTopic(device: values[.device]!, operation: suffix[0], requestId: suffix[1])
+    }
+
+    // MARK: Commands to devices
+
+    /// A command topic: `devices/{device}/commands/{command}` (MQTT 5), or with a command id
+    /// `.../{command}/{commandId}` (3.1.1).
+    public func commandTopic(device: String, command name: String, commandId: String? = nil) -> String {
+        command.topic([.device: device, .command: name], suffix: commandId.map { [$0] } ?? [])
+    }
+
+    /// What a device subscribes to for its commands: `devices/{device}/commands/+`, and for
+    /// 3.1.1 devices `devices/{device}/commands/+/+`.
+    public func commandFilter(device: String, legacy: Bool = false) -> String {
+        command.filter([.device: device], suffix: legacy ? 1 : 0)
+    }
+
+    /// Parses a command topic, either shape; levels are not validated.
+    public func parseCommand(_ topic: String) -> ParsedCommandTopic? {
+        if let (values, _) = command.match(topic) {
+            return ParsedCommandTopic(device: values[.device]!, command: values[.command]!)
+        }
+        guard let (values, suffix) = command.match(topic, suffix: 1) else { return nil }
+        return ParsedCommandTopic(device: values[.device]!, command: values[.command]!, commandId: suffix[0])
+    }
+
+    /// The Response Topic of a command: `devices/{device}/command-replies/{command}`.
+    public func commandReplyTopic(device: String, command name: String) -> String {
+        commandReplies.topic([.device: device, .command: name])
+    }
+
+    /// Where a 3.1.1 device answers: `devices/{device}/command-replies/{command}/{commandId}/{status}`.
+    public func legacyCommandReplyTopic(device: String, command name: String, commandId: String, status: Int) -> String {
+        commandReplies.topic([.device: device, .command: name], suffix: [commandId, "\(status)"])
+    }
+
+    /// The bridge's subscriptions for command replies from every device, both shapes.
+    public var commandReplyFilters: [String] { [commandReplies.filter(), commandReplies.filter(suffix: 2)] }
+
+    /// Parses a command reply topic: MQTT 5 (no command id or status: they are in the
+    /// properties), or 3.1.1 with a command id and a status from 100 to 599. Levels other than
+    /// the status are not validated.
+    public func parseCommandReply(_ topic: String) -> ParsedCommandReplyTopic? {
+        if let (values, _) = commandReplies.match(topic) {
+            return ParsedCommandReplyTopic(device: values[.device]!, command: values[.command]!)
+        }
+        guard let (values, suffix) = commandReplies.match(topic, suffix: 2),
+            suffix[1].utf8.count == 3, let status = Int(suffix[1]), (100...599).contains(status)
+        else { return nil }
+        return ParsedCommandReplyTopic(device: values[.device]!, command: values[.command]!, commandId: suffix[0], status: status)
+    }
+
+    /// A backend's command submission: `courier/commands/{device}/{command}`.
+    public func commandSubmission(device: String, command name: String) -> String {
+        "\(commandSubmissionPrefix)/\(device)/\(name)"
+    }
+
+    public var commandSubmissionFilter: String { "\(commandSubmissionPrefix)/+/+" }
+
+    // MARK: Workers and Courier's own topics
+
+    /// `courier/work/{operation}`.
+    public func workTopic(_ operation: String) -> String { work.topic([.operation: operation]) }
+
+    /// `$share/courier-workers/courier/work/{operation}`.
+    public func workSubscription(_ operation: String) -> String { "$share/\(workerGroup)/\(workTopic(operation))" }
+
+    public func bridgeReplies(_ bridgeID: String) -> String { "\(bridgePrefix)/\(bridgeID)/replies" }
+
+    public func presence(_ workerID: String) -> String { "\(presencePrefix)/\(workerID)" }
+
+    public var presenceFilter: String { "\(presencePrefix)/+" }
+
+    public func deadLetters(_ operation: String) -> String { "\(deadLetterPrefix)/\(operation)" }
+
+    /// Whether an id (device, operation, command or request id) matches `[A-Za-z0-9_.-]{1,64}`.
     public static func isValidID(_ id: String) -> Bool {
         let bytes = id.utf8
         guard (1...64).contains(bytes.count) else { return false }
@@ -85,11 +250,4 @@ public struct Topics: Sendable, Equatable {
             }
         }
     }
-}
-
-/// The parts of `devices/{device}/requests/{operation}[/{requestId}]`, not yet validated.
-public struct ParsedRequestTopic: Sendable, Equatable {
-    public var device: String
-    public var operation: String
-    public var requestId: String?
 }

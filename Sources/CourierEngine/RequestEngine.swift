@@ -17,12 +17,11 @@ public struct RequestEngine: Sendable {
 
     public init(
         configuration: CourierConfiguration,
-        topics: Topics = Topics(),
         jitter: @escaping @Sendable (Int64) -> Int64 = { Int64.random(in: 0...$0) }
     ) {
         self.configuration = configuration
-        self.topics = topics
-        intake = RequestIntake(configuration: configuration, topics: topics)
+        topics = configuration.topics
+        intake = RequestIntake(configuration: configuration)
         self.jitter = jitter
     }
 

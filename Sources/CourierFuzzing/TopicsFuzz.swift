@@ -10,6 +10,8 @@ import Foundation
 /// `devices/{device}/replies/#` sees it.
 enum TopicsFuzz {
     static let topics = Topics()
+    /// The first level of the default layout, which this reference reading assumes.
+    static let devicePrefix = "devices"
 
     static func run(_ input: Data) throws(FuzzFailure) {
         let (topicBytes, responseBytes) = splitOnce(input, at: [0x0A])
@@ -18,7 +20,7 @@ enum TopicsFuzz {
 
         let parsed = topics.parseRequest(topic)
         if let parsed {
-            let rebuilt = "\(topics.devicePrefix)/\(parsed.device)/requests/\(parsed.operation)"
+            let rebuilt = "\(devicePrefix)/\(parsed.device)/requests/\(parsed.operation)"
                 + (parsed.requestId.map { "/\($0)" } ?? "")
             try require(rebuilt.utf8.elementsEqual(topic.utf8), .topics, "parseRequest(\(debug(topic))) gave \(parsed), which is not that topic")
         }
@@ -57,7 +59,7 @@ enum TopicsFuzz {
     /// `parseRequest` done on bytes.
     static func parseBytes(_ levels: [String]) -> (device: String, operation: String, requestId: String?)? {
         guard levels.count == 4 || levels.count == 5,
-            levels[0].utf8.elementsEqual(topics.devicePrefix.utf8), levels[2].utf8.elementsEqual("requests".utf8)
+            levels[0].utf8.elementsEqual(devicePrefix.utf8), levels[2].utf8.elementsEqual("requests".utf8)
         else { return nil }
         return (levels[1], levels[3], levels.count == 5 ? levels[4] : nil)
     }
@@ -79,7 +81,7 @@ enum TopicsFuzz {
     /// topic has no wildcard, empty level or NUL and at most 1024 bytes.
     static func inNamespace(_ topic: String, device: String) -> Bool {
         let levels = byteLevels(topic)
-        let namespace = [topics.devicePrefix, device, "replies"]
+        let namespace = [devicePrefix, device, "replies"]
         guard topic.utf8.count <= 1024, levels.count >= 3,
             zip(levels, namespace).allSatisfy({ $0.utf8.elementsEqual($1.utf8) })
         else { return false }

@@ -34,6 +34,7 @@ struct WorkerCommand: AsyncParsableCommand {
             pool: WorkerPool.builtin(configuration, logger: logger),
             mqtt: try configuration.mqtt(clientID: "courier-worker"),
             workerID: configuration.workers.id,
+            topics: configuration.topics,
             logger: logger
         )
         var group = ServiceGroupConfiguration(services: [.init(service: service)], gracefulShutdownSignals: [.sigterm, .sigint], logger: logger)
