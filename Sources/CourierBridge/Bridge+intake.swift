@@ -13,9 +13,36 @@ extension Bridge {
             workerReply(message)
         } else if message.topic.hasPrefix(topics.presencePrefix + "/") {
             directory.update(workerID: String(message.topic.dropFirst(topics.presencePrefix.count + 1)), payload: message.payload)
+        } else if let cancel = topics.parseCancel(message.topic) {
+            // After the batch's commit: a request read in the same batch is stored by then.
+            deviceCancels.withLock { $0.append((cancel, message.properties.correlationData)) }
         } else {
             _ = inbound.append(.init(arrival: .device(IncomingRequest(message))))
         }
+    }
+
+    /// Devices cancel their requests, on the network thread.
+    private func cancelForDevices() {
+        let cancels = deviceCancels.withLock { cancels in
+            defer { cancels.removeAll() }
+            return cancels
+        }
+        for (cancel, correlationData) in cancels {
+            cancelForDevice(cancel, correlationData: correlationData)
+        }
+    }
+
+    private func cancelForDevice(_ cancel: ParsedCancelTopic, correlationData: Data?) {
+        var record: RequestRecord?
+        if let identity = engine.cancelIdentity(cancel, correlationData: correlationData) {
+            do {
+                record = try store.record(identity: identity)
+            } catch {
+                logger.error("store read failed", metadata: ["error": "\(error)"])
+                return
+            }
+        }
+        perform(engine.deviceCancelled(record, device: cancel.device))
     }
 
     /// A worker's reply to one of this bridge's attempts (or, adopting a lapsed bridge's
@@ -62,6 +89,7 @@ extension Bridge {
             commit(items, work)
             items = []
         }
+        cancelForDevices()
     }
 
     /// Queues a submission for the next group commit and waits for the engine's answer.

@@ -43,6 +43,8 @@ public final class Bridge: Service, Sendable {
     let outgoing = Atomic<Int>(0)
     /// Requests received (from devices, HTTP, replays) and not yet recorded.
     let inbound = InboundQueue()
+    /// Devices' cancels read in the current batch, handled after its commit.
+    let deviceCancels = Mutex<[(ParsedCancelTopic, Data?)]>([])
     /// Callers watching requests (`Prefer: wait`, event streams).
     let watchers = RequestWatchers()
     /// Workers' latest progress on requests in flight, and its throttle towards devices.
@@ -132,9 +134,9 @@ public final class Bridge: Service, Sendable {
         return nil
     }
 
-    /// The MQTT filters the bridge takes device requests from; shared, so several bridges can
-    /// split the load.
-    var intakeFilters: [String] { topics.requestFilters.map { "$share/courier-bridges/\($0)" } }
+    /// The MQTT filters the bridge takes device requests and cancels from; shared, so several
+    /// bridges can split the load.
+    var intakeFilters: [String] { (topics.requestFilters + topics.cancelFilters).map { "$share/courier-bridges/\($0)" } }
 
     public func run() async throws {
         do {

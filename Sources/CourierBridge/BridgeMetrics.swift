@@ -10,6 +10,8 @@ struct BridgeMetrics: Sendable {
     let retries = Counter(label: "courier_retries_total")
     let deadLetters = Counter(label: "courier_deadletters_total")
     let ignoredWorkerReplies = Counter(label: "courier_worker_replies_ignored_total")
+    /// Devices' cancels that named no pending request of theirs.
+    let ignoredCancels = Counter(label: "courier_cancels_ignored_total")
     /// Publishes not made because too many were in flight (left to the sweep or timers).
     let deferred = Counter(label: "courier_publishes_deferred_total")
     /// Final replies given up because no broker could ever take them (too large, malformed).
@@ -37,6 +39,7 @@ struct BridgeMetrics: Sendable {
         case .retry: retries.increment()
         case .deadLetter: deadLetters.increment()
         case .ignoredWorkerReply: ignoredWorkerReplies.increment()
+        case .ignoredCancel: ignoredCancels.increment()
         case .undeliverable: undeliverable.increment()
         }
     }

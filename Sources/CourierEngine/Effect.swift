@@ -50,6 +50,8 @@ public enum Count: Sendable, Equatable {
     case deadLetter
     /// A worker reply for no pending request (late, unknown, repeated) or unreadable.
     case ignoredWorkerReply
+    /// A device's cancel that names no pending request of its own.
+    case ignoredCancel
     /// A final reply no broker can take, answered 500 in its place.
     case undeliverable
 }

@@ -140,3 +140,51 @@ struct LongWorkTests {
         }
     }
 }
+
+/// Devices cancelling their own requests over MQTT, through a real `courier bridge`.
+@Suite(.timeLimit(.minutes(2)))
+struct DeviceCancelTests {
+    @Test func anMQTT5DeviceCancelsByCorrelationDataAndTheWorkerIsTold() async throws {
+        try await BridgeFixture.with(policy: FakeWorker.silent) { fixture in
+            let cancellations = try await fixture.broker.connectedClient("cancel-watch")
+            let told = MessageInbox.draining(cancellations)
+            try await cancellations.subscribe("courier/cancellations")
+            let device = try await Device.connect("cancel-5", to: fixture.broker)
+            let other = try await Device.connect("cancel-other", to: fixture.broker)
+            try await device.ask("echo", Data("job".utf8), correlation: "mine")
+            try await other.ask("echo", Data("job".utf8), correlation: "mine")
+            try await fixture.worker.received.wait(for: 2) { $0.topic == "courier/work/echo" }
+
+            // The other device's cancel names only its own request.
+            try await other.client.publish("devices/cancel-other/cancel", payload: Data(), properties: .init(correlationData: Data("mine".utf8)))
+            #expect(try await other.finalReply(to: "mine").status == 410)
+            try await device.client.publish("devices/cancel-5/cancel", payload: Data(), properties: .init(correlationData: Data("mine".utf8)))
+            let reply = try await device.finalReply(to: "mine")
+            #expect(reply.status == 410 && reply.properties.userProperty("error") == "cancelled")
+            let ids = try await told.wait(for: 2) { _ in true }.compactMap {
+                (try? JSONSerialization.jsonObject(with: $0.payload) as? [String: Any])?["id"] as? String
+            }
+            let sent = fixture.worker.received.on("courier/work/echo").compactMap { $0.properties.correlationData.map { String(decoding: $0, as: UTF8.self) } }
+            #expect(Set(ids) == Set(sent))
+            await cancellations.shutdown()
+            await device.shutdown()
+            await other.shutdown()
+        }
+    }
+
+    @Test func anMQTT311DeviceCancelsByTopic() async throws {
+        try await BridgeFixture.with(policy: FakeWorker.silent) { fixture in
+            let port = "\(fixture.broker.port)"
+            let listener = Task {
+                try await Command.run("mosquitto_sub", ["-p", port, "-V", "311", "-t", "devices/c311/replies/echo/r-9/+", "-C", "1", "-v", "-W", "20"])
+            }
+            let sent = try await Command.run("mosquitto_pub", ["-p", port, "-V", "311", "-q", "1", "-t", "devices/c311/requests/echo/r-9", "-m", "job"])
+            #expect(sent.status == 0)
+            try await fixture.worker.received.wait { $0.topic == "courier/work/echo" }
+            let cancel = try await Command.run("mosquitto_pub", ["-p", port, "-V", "311", "-q", "1", "-t", "devices/c311/cancel/echo/r-9", "-n"])
+            #expect(cancel.status == 0)
+            let output = try await listener.value
+            #expect(output.stdout.hasPrefix("devices/c311/replies/echo/r-9/410 "), "\(output.stdout)")
+        }
+    }
+}

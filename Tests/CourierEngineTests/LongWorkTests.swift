@@ -100,3 +100,30 @@ struct LongWorkTests {
         #expect(!fixture.engine.outcomeStored(cancel, record: record, now: fixture.now).contains(.cancelWork(record.id)))
     }
 }
+
+/// A device cancelling its own request over MQTT.
+@Suite
+struct DeviceCancelTests {
+    @Test func aCancelNamesTheRequestByCorrelationDataOrByRequestID() throws {
+        let engine = EngineFixture().engine
+        let mqtt5 = try #require(EngineFixture().admit(EngineFixture.device("d1", correlation: "c1")).toStore).record
+        let legacy = try #require(EngineFixture().admit(EngineFixture.legacy("d3", "echo", id: "r1")).toStore).record
+        #expect(engine.cancelIdentity(ParsedCancelTopic(device: "d1"), correlationData: Data("c1".utf8)) == mqtt5.identity)
+        #expect(engine.cancelIdentity(ParsedCancelTopic(device: "d3", operation: "echo", requestId: "r1"), correlationData: nil) == legacy.identity)
+        #expect(engine.cancelIdentity(ParsedCancelTopic(device: "d1"), correlationData: nil) == nil)
+        #expect(engine.cancelIdentity(ParsedCancelTopic(device: "d2"), correlationData: Data("c1".utf8)) != mqtt5.identity)
+    }
+
+    @Test func aPendingRequestEnds410AndAnythingElseIsIgnored() throws {
+        let fixture = EngineFixture()
+        var record = try #require(fixture.admit(EngineFixture.device("d1")).toStore).record
+        let finished = fixture.engine.deviceCancelled(record, device: "d1").finished
+        #expect(finished.count == 1 && finished[0].state == .cancelled && finished[0].reply.status == 410)
+        #expect(finished[0].onlyFrom == RequestState.pending)
+
+        #expect(fixture.engine.deviceCancelled(nil, device: "d1").counts == [.ignoredCancel])
+        #expect(fixture.engine.deviceCancelled(record, device: "d2").counts == [.ignoredCancel], "not another device's")
+        record.state = .delivered
+        #expect(fixture.engine.deviceCancelled(record, device: "d1").counts == [.ignoredCancel])
+    }
+}
