@@ -1,12 +1,18 @@
 /*
- * A Courier device in C over libmosquitto: one MQTT 5 request, one reply.
+ * A Courier device in C over libmosquitto: one MQTT 5 request and its reply, or (with -c) one
+ * command and its answer.
  *
  *   cc -o device device.c -lmosquitto
  *   ./device [-h host] [-p port] [-d device-id] [-o operation] [-m payload]
+ *   ./device [-h host] [-p port] [-d device-id] -c command
  *
- * It publishes to devices/{id}/requests/{operation} with Response Topic
- * devices/{id}/replies/c and its own Correlation Data, waits for the reply with that
+ * A request goes to devices/{id}/requests/{operation} with Response Topic
+ * devices/{id}/replies/c and its own Correlation Data; the device waits for the reply with that
  * Correlation Data, prints "status payload" and exits 0 on status 200.
+ *
+ * With -c it subscribes to devices/{id}/commands/{command}, waits for one command, answers it
+ * on the command's Response Topic with the command's Correlation Data, user property status=200
+ * and the command's payload, prints "command payload" and exits 0 once the broker has the answer.
  */
 #include <mosquitto.h>
 #include <mqtt_protocol.h>
@@ -17,6 +23,8 @@
 #include <unistd.h>
 
 struct device {
+    const char *command; /* -c: answer this command instead of sending a request */
+    char command_topic[256];
     char request_topic[256];
     char reply_topic[256];
     char correlation[32];
@@ -34,7 +42,7 @@ static void on_connect(struct mosquitto *mosq, void *obj, int rc, int flags, con
         device->done = 1;
         return;
     }
-    mosquitto_subscribe_v5(mosq, NULL, device->reply_topic, 1, 0, NULL);
+    mosquitto_subscribe_v5(mosq, NULL, device->command ? device->command_topic : device->reply_topic, 1, 0, NULL);
 }
 
 static void on_subscribe(struct mosquitto *mosq, void *obj, int mid, int count, const int *granted, const mosquitto_property *props) {
@@ -44,6 +52,7 @@ static void on_subscribe(struct mosquitto *mosq, void *obj, int mid, int count, 
     (void)count;
     (void)granted;
     (void)props;
+    if (device->command) return; /* it waits for its command */
     /* A fresh property list for the request: response topic and correlation data. */
     mosquitto_property_add_string(&request, MQTT_PROP_RESPONSE_TOPIC, device->reply_topic);
     mosquitto_property_add_binary(&request, MQTT_PROP_CORRELATION_DATA, device->correlation, (uint16_t)strlen(device->correlation));
@@ -51,13 +60,52 @@ static void on_subscribe(struct mosquitto *mosq, void *obj, int mid, int count, 
     mosquitto_property_free_all(&request);
 }
 
+/* Answers a command like a worker answers the bridge: the Response Topic, the same Correlation
+ * Data, user property status. */
+static void answer_command(struct mosquitto *mosq, struct device *device, const struct mosquitto_message *message, const mosquitto_property *props) {
+    char *response_topic = NULL;
+    void *correlation = NULL;
+    uint16_t length = 0;
+    mosquitto_property *answer = NULL;
+
+    if (!mosquitto_property_read_string(props, MQTT_PROP_RESPONSE_TOPIC, &response_topic, false)
+        || !mosquitto_property_read_binary(props, MQTT_PROP_CORRELATION_DATA, &correlation, &length, false)) {
+        fprintf(stderr, "a command without Response Topic or Correlation Data on %s\n", message->topic);
+        free(response_topic);
+        return;
+    }
+    mosquitto_property_add_binary(&answer, MQTT_PROP_CORRELATION_DATA, correlation, length);
+    mosquitto_property_add_string_pair(&answer, MQTT_PROP_USER_PROPERTY, "status", "200");
+    mosquitto_publish_v5(mosq, NULL, response_topic, message->payloadlen, message->payload, 1, false, answer);
+    mosquitto_property_free_all(&answer);
+    free(response_topic);
+    free(correlation);
+    printf("%s %.*s\n", device->command, message->payloadlen, (const char *)message->payload);
+    device->status = 200;
+}
+
+/* The broker has the answer: done. */
+static void on_publish(struct mosquitto *mosq, void *obj, int mid, int reason, const mosquitto_property *props) {
+    struct device *device = obj;
+    (void)mosq;
+    (void)mid;
+    (void)props;
+    if (device->command && device->status == 200) {
+        if (reason >= 128) device->status = reason;
+        device->done = 1;
+    }
+}
+
 static void on_message(struct mosquitto *mosq, void *obj, const struct mosquitto_message *message, const mosquitto_property *props) {
     struct device *device = obj;
+    if (device->command) {
+        if (device->status == 0) answer_command(mosq, device, message, props);
+        return;
+    }
     void *correlation = NULL;
     uint16_t length = 0;
     char *name = NULL, *value = NULL;
     const mosquitto_property *p;
-    (void)mosq;
 
     if (!mosquitto_property_read_binary(props, MQTT_PROP_CORRELATION_DATA, &correlation, &length, false)) return;
     int ours = length == strlen(device->correlation) && memcmp(correlation, device->correlation, length) == 0;
@@ -81,19 +129,21 @@ int main(int argc, char **argv) {
     int port = 1883, option;
     struct device device = {.payload = "hello from C", .status = 0};
 
-    while ((option = getopt(argc, argv, "h:p:d:o:m:")) != -1) {
+    while ((option = getopt(argc, argv, "h:p:d:o:m:c:")) != -1) {
         switch (option) {
         case 'h': host = optarg; break;
         case 'p': port = atoi(optarg); break;
         case 'd': id = optarg; break;
         case 'o': operation = optarg; break;
         case 'm': device.payload = optarg; break;
+        case 'c': device.command = optarg; break;
         default: return 2;
         }
     }
     snprintf(device.request_topic, sizeof device.request_topic, "devices/%s/requests/%s", id, operation);
     snprintf(device.reply_topic, sizeof device.reply_topic, "devices/%s/replies/c", id);
     snprintf(device.correlation, sizeof device.correlation, "c-%ld", (long)getpid());
+    if (device.command) snprintf(device.command_topic, sizeof device.command_topic, "devices/%s/commands/%s", id, device.command);
 
     mosquitto_lib_init();
     struct mosquitto *mosq = mosquitto_new(NULL, true, &device);
@@ -102,6 +152,7 @@ int main(int argc, char **argv) {
     mosquitto_connect_v5_callback_set(mosq, on_connect);
     mosquitto_subscribe_v5_callback_set(mosq, on_subscribe);
     mosquitto_message_v5_callback_set(mosq, on_message);
+    mosquitto_publish_v5_callback_set(mosq, on_publish);
     if (mosquitto_connect_bind_v5(mosq, host, port, 30, NULL, NULL) != MOSQ_ERR_SUCCESS) {
         fprintf(stderr, "cannot connect to %s:%d\n", host, port);
         return 1;
@@ -113,6 +164,6 @@ int main(int argc, char **argv) {
     mosquitto_disconnect_v5(mosq, 0, NULL);
     mosquitto_destroy(mosq);
     mosquitto_lib_cleanup();
-    if (!device.done) fprintf(stderr, "no reply within 10 s\n");
+    if (!device.done) fprintf(stderr, device.command ? "no command within 10 s\n" : "no reply within 10 s\n");
     return device.status == 200 ? 0 : 1;
 }

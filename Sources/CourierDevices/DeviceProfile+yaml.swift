@@ -3,7 +3,7 @@ import CourierCore
 import Foundation
 
 extension DeviceProfile {
-    static let topKeys = ["name", "description", "protocol", "devices", "operations", "mode", "duration", "requestsPerDevice", "timeout", "qos", "seed"]
+    static let topKeys = ["name", "description", "protocol", "devices", "operations", "mode", "duration", "requestsPerDevice", "timeout", "qos", "seed", "commands"]
 
     /// Parses a profile from YAML text; `file` names it in errors.
     ///
@@ -21,7 +21,13 @@ extension DeviceProfile {
     /// mode: { closed: { outstanding: 1 } }   # or { rate: { requestsPerSecond: 200 } }
     /// duration: 30s                          # or requestsPerDevice: 20
     /// timeout: 10s
+    /// commands:                              # optional: see CommandHandler.parse
+    ///   - command: reboot
+    ///     delay: 200ms
     /// ```
+    ///
+    /// A profile with commands may leave out `operations`: its devices only answer commands,
+    /// for the run's `duration`.
     public static func parse(yaml: String, file: String? = nil) throws(ConfigError) -> DeviceProfile {
         guard let root = try ConfigNode.document(yaml: yaml, file: file) else {
             throw ConfigError(file: file, key: "", message: "the profile is empty")
@@ -52,11 +58,24 @@ extension DeviceProfile {
             throw prefixNode.error("\"\(idPrefix)\" must be 1 to 56 characters from A-Z a-z 0-9 _ . -")
         }
 
-        let operationNodes = try required("operations").sequence()
-        guard !operationNodes.isEmpty else { throw try required("operations").error("needs at least one operation") }
+        var commands: [CommandHandler] = []
+        if let node = top["commands"], !node.isNull {
+            for item in try node.sequence() {
+                let handler = try CommandHandler.parse(item)
+                if commands.contains(where: { $0.command == handler.command }) {
+                    throw item.error("command \"\(handler.command)\" is listed twice")
+                }
+                commands.append(handler)
+            }
+        }
+
         var operations: [Operation] = []
-        for node in operationNodes {
-            operations.append(try operation(node))
+        if commands.isEmpty || top["operations"] != nil {
+            let operationNodes = try required("operations").sequence()
+            guard !operationNodes.isEmpty else { throw try required("operations").error("needs at least one operation") }
+            for node in operationNodes {
+                operations.append(try operation(node))
+            }
         }
 
         var mode = Mode.closed(outstanding: 1)
@@ -76,7 +95,9 @@ extension DeviceProfile {
         let length: Length
         switch (top["duration"], top["requestsPerDevice"]) {
         case (let duration?, nil): length = .duration(try duration.duration(atLeast: .milliseconds(1)))
-        case (nil, let requests?): length = .requestsPerDevice(try requests.int(in: 1...100_000_000))
+        case (nil, let requests?):
+            if operations.isEmpty { throw requests.error("devices that only answer commands run for a duration") }
+            length = .requestsPerDevice(try requests.int(in: 1...100_000_000))
         case (nil, nil): throw root.error("missing key duration or requestsPerDevice (how long the run sends)")
         case (_, let requests?): throw requests.error("give duration or requestsPerDevice, not both")
         }
@@ -96,7 +117,8 @@ extension DeviceProfile {
             length: length,
             timeout: timeout,
             qos: qos,
-            seed: seed
+            seed: seed,
+            commands: commands
         )
     }
 
@@ -135,13 +157,18 @@ extension DeviceProfile {
                 )
             )
         case "json":
-            let value = try settings.jsonValue()
-            guard JSONSerialization.isValidJSONObject([value]),
-                let data = try? JSONSerialization.data(withJSONObject: value, options: [.sortedKeys, .fragmentsAllowed])
-            else { throw settings.error("cannot be written as JSON") }
-            return .json(String(decoding: data, as: UTF8.self))
+            return .json(try jsonText(settings))
         default:
             return .text(try settings.string())
         }
+    }
+
+    /// A YAML value written as compact, key-sorted JSON.
+    static func jsonText(_ node: ConfigNode) throws(ConfigError) -> String {
+        let value = try node.jsonValue()
+        guard JSONSerialization.isValidJSONObject([value]),
+            let data = try? JSONSerialization.data(withJSONObject: value, options: [.sortedKeys, .fragmentsAllowed])
+        else { throw node.error("cannot be written as JSON") }
+        return String(decoding: data, as: UTF8.self)
     }
 }

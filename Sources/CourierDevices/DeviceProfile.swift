@@ -111,6 +111,9 @@ public struct DeviceProfile: Sendable, Equatable {
     public var qos: Int
     /// Seeds the devices' random choices (operations, payloads), for repeatable runs.
     public var seed: UInt64?
+    /// How the devices answer commands; empty for devices that take none. Devices with
+    /// commands keep a persistent session under their own id as client id.
+    public var commands: [CommandHandler]
 
     public init(
         name: String,
@@ -123,7 +126,8 @@ public struct DeviceProfile: Sendable, Equatable {
         length: Length,
         timeout: Duration = .seconds(10),
         qos: Int = 1,
-        seed: UInt64? = nil
+        seed: UInt64? = nil,
+        commands: [CommandHandler] = []
     ) {
         self.name = name
         self.description = description
@@ -136,6 +140,7 @@ public struct DeviceProfile: Sendable, Equatable {
         self.timeout = timeout
         self.qos = qos
         self.seed = seed
+        self.commands = commands
     }
 
     /// The id of device `index` (from 0): `{idPrefix}-{index + 1}`.

@@ -26,6 +26,7 @@ final class RunStats: Sendable {
         /// arrival order.
         var latencies: [UInt32] = []
         var samples: [String] = []
+        var commands = SimulatorReport.CommandCounts()
     }
 
     static let maxSamples = 10
@@ -107,4 +108,31 @@ final class RunStats: Sendable {
     func noSubscriber() { state.withLock { $0.noSubscribers += 1 } }
 
     func abandoned(_ count: Int) { state.withLock { $0.abandoned += count } }
+
+    // MARK: Commands
+
+    func commandReceived() { state.withLock { $0.commands.received += 1 } }
+
+    func commandExecuted() { state.withLock { $0.commands.executed += 1 } }
+
+    func commandRepeat() { state.withLock { $0.commands.repeats += 1 } }
+
+    func commandWentOffline() { state.withLock { $0.commands.offline += 1 } }
+
+    /// An answer about to be sent: a final status, or a 102 or 202 on the way.
+    func commandAnswered(status: Int) { state.withLock { $0.commands.answers["\(status)", default: 0] += 1 } }
+
+    func commandMalformed(_ description: String) {
+        state.withLock { state in
+            state.commands.malformed += 1
+            if state.samples.count < Self.maxSamples { state.samples.append("malformed command: \(description)") }
+        }
+    }
+
+    func commandPublishFailed(_ description: String) {
+        state.withLock { state in
+            state.commands.publishFailures += 1
+            if state.samples.count < Self.maxSamples { state.samples.append("command answer failed: \(description)") }
+        }
+    }
 }

@@ -1,3 +1,4 @@
+import CourierCore
 import Foundation
 import MQTT
 import Synchronization
@@ -5,6 +6,7 @@ import Synchronization
 /// What every device of a run shares: the profile, the run's token, and the counters.
 struct RunContext: Sendable {
     let profile: DeviceProfile
+    var topics = Topics()
     /// Distinguishes this run's correlation data and request ids from any other run's.
     let token: String
     let maker: RequestMaker
@@ -74,12 +76,15 @@ final class SimulatedDevice: Sendable {
         state = Mutex(State(random: SeededGenerator(seed: seed)))
     }
 
-    /// The filters to subscribe before sending.
-    var replyFilters: [String] {
-        switch context.profile.convention {
-        case .mqtt5: ["devices/\(id)/replies/+"]
-        case .mqtt311: Array(Set(context.maker.operations.map(\.name))).sorted().map { "devices/\(id)/replies/\($0)/+/+" }
-        }
+    /// The filters to subscribe before sending: its replies, and its commands when it takes any.
+    var filters: [String] {
+        let topics = context.topics
+        let legacy = context.profile.convention == .mqtt311
+        let commands = context.profile.commands.isEmpty ? [] : [topics.commandFilter(device: id, legacy: legacy)]
+        if context.maker.operations.isEmpty { return commands }
+        if !legacy { return [topics.replyFilter(id)] + commands }
+        let operations = Array(Set(context.maker.operations.map(\.name))).sorted()
+        return operations.map { topics.replyNamespace(id) + "/\($0)/+/+" } + commands
     }
 
     // MARK: Sending
@@ -109,12 +114,12 @@ final class SimulatedDevice: Sendable {
         var properties = MQTTProperties()
         switch profile.convention {
         case .mqtt5:
-            topic = "devices/\(id)/requests/\(name)"
-            properties.responseTopic = "devices/\(id)/replies/\(name)"
+            topic = context.topics.requestTopic(device: id, operation: name)
+            properties.responseTopic = context.topics.replyNamespace(id) + "/\(name)"
             properties.correlationData = Data(correlation.utf8)
             properties.contentType = context.maker.operations[operation].payload.contentType
         case .mqtt311:
-            topic = "devices/\(id)/requests/\(name)/\(correlation)"
+            topic = context.topics.requestTopic(device: id, operation: name, requestId: correlation)
         }
         context.stats.sent(operation: operation, at: now)
         do {
@@ -158,11 +163,14 @@ final class SimulatedDevice: Sendable {
     /// Matches one received message to the request it answers.
     func receive(_ message: MQTTMessage) {
         // devices/{id}/replies/{operation}[/{requestId}/{status}]
-        let levels = message.topic.split(separator: "/", omittingEmptySubsequences: false)
-        guard levels.count >= 4, levels[0] == "devices", levels[2] == "replies" else {
+        let namespace = context.topics.replyNamespace(id) + "/"
+        guard message.topic.utf8.starts(with: namespace.utf8) else {
             context.stats.unmatched("\(id) got a message on \(message.topic)")
             return
         }
+        // What follows the namespace: {operation}, and for 3.1.1 /{requestId}/{status}.
+        let rest = String(decoding: message.topic.utf8.dropFirst(namespace.utf8.count), as: UTF8.self)
+        let levels = rest.split(separator: "/", omittingEmptySubsequences: false)
         let correlationText: Substring
         let status: Int
         switch context.profile.convention {
@@ -174,22 +182,22 @@ final class SimulatedDevice: Sendable {
             correlationText = Substring(String(decoding: data, as: UTF8.self))
             status = message.properties.userProperty("status").flatMap { Int($0) } ?? 0
         case .mqtt311:
-            guard levels.count == 6 else {
+            guard levels.count == 3 else {
                 context.stats.unmatched("\(id) got a message on \(message.topic)")
                 return
             }
-            correlationText = levels[4]
-            status = Int(levels[5]) ?? 0
+            correlationText = levels[1]
+            status = Int(levels[2]) ?? 0
         }
         guard let (device, seq) = context.parseCorrelation(correlationText) else {
             context.stats.unmatched("\(id) got a reply with unknown correlation \"\(correlationText)\"")
             return
         }
-        guard device == index, levels[1] == id else {
+        guard device == index else {
             context.stats.mismatch("\(id) got the reply to \(context.profile.deviceID(device))'s request \(correlationText) on \(message.topic)")
             return
         }
-        resolve(seq, operationName: levels[3], status: status, payload: message.payload, topic: message.topic)
+        resolve(seq, operationName: levels[0], status: status, payload: message.payload, topic: message.topic)
     }
 
     private func resolve(_ seq: UInt64, operationName: Substring, status: Int, payload: Data, topic: String) {

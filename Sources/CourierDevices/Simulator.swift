@@ -58,6 +58,8 @@ public struct Simulator: Sendable {
     public var passwordDirectory: String?
     /// CA file for `mqtts://` brokers.
     public var caFile: String?
+    /// The topic layout the devices use (a configuration's `topics:`).
+    public var topics = Topics()
 
     /// - Parameters:
     ///   - profile: what the devices do.
@@ -95,6 +97,7 @@ public struct Simulator: Sendable {
 
         let context = RunContext(
             profile: profile,
+            topics: topics,
             token: Self.makeToken(),
             maker: RequestMaker(operations: profile.operations),
             stats: RunStats(operations: profile.operations)
@@ -105,8 +108,8 @@ public struct Simulator: Sendable {
         let loopCount = max(1, min(ProcessInfo.processInfo.activeProcessorCount, (count + devicesPerLoop - 1) / devicesPerLoop))
         let loops = try (0..<loopCount).map { index in try MQTTEventLoop(label: "devices-\(index)", logger: logger) }
         let devices = (0..<count).map { SimulatedDevice(index: $0, context: context) }
-        let clients = try devices.map { device in
-            try makeClient(for: device, on: loops[device.index % loopCount], stats: context.stats)
+        let links = try devices.map { device in
+            try makeLink(for: device, on: loops[device.index % loopCount], stats: context.stats)
         }
         logger.info(
             "connecting devices",
@@ -116,7 +119,7 @@ public struct Simulator: Sendable {
         do {
             // Connects are not cancellable by themselves: shutting the loops down ends them.
             try await withTaskCancellationHandler {
-                try await connect(devices, clients, loops: loops, reporter: reporter, progress: progress)
+                try await connect(devices, links, loops: loops, reporter: reporter, progress: progress)
             } onCancel: {
                 Task { for loop in loops { await loop.shutdown() } }
             }
@@ -126,7 +129,7 @@ public struct Simulator: Sendable {
             throw error
         }
         let connected = clock.now
-        let ended = await send(devices, clients, context: context, reporter: reporter, progress: progress)
+        let ended = await send(devices, links, context: context, reporter: reporter, progress: progress)
         for loop in loops { await loop.shutdown() }
         return report(
             context: context,
@@ -140,8 +143,17 @@ public struct Simulator: Sendable {
 
     // MARK: Connecting
 
-    private func makeClient(for device: SimulatedDevice, on loop: MQTTEventLoop, stats: RunStats) throws -> MQTTClient {
-        var configuration = try MQTTConfiguration(url: brokerURL, clientID: "\(device.id)-\(device.context.token)")
+    /// The device's connection; its messages go to the device, its commands to a
+    /// ``CommandResponder`` when the profile has command handlers.
+    private func makeLink(for device: SimulatedDevice, on loop: MQTTEventLoop, stats: RunStats) throws -> DeviceLink {
+        let takesCommands = !profile.commands.isEmpty
+        // A device that takes commands keeps one client id and a persistent session, as a real
+        // one does: commands sent while it is offline wait for it at the broker.
+        var configuration = try MQTTConfiguration(url: brokerURL, clientID: takesCommands ? device.id : "\(device.id)-\(device.context.token)")
+        if takesCommands {
+            configuration.cleanStart = false
+            configuration.sessionExpiry = 3600
+        }
         configuration.protocolVersion = profile.convention == .mqtt5 ? .v5 : .v311
         configuration.eventLoop = loop
         configuration.keepAlive = 60
@@ -160,12 +172,17 @@ public struct Simulator: Sendable {
         if let caFile { configuration.tls = .init(caFile: caFile) }
         var clientLogger = logger
         clientLogger.logLevel = max(logger.logLevel, .error)
-        return MQTTClient(
-            configuration: configuration,
-            logger: clientLogger,
-            onMessage: { device.receive($0) },
-            onConnect: { stats.connectedOnce() }
-        )
+        let link = DeviceLink(configuration: configuration, filters: device.filters, logger: clientLogger, onConnect: { stats.connectedOnce() })
+        let topics = self.topics
+        let responder = takesCommands ? CommandResponder(device: device.id, profile: profile, topics: topics, stats: stats, link: link) : nil
+        link.start { message in
+            if let responder, let command = topics.parseCommand(message.topic) {
+                responder.receive(message, command)
+            } else {
+                device.receive(message)
+            }
+        }
+        return link
     }
 
     /// How many devices connect (and subscribe) at once. A TCP handshake completes before the
@@ -179,7 +196,7 @@ public struct Simulator: Sendable {
     /// not all connected in time.
     private func connect(
         _ devices: [SimulatedDevice],
-        _ clients: [MQTTClient],
+        _ links: [DeviceLink],
         loops: [MQTTEventLoop],
         reporter: ProgressReporter,
         progress: (SimulatorProgress) -> Void
@@ -202,12 +219,11 @@ public struct Simulator: Sendable {
                 inFlight -= 1
                 if let line = reporter.due(phase: .connecting) { progress(line) }
             }
-            for (device, client) in zip(devices, clients) {
+            for link in links {
                 while inFlight >= Self.connectsInFlight { try await collect() }
                 inFlight += 1
                 group.addTask {
-                    try await client.connect()
-                    for filter in device.replyFilters { try await client.subscribe(filter, qos: .atLeastOnce) }
+                    try await link.connect()
                     stats?.deviceReady()
                     return true
                 }
@@ -229,7 +245,7 @@ public struct Simulator: Sendable {
     /// requests; returns when the last one ended.
     private func send(
         _ devices: [SimulatedDevice],
-        _ clients: [MQTTClient],
+        _ links: [DeviceLink],
         context: RunContext,
         reporter: ProgressReporter,
         progress: (SimulatorProgress) -> Void
@@ -249,7 +265,7 @@ public struct Simulator: Sendable {
         return await withTaskCancellationHandler {
             await withTaskGroup(of: Event.self) { group in
                 group.addTask {
-                    await Self.load(profile: profile, devices: devices, clients: clients, start: start)
+                    await Self.load(profile: profile, devices: devices, links: links, start: start)
                     return .sendingDone
                 }
                 group.addTask {
@@ -291,7 +307,7 @@ public struct Simulator: Sendable {
 
     /// Sends requests as the profile's mode and length say; returns when every request sent has
     /// ended (reply, timeout, failure).
-    private static func load(profile: DeviceProfile, devices: [SimulatedDevice], clients: [MQTTClient], start: ContinuousClock.Instant) async {
+    private static func load(profile: DeviceProfile, devices: [SimulatedDevice], links: [DeviceLink], start: ContinuousClock.Instant) async {
         let clock = ContinuousClock()
         let end: ContinuousClock.Instant?
         let perDevice: Int?
@@ -300,16 +316,21 @@ public struct Simulator: Sendable {
         case .requestsPerDevice(let count): (end, perDevice) = (nil, count)
         }
         @Sendable func keepGoing() -> Bool { !Task.isCancelled && end.map { clock.now < $0 } ?? true }
+        guard !profile.operations.isEmpty else {
+            // Devices that only answer commands: connected until the run ends.
+            if let end { try? await Task.sleep(until: end, clock: clock) }
+            return
+        }
 
         switch profile.mode {
         case .closed(let outstanding):
             await withDiscardingTaskGroup { group in
-                for (device, client) in zip(devices, clients) {
+                for (device, link) in zip(devices, links) {
                     let budget = Budget(perDevice)
                     for _ in 0..<outstanding {
                         group.addTask {
                             while keepGoing(), budget.take() {
-                                if await device.request(over: client) == .failed {
+                                if await device.request(over: link.client) == .failed {
                                     // No connection: wait for it rather than spin.
                                     try? await Task.sleep(for: .milliseconds(200))
                                 }
@@ -329,9 +350,9 @@ public struct Simulator: Sendable {
                     if clock.now < due { try? await Task.sleep(until: due, tolerance: .microseconds(50), clock: clock) }
                     guard keepGoing() else { break }
                     let device = devices[issued % devices.count]
-                    let client = clients[issued % devices.count]
+                    let link = links[issued % devices.count]
                     issued += 1
-                    group.addTask { _ = await device.request(over: client, due: due) }
+                    group.addTask { _ = await device.request(over: link.client, due: due) }
                 }
             }
         }
@@ -383,7 +404,8 @@ public struct Simulator: Sendable {
             latency: LatencySummary(microseconds: state.latencies),
             requestsPerSecond: seconds > 0 ? Double(state.finals) / seconds : 0,
             operations: operations,
-            samples: state.samples
+            samples: state.samples,
+            commands: state.commands
         )
     }
 

@@ -80,6 +80,33 @@ public struct SimulatorReport: Sendable, Equatable, Codable {
         public init() {}
     }
 
+    /// What the devices did with the commands sent to them.
+    public struct CommandCounts: Sendable, Equatable, Codable {
+        /// Command messages received, repeats included.
+        public var received = 0
+        /// Commands run: each command id once.
+        public var executed = 0
+        /// Attempts of a command id already received, answered from memory (202 while it ran).
+        public var repeats = 0
+        /// Answers sent by status, 102 progress and 202 included.
+        public var answers: [String: Int] = [:]
+        /// Times a device went offline for a command.
+        public var offline = 0
+        /// MQTT 5 commands without Response Topic or Correlation Data: nowhere to answer.
+        public var malformed = 0
+        /// Answers that could not be published.
+        public var publishFailures = 0
+
+        public init() {}
+
+        /// One line: `commands: received 5 (1 repeat), ran 4, answers 102: 3, 200: 4, ...`.
+        var line: String {
+            let byStatus = answers.keys.sorted().map { "\($0): \(answers[$0] ?? 0)" }.joined(separator: ", ")
+            return "commands: received \(received) (\(repeats) repeats), ran \(executed), answers \(byStatus.isEmpty ? "none" : byStatus)"
+                + ", offline \(offline), malformed \(malformed), answer failures \(publishFailures)"
+        }
+    }
+
     public var profile: String
     public var `protocol`: DeviceProfile.Convention
     public var devices: Int
@@ -129,10 +156,12 @@ public struct SimulatorReport: Sendable, Equatable, Codable {
     public var operations: [String: OperationCounts]
     /// A few mismatches and unmatched replies, described.
     public var samples: [String]
+    public var commands: CommandCounts
 
-    /// Every request got its expected final reply, and nothing was mismatched.
+    /// Every request got its expected final reply, nothing was mismatched, and every command
+    /// could be answered. Devices that only answer commands need send nothing.
     public var isClean: Bool {
-        sent > 0 && mismatches == 0 && unmatched == 0 && duplicates == 0 && timeouts == 0 && unexpectedStatus == 0 && publishFailures == 0
+        (sent > 0 || operations.isEmpty) && commands.malformed == 0 && commands.publishFailures == 0 && mismatches == 0 && unmatched == 0 && duplicates == 0 && timeouts == 0 && unexpectedStatus == 0 && publishFailures == 0
     }
 
     /// The final summary, several lines of text.
@@ -155,6 +184,7 @@ public struct SimulatorReport: Sendable, Equatable, Codable {
         if noSubscribers > 0 {
             lines.append("warning: the broker had no subscriber for \(noSubscribers) requests: is courier running against this broker?")
         }
+        if commands.received > 0 { lines.append(commands.line) }
         for sample in samples { lines.append("  \(sample)") }
         lines.append(isClean ? "result: OK" : "result: PROBLEMS (see above)")
         return lines.joined(separator: "\n")

@@ -326,15 +326,16 @@ struct GoodRequests {
         let topic: String
         let replyTopic: String
         var properties = MQTTProperties()
+        let topics = Topics()
         if client.configuration.protocolVersion == .v5 {
-            topic = "devices/\(id)/requests/\(operation)"
-            replyTopic = "devices/\(id)/replies/\(operation)"
+            topic = topics.requestTopic(device: id, operation: operation)
+            replyTopic = topics.replyNamespace(id) + "/\(operation)"
             properties.responseTopic = replyTopic
             properties.correlationData = Data(correlation.utf8)
             properties.contentType = operation == "echo" ? "application/octet-stream" : "application/json"
         } else {
-            topic = "devices/\(id)/requests/\(operation)/\(correlation)"
-            replyTopic = "devices/\(id)/replies/\(operation)/\(correlation)/200"
+            topic = topics.requestTopic(device: id, operation: operation, requestId: correlation)
+            replyTopic = topics.legacyReplyTopic(device: id, operation: operation, requestId: correlation, status: 200)
         }
         let ledger = crew.ledger
         ledger.register(

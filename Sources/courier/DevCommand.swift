@@ -81,6 +81,7 @@ extension DevCommand {
         // In dev the devices keep asking until Ctrl-C.
         profile.length = .duration(.seconds(86_400))
         var simulator = try Simulator(profile: profile, broker: configuration.broker.url, count: devices, logger: Logs.logger)
+        simulator.topics = configuration.topics
         simulator.progressInterval = .seconds(10)
         return [SimulatedDevices(simulator: simulator)]
     }

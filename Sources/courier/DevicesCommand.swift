@@ -1,4 +1,5 @@
 import ArgumentParser
+import CourierConfig
 import CourierCore
 import CourierDevices
 import Dispatch
@@ -23,7 +24,9 @@ struct DevicesSimulateCommand: AsyncParsableCommand {
         discussion: """
             Connects --count devices (one MQTT connection each, all on a few event loops), sends \
             requests in the profile's mix and pace, checks that every reply reaches the device that \
-            asked with its own correlation, and prints progress every few seconds and a summary. \
+            asked with its own correlation, answers the commands sent to the devices as the \
+            profile's commands: list says, and prints progress every few seconds and a summary \
+            (commands received, run, repeated and answered by status among it). \
             Exits with status 1 when anything went wrong (a timeout, a mismatched or unexpected \
             reply, a failed publish). Ctrl-C stops early and still prints the summary.
             """
@@ -37,6 +40,9 @@ struct DevicesSimulateCommand: AsyncParsableCommand {
 
     @Option(name: .long, help: "Broker URL, mqtt://HOST:PORT or mqtts://HOST:PORT.")
     var broker: String = "mqtt://127.0.0.1:1883"
+
+    @Option(name: .long, help: "A Courier configuration file whose topics: layout the devices use (default: the SPEC's devices/... layout).")
+    var config: String?
 
     @Option(name: .long, help: "How long to send, e.g. 30s or 2m (overrides the profile).")
     var duration: String?
@@ -108,6 +114,13 @@ struct DevicesSimulateCommand: AsyncParsableCommand {
         simulator.devicesPerLoop = devicesPerLoop
         simulator.caFile = caFile
         simulator.progressInterval = DurationText.parse(progressEvery) ?? .seconds(5)
+        if let config {
+            do {
+                simulator.topics = try ConfigLoader.load(path: config, environment: [:]).topics
+            } catch let error as ConfigError {
+                throw ValidationError("\(error)")
+            }
+        }
 
         let json = self.json
         let run = Task {

@@ -156,3 +156,47 @@ struct DeviceProfileTests {
         #expect(RequestMaker.payload(.telemetry(telemetry), using: &first) == RequestMaker.payload(.telemetry(telemetry), using: &second))
     }
 }
+
+/// The `commands:` list of a profile.
+@Suite
+struct CommandProfileTests {
+    @Test
+    func theActuatorProfileReadsAsWritten() throws {
+        let profile = try DeviceProfile.load(path: DeviceProfileTests.profiles.appendingPathComponent("actuator.yaml").path)
+        #expect(profile.operations.isEmpty)
+        #expect(profile.length == .duration(.seconds(600)))
+        #expect(profile.commands == [
+            CommandHandler(command: "ping"),
+            CommandHandler(command: "blink", answer: .json(#"{"blinked":true}"#), delay: .milliseconds(200), progressSteps: 3, progressEvery: .milliseconds(200)),
+            CommandHandler(command: "jam", answer: .text("motor jammed"), status: 500),
+            CommandHandler(command: "update", answer: .text("updated"), offline: .seconds(5)),
+        ])
+    }
+
+    @Test
+    func requestsAndCommandsTogether() throws {
+        let profile = try DeviceProfile.parse(yaml: DeviceProfileTests.minimal + "\ncommands:\n  - command: ping\n    answer: echo\n")
+        #expect(profile.operations.map(\.name) == ["echo"])
+        #expect(profile.commands == [CommandHandler(command: "ping")])
+    }
+
+    @Test(arguments: [
+        ("commands:\n  - answer: echo\nduration: 1s", "commands[0]: missing key command"),
+        ("commands:\n  - command: a\n  - command: a\nduration: 1s", "commands[1]: command \"a\" is listed twice"),
+        ("commands:\n  - command: a\n    status: 202\nduration: 1s", "commands[0].status: 202 is not a final status"),
+        ("commands:\n  - command: a\n    status: 99\nduration: 1s", "commands[0].status: must be between 200 and 599"),
+        ("commands:\n  - command: a\n    answer: { bytes: 3 }\nduration: 1s", "commands[0].answer"),
+        ("commands:\n  - command: a\n    progress: { every: 1s }\nduration: 1s", "commands[0].progress: missing key steps"),
+        ("commands:\n  - command: a\n    offline: 0s\nduration: 1s", "commands[0].offline"),
+        ("commands:\n  - command: a\nrequestsPerDevice: 3", "requestsPerDevice: devices that only answer commands run for a duration"),
+        ("duration: 1s", "missing key operations"),
+    ])
+    func badCommandsNameTheirKey(tail: String, problem: String) {
+        let yaml = "name: c\ndevices: { count: 1, idPrefix: c }\n" + tail
+        #expect {
+            _ = try DeviceProfile.parse(yaml: yaml)
+        } throws: { error in
+            "\(error)".contains(problem)
+        }
+    }
+}
