@@ -11,6 +11,16 @@ public enum DeviceProtocol: String, Sendable, Codable {
     case http
 }
 
+/// Which way a record goes: a device's request to a worker, or a backend's command to a
+/// device.
+public enum RequestKind: String, Sendable, Codable {
+    /// A request from a device (or the HTTP API) for a worker.
+    case request
+    /// A command for a device (`deviceProtocol` is how the device talks); the device answers it
+    /// as a worker answers a request.
+    case command
+}
+
 /// One request, as the store keeps it: the pending correlation and, later, its outcome.
 public struct RequestRecord: Sendable, Equatable, Codable {
     /// The bridge's own id (``newID(now:)``): a time prefix and 128 random bits, hex. Workers echo
@@ -50,6 +60,8 @@ public struct RequestRecord: Sendable, Equatable, Codable {
     public var deliveredAt: Int64?
     /// Why a dead letter is one (`forbidden_response_topic`, `worker_error`, ...).
     public var reason: String?
+    /// A device's request, or a command to a device.
+    public var kind: RequestKind = .request
 
     public init(
         id: String,

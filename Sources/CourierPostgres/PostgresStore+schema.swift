@@ -5,7 +5,7 @@ extension PostgresStore {
     /// The schema, one migration per version, with ``SQLiteStore``'s version names and
     /// changes. Migrations are append-only: a released one is never edited.
     static let migrations: [(version: String, statements: [String])] = [
-        ("v1", schemaV1), ("v2", schemaV2), ("v3", schemaV3), ("v4", schemaV4), ("shared-v1", sharedV1),
+        ("v1", schemaV1), ("v2", schemaV2), ("v3", schemaV3), ("v4", schemaV4), ("shared-v1", sharedV1), ("v5", schemaV5),
     ]
 
     /// Applies the versions the database does not have yet, in one transaction. An advisory
@@ -152,6 +152,9 @@ extension PostgresStore {
     private static let schemaV4: [String] = [
         "CREATE INDEX requests_dead_letter_identities ON requests (updated_at) WHERE \(deadLetterIdentityCondition)"
     ]
+
+    /// Version 5, as SQLite's: a record's `kind`.
+    private static let schemaV5: [String] = ["ALTER TABLE requests ADD COLUMN kind TEXT NOT NULL DEFAULT 'request'"]
 
     /// The shared store's own first version (SQLite, with one bridge, has no need of it): each
     /// request's `owner`, the bridge that works it, and `bridge_leases`, one row per live

@@ -15,9 +15,10 @@ enum RequestColumns {
         "reply_code", "reply_payload", "reply_content_type", "reply_user_properties", "delivered_at", "reason",
     ]
 
-    /// Every column of `requests`: the record's, then `owner` (the bridge working the request;
-    /// see ``SharedRequestStore``), which no record field holds.
-    static let all = names + ["owner"]
+    /// Every column of `requests` in table order: the record's first 26, then `owner` (the
+    /// bridge working the request; see ``SharedRequestStore``), which no record field holds,
+    /// then the record's `kind`.
+    static let all = names + ["owner", "kind"]
 
     /// The pending states as an SQL list, for the literal `IN (...)` terms of queries, partial
     /// indexes and the counting trigger.
@@ -79,6 +80,7 @@ extension RequestRecord {
         replyUserProperties = try properties(23)
         deliveredAt = try value(24)
         reason = try value(25)
+        kind = try enumValue(27)
     }
 
     /// `INSERT` of the whole row, owned by `owner`, unless a record with the same identity is
@@ -92,7 +94,7 @@ extension RequestRecord {
                 \(identity), \(responseTopic), \(qos), \(payload), \(contentType), \(payloadFormatIndicator),
                 \(userProperties), \(state.rawValue), \(attempts), \(receivedAt), \(updatedAt), \(deadline),
                 \(wakeAt), \(replyStatus), \(replyCode), \(replyPayload), \(replyContentType),
-                \(replyUserProperties), \(deliveredAt), \(reason), \(owner))
+                \(replyUserProperties), \(deliveredAt), \(reason), \(owner), \(kind.rawValue))
             ON CONFLICT (identity) WHERE identity IS NOT NULL DO NOTHING
             """
     }

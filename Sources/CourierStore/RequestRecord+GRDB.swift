@@ -44,6 +44,7 @@ struct RequestRow: FetchableRecord, TableRecord {
         static let replyUserProperties = Column("replyUserProperties")
         static let deliveredAt = Column("deliveredAt")
         static let reason = Column("reason")
+        static let kind = Column("kind")
     }
 
     /// The `requests` columns in table order, which is also the order of `SELECT *`: rows are
@@ -53,6 +54,7 @@ struct RequestRow: FetchableRecord, TableRecord {
         "responseTopic", "qos", "payload", "contentType", "payloadFormatIndicator", "userProperties",
         "state", "attempts", "receivedAt", "updatedAt", "deadline", "wakeAt", "replyStatus",
         "replyCode", "replyPayload", "replyContentType", "replyUserProperties", "deliveredAt", "reason",
+        "kind",
     ]
 
     /// Decodes a `SELECT *` (or `RETURNING *`) row of `requests`.
@@ -101,6 +103,7 @@ struct RequestRow: FetchableRecord, TableRecord {
         record.replyUserProperties = try properties(23)
         record.deliveredAt = try row.decode(atIndex: 24)
         record.reason = try row.decode(atIndex: 25)
+        record.kind = try enumValue(26)
         self.record = record
     }
 
@@ -114,6 +117,7 @@ struct RequestRow: FetchableRecord, TableRecord {
             record.receivedAt, record.updatedAt, record.deadline, record.wakeAt, record.replyStatus,
             record.replyCode, record.replyPayload, record.replyContentType,
             try StoredProperties.json(record.replyUserProperties), record.deliveredAt, record.reason,
+            record.kind.rawValue,
         ]
     }
 

@@ -24,6 +24,9 @@ extension SQLiteStore {
         migrator.registerMigration("v4") { db in
             try db.execute(sql: schemaV4)
         }
+        migrator.registerMigration("v5") { db in
+            try db.execute(sql: schemaV5)
+        }
         return migrator
     }
 
@@ -172,6 +175,9 @@ extension SQLiteStore {
     /// stop answering duplicates at it, when the purge clears their identity. This partial
     /// index holds just those still to be cleared, so the purge finds them without reading
     /// every dead letter kept.
+    /// Version 5: a record's `kind`, a device's request or a command to a device.
+    private static let schemaV5 = "ALTER TABLE requests ADD COLUMN kind TEXT NOT NULL DEFAULT 'request'"
+
     private static let schemaV4 = """
         CREATE INDEX requests_dead_letter_identities ON requests (updatedAt)
         WHERE \(deadLetterIdentityCondition)

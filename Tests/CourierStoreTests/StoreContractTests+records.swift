@@ -43,6 +43,7 @@ extension StoreContractTests {
             record.replyUserProperties = [UserProperty("status", "504"), UserProperty("error", "timeout")]
             record.deliveredAt = 1_700_000_002_000
             record.reason = "worker_error"
+            record.kind = .command
 
             #expect(try fixture.store.insert(record) == .accepted)
             #expect(try fixture.store.record(id: "r1") == record)
