@@ -13,12 +13,25 @@ extension Bridge {
             workerReply(message)
         } else if message.topic.hasPrefix(topics.presencePrefix + "/") {
             directory.update(workerID: String(message.topic.dropFirst(topics.presencePrefix.count + 1)), payload: message.payload)
+        } else if !configuration.commands.isEmpty, let reply = topics.parseCommandReply(message.topic) {
+            commandReply(reply, message)
+        } else if !configuration.commands.isEmpty, let submission = Self.commandSubmission(message, topics: topics) {
+            _ = inbound.append(.init(arrival: .command(submission)))
         } else if let cancel = topics.parseCancel(message.topic) {
             // After the batch's commit: a request read in the same batch is stored by then.
             deviceCancels.withLock { $0.append((cancel, message.properties.correlationData)) }
         } else {
             _ = inbound.append(.init(arrival: .device(IncomingRequest(message))))
         }
+    }
+
+    /// A backend's command from `courier/commands/{device}/{command}`, if the topic is one.
+    private static func commandSubmission(_ message: MQTTMessage, topics: Topics) -> CommandSubmission? {
+        let prefix = topics.commandSubmissionPrefix + "/"
+        guard message.topic.hasPrefix(prefix) else { return nil }
+        let levels = message.topic.dropFirst(prefix.count).split(separator: "/", omittingEmptySubsequences: false)
+        guard levels.count == 2 else { return nil }
+        return CommandSubmission(message, device: String(levels[0]), command: String(levels[1]))
     }
 
     /// Devices cancel their requests, on the network thread.

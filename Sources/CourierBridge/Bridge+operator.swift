@@ -11,6 +11,11 @@ extension Bridge {
         await submit(.http(device: device, operation: operation, payload: payload, contentType: contentType, requestId: idempotencyKey))
     }
 
+    /// Submits a command for a device (over HTTP): stored, then sent to the device.
+    public func submit(_ command: CommandSubmission) async -> SubmitOutcome {
+        await submit(.command(command))
+    }
+
     /// Counts and logs a request refused over HTTP without being stored, as refusals over MQTT
     /// are; for the HTTP layer's own refusals (an unknown operation, a body over the limit).
     public func recordRefusal(_ code: ReplyCode, operation: String, device: String, message: String) {

@@ -39,6 +39,15 @@ extension Bridge {
     /// the place goes to the next waiting attempt.
     private func dispatch(_ claimed: RequestRecord) {
         outgoing.add(1, ordering: .relaxed)
+        if claimed.kind == .command {
+            let id = claimed.id, command = claimed.operation
+            deliverCommand(claimed) { [self] outcome in
+                outgoing.subtract(1, ordering: .relaxed)
+                perform(engine.commandSent(id: id, command: command, outcome))
+                dispatchNextWaiting()
+            }
+            return
+        }
         let item = HandlerRequest(
             requestID: claimed.id,
             device: claimed.device,

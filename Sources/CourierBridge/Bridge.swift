@@ -134,9 +134,14 @@ public final class Bridge: Service, Sendable {
         return nil
     }
 
-    /// The MQTT filters the bridge takes device requests and cancels from; shared, so several
-    /// bridges can split the load.
-    var intakeFilters: [String] { (topics.requestFilters + topics.cancelFilters).map { "$share/courier-bridges/\($0)" } }
+    /// The MQTT filters the bridge takes device requests and cancels from, and with commands
+    /// configured backends' commands and devices' answers; shared, so several bridges can
+    /// split the load.
+    var intakeFilters: [String] {
+        var filters = topics.requestFilters + topics.cancelFilters
+        if !configuration.commands.isEmpty { filters += topics.commandReplyFilters + [topics.commandSubmissionFilter] }
+        return filters.map { "$share/courier-bridges/\($0)" }
+    }
 
     public func run() async throws {
         do {

@@ -12,6 +12,8 @@ struct BridgeMetrics: Sendable {
     let ignoredWorkerReplies = Counter(label: "courier_worker_replies_ignored_total")
     /// Devices' cancels that named no pending request of theirs.
     let ignoredCancels = Counter(label: "courier_cancels_ignored_total")
+    /// Devices' answers that named no command of theirs (another device's, unknown).
+    let ignoredCommandReplies = Counter(label: "courier_command_replies_ignored_total")
     /// Publishes not made because too many were in flight (left to the sweep or timers).
     let deferred = Counter(label: "courier_publishes_deferred_total")
     /// Final replies given up because no broker could ever take them (too large, malformed).
@@ -40,6 +42,7 @@ struct BridgeMetrics: Sendable {
         case .deadLetter: deadLetters.increment()
         case .ignoredWorkerReply: ignoredWorkerReplies.increment()
         case .ignoredCancel: ignoredCancels.increment()
+        case .ignoredCommandReply: ignoredCommandReplies.increment()
         case .undeliverable: undeliverable.increment()
         }
     }

@@ -13,10 +13,11 @@ extension ConfigLoader {
         var configuration = defaults
         guard let document = try ConfigNode.document(yaml: yaml, file: file) else { return configuration }
         let sections = try document.mapping(keys: [
-            "broker", "bridge", "store", "http", "limits", "operations", "workers", "replyQoS", "log", "topics",
+            "broker", "bridge", "store", "http", "limits", "operations", "commands", "workers", "replyQoS", "log", "topics",
         ])
         // Operations first: `workers.operations` is checked against them.
         if let node = sections["operations"] { configuration.operations = try operations(node) }
+        if let node = sections["commands"] { configuration.commands = try operations(node, section: "commands") }
         if let node = sections["broker"] { try broker(node, into: &configuration.broker) }
         if let node = sections["bridge"] {
             let keys = try node.mapping(keys: ["id", "leaseTimeout", "progressInterval"])
@@ -109,21 +110,22 @@ extension ConfigLoader {
         }
     }
 
-    private static func operations(_ node: ConfigNode) throws -> [OperationConfig] {
+    /// The `operations:` list, or with `section: "commands"` the `commands:` list (the same keys
+    /// but `ack`; it may be empty).
+    private static func operations(_ node: ConfigNode, section: String = "operations") throws -> [OperationConfig] {
         let items = try node.sequence()
-        guard !items.isEmpty else {
+        guard !items.isEmpty || section == "commands" else {
             throw node.error("must list at least one operation (or leave the key out for the built-in ones)")
         }
         var operations: [OperationConfig] = []
         var firstIndex: [String: Int] = [:]
         for (index, item) in items.enumerated() {
-            let keys = try item.mapping(keys: [
-                "name", "content", "timeout", "attemptTimeout", "maxAttempts", "maxPayloadBytes", "ack",
-            ])
+            let keys = try item.mapping(
+                keys: ["name", "content", "timeout", "attemptTimeout", "maxAttempts", "maxPayloadBytes"] + (section == "commands" ? [] : ["ack"]))
             guard let nameNode = keys["name"] else { throw item.error("needs a name") }
             let name = try nameNode.id()
             if let first = firstIndex[name] {
-                throw nameNode.error("\(quoted(name)) is already configured at operations[\(first)]")
+                throw nameNode.error("\(quoted(name)) is already configured at \(section)[\(first)]")
             }
             firstIndex[name] = index
 
@@ -142,7 +144,7 @@ extension ConfigLoader {
                 let value = try node.duration(atLeast: .milliseconds(1))
                 guard value <= timeout else {
                     let (attempt, whole) = (DurationText.format(value), DurationText.format(timeout))
-                    throw node.error("\(attempt) is longer than the operation's timeout (\(whole))")
+                    throw node.error("\(attempt) is longer than the \(section == "commands" ? "command" : "operation")'s timeout (\(whole))")
                 }
                 attemptTimeout = value
             }

@@ -96,6 +96,8 @@ public struct CourierConfiguration: Sendable, Equatable {
     public var httpTokensFile: String?
     public var limits = Limits()
     public var operations: [OperationConfig] = CourierConfiguration.defaultOperations
+    /// Commands a backend may send to devices (`commands:`); none by default.
+    public var commands: [OperationConfig] = []
     public var workers = Workers()
     /// The topic layout (`topics:`).
     public var topics = Topics()
@@ -104,6 +106,16 @@ public struct CourierConfiguration: Sendable, Equatable {
     public var logLevel: String = "info"
 
     public init() {}
+
+    /// The command with this name, if configured.
+    public func command(named name: String) -> OperationConfig? {
+        commands.first { $0.name == name }
+    }
+
+    /// The settings of a record's operation, or of its command.
+    public func settings(for kind: RequestKind, _ name: String) -> OperationConfig? {
+        kind == .command ? command(named: name) : operation(named: name)
+    }
 
     /// The operation with this name, if configured.
     public func operation(named name: String) -> OperationConfig? {

@@ -12,6 +12,19 @@ public struct DeviceReply: Sendable, Equatable {
     /// True for an MQTT 3.1.1 device's reply, whose topic's last level is the status.
     public var statusInTopic = false
 
+    public init(
+        topic: String, payload: Data, contentType: String? = nil, correlationData: Data? = nil, userProperties: [UserProperty],
+        status: Int, statusInTopic: Bool = false
+    ) {
+        self.topic = topic
+        self.payload = payload
+        self.contentType = contentType
+        self.correlationData = correlationData
+        self.userProperties = userProperties
+        self.status = status
+        self.statusInTopic = statusInTopic
+    }
+
     /// The reply for a record and a status, or nil when nothing can be published (HTTP
     /// requests, MQTT 5 requests without a Response Topic).
     public static func make(
@@ -24,7 +37,9 @@ public struct DeviceReply: Sendable, Equatable {
         topics: Topics
     ) -> DeviceReply? {
         let topic: String
-        switch record.deviceProtocol {
+        // A command's answer goes to whoever submitted it: a backend over MQTT 5, or (HTTP)
+        // nobody to publish to.
+        switch record.kind == .command ? .mqtt5 : record.deviceProtocol {
         case .http:
             return nil
         case .mqtt5:
@@ -47,7 +62,7 @@ public struct DeviceReply: Sendable, Equatable {
             correlationData: record.correlationData,
             userProperties: properties,
             status: status,
-            statusInTopic: record.deviceProtocol == .mqtt311
+            statusInTopic: record.kind == .request && record.deviceProtocol == .mqtt311
         )
     }
 

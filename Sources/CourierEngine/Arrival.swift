@@ -9,11 +9,17 @@ public enum Arrival: Sendable {
     case http(device: String, operation: String, payload: Data, contentType: String?, requestId: String?)
     /// An operator's replay of a dead letter: a new request with its content and a fresh deadline.
     case replay(RequestRecord)
+    /// A backend's command for a device.
+    case command(CommandSubmission)
 
     /// Whose answer the arrival waits for: a device's over MQTT, or the caller's
     /// (``Effect/respond(_:)``).
     var answersCaller: Bool {
-        if case .device = self { false } else { true }
+        switch self {
+        case .device: false
+        case .command(let command): !command.viaMQTT
+        case .http, .replay: true
+        }
     }
 }
 

@@ -52,6 +52,8 @@ public enum Count: Sendable, Equatable {
     case ignoredWorkerReply
     /// A device's cancel that names no pending request of its own.
     case ignoredCancel
+    /// A device's answer that names no command of its own.
+    case ignoredCommandReply
     /// A final reply no broker can take, answered 500 in its place.
     case undeliverable
 }

@@ -12,6 +12,8 @@ extension RequestEngine {
             decision = intake.evaluate(device: device, operation: operation, payload: payload, contentType: contentType, requestId: requestId, now: now)
         case .replay(let original):
             return admitReplay(of: original, now: now, conditions: conditions)
+        case .command(let command):
+            return admitCommand(command, now: now, conditions: conditions)
         }
         switch decision {
         case .drop(let reason):
@@ -56,7 +58,7 @@ extension RequestEngine {
         // in flight, a crash) the attempt timer retries it.
         record.state = .dispatched
         record.attempts = 1
-        record.wakeAt = attemptWake(attempt: 1, now: now, deadline: record.deadline, operation: record.operation)
+        record.wakeAt = attemptWake(attempt: 1, now: now, of: record)
         return .store(Admitted(record: record, plan: .work(ack: ack, send: true), answersCaller: answersCaller))
     }
 

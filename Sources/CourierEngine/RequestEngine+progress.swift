@@ -20,7 +20,7 @@ extension RequestEngine {
         var effects: [Effect] = [
             .extendAttempt(
                 id: record.id, attempt: record.attempts,
-                wakeAt: attemptWake(attempt: record.attempts, now: now, deadline: record.deadline, operation: record.operation))
+                wakeAt: attemptWake(attempt: record.attempts, now: now, of: record))
         ]
         if status == 102 {
             let percent = percent.map { min(100, max(0, $0)) }

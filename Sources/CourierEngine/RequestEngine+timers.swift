@@ -9,10 +9,10 @@ extension RequestEngine {
         }
         if record.state == .received {
             guard !stopping else { return [] }
-            let wake = attemptWake(attempt: record.attempts + 1, now: now, deadline: record.deadline, operation: record.operation)
+            let wake = attemptWake(attempt: record.attempts + 1, now: now, of: record)
             return [.startAttempt(id: record.id, afterAttempts: record.attempts, wakeAt: wake)]
         }
-        let maxAttempts = configuration.operation(named: record.operation)?.maxAttempts ?? 1
+        let maxAttempts = configuration.settings(for: record.kind, record.operation)?.maxAttempts ?? 1
         guard record.attempts < maxAttempts else {
             return [.finish(Self.errorOutcome(record.id, .timeout, "no reply after \(record.attempts) attempts", state: .expired))]
         }

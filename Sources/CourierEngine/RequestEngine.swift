@@ -25,11 +25,14 @@ public struct RequestEngine: Sendable {
         self.jitter = jitter
     }
 
-    /// When an attempt started at `now` times out: after the operation's `attemptTimeout`;
-    /// the last attempt at the deadline, so a slow last attempt still has the whole deadline.
-    public func attemptWake(attempt: Int, now: Int64, deadline: Int64, operation: String) -> Int64 {
-        guard let operation = configuration.operation(named: operation), attempt < operation.maxAttempts else { return deadline }
-        return min(now + operation.attemptTimeout.milliseconds, deadline)
+    /// When an attempt of `record` started at `now` times out: after its operation's (or
+    /// command's) `attemptTimeout`; the last attempt at the deadline, so a slow last attempt
+    /// still has the whole deadline.
+    public func attemptWake(attempt: Int, now: Int64, of record: RequestRecord) -> Int64 {
+        guard let settings = configuration.settings(for: record.kind, record.operation), attempt < settings.maxAttempts else {
+            return record.deadline
+        }
+        return min(now + settings.attemptTimeout.milliseconds, record.deadline)
     }
 
     /// Full-jitter exponential backoff before attempt `attempt + 1`: up to 100 ms, 200 ms,

@@ -45,6 +45,13 @@ extension CourierAPI {
             contentType: request.headers[.contentType],
             idempotencyKey: idempotencyKey
         )
+        return await answer(outcome, payload: payload, wait: wait)
+    }
+
+    /// The answer to a submission (an operation's request or a command): 202 with its
+    /// `Location`, or its result once final within `wait` seconds; 422 for an
+    /// `Idempotency-Key` used with another body.
+    func answer(_ outcome: SubmitOutcome, payload: Data, wait: Int?) async -> Response {
         let record: RequestRecord
         switch outcome {
         case .accepted(let accepted):

@@ -70,6 +70,7 @@ struct CourierAPI: Sendable {
 
     func register(on router: Router<BasicRequestContext>) {
         router.post("/v1/operations/:operation", use: submit)
+        router.post("/v1/devices/:device/commands/:command", use: submitCommand)
         router.get("/v1/requests", use: list)
         router.get("/v1/requests/:id", use: status)
         router.get("/v1/requests/:id/result", use: result)

@@ -41,6 +41,11 @@ public struct RequestStatus: Codable, Sendable, Equatable {
     /// The worker's latest progress while the request is being worked, as the bridge that
     /// took it knows it; null otherwise.
     public var progress: Progress?
+    /// `request` (a device's, for a worker) or `command` (for a device).
+    public var kind: RequestKind
+    /// A command's state in SPEC's words: `queued`, `sent`, `completed`, `expired`, `failed`,
+    /// `cancelled` or `rejected`; null for a request.
+    public var commandState: String?
 
     /// A worker's progress report (status 102), as status queries and event streams show it.
     public struct Progress: Codable, Sendable, Equatable {
@@ -72,11 +77,23 @@ public struct RequestStatus: Codable, Sendable, Equatable {
         deliveredAt = record.deliveredAt
         reason = record.reason
         self.progress = record.state.isFinal ? nil : progress.map(Progress.init)
+        kind = record.kind
+        commandState = record.kind == .command ? Self.commandState(record.state) : nil
+    }
+
+    /// A command's state name for a record's state.
+    static func commandState(_ state: RequestState) -> String {
+        switch state {
+        case .received: "queued"
+        case .dispatched: "sent"
+        case .completed, .delivered: "completed"
+        case .rejected, .expired, .failed, .cancelled: state.rawValue
+        }
     }
 
     private enum CodingKeys: String, CodingKey {
         case id, device, operation, state, attempts, receivedAt, updatedAt, deadline
-        case replyStatus, replyCode, deliveredAt, reason, progress
+        case replyStatus, replyCode, deliveredAt, reason, progress, kind, commandState
     }
 
     // Written by hand so that absent values are explicit `null`s rather than missing keys.
@@ -95,5 +112,7 @@ public struct RequestStatus: Codable, Sendable, Equatable {
         try container.encode(deliveredAt, forKey: .deliveredAt)
         try container.encode(reason, forKey: .reason)
         try container.encode(progress, forKey: .progress)
+        try container.encode(kind, forKey: .kind)
+        try container.encode(commandState, forKey: .commandState)
     }
 }

@@ -118,7 +118,8 @@ public func writeCourierConfig(
           - name: telemetry.summary
             content: json
             timeout: 5s
-        """
+        """,
+    commands: String = ""
 ) throws -> String {
     try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
     let yaml = """
@@ -136,6 +137,7 @@ public func writeCourierConfig(
         \(limits)
         operations:
         \(operations)
+        \(commands.isEmpty ? "" : "commands:\n" + commands)
         workers:
           concurrency: 8
         """
