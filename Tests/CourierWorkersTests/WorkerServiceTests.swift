@@ -268,11 +268,15 @@ func makeWorker(
     _ broker: MosquittoBroker,
     pool: WorkerPool,
     workerID: String? = nil,
-    presenceRefresh: Duration? = .seconds(15)
+    presenceRefresh: Duration? = .seconds(15),
+    dispatch: CourierConfiguration.Workers.Dispatch = .shared,
+    backlog: Int? = nil
 ) -> WorkerService {
     var mqtt = MQTTConfiguration(host: "127.0.0.1", port: broker.port, clientID: "set-by-the-service")
     mqtt.reconnectDelay = 1...1
-    return WorkerService(pool: pool, mqtt: mqtt, workerID: workerID, presenceRefresh: presenceRefresh, logger: .test("worker"))
+    return WorkerService(
+        pool: pool, mqtt: mqtt, workerID: workerID, presenceRefresh: presenceRefresh, dispatch: dispatch, backlog: backlog,
+        logger: .test("worker"))
 }
 
 /// Runs the services in a `ServiceGroup` around `body`, then shuts them down gracefully and

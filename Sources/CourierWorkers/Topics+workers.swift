@@ -1,0 +1,13 @@
+import CourierCore
+
+extension Topics {
+    /// Where the bridge tells workers that a request was cancelled (``CancellationMessage``).
+    public var cancellations: String { "courier/cancellations" }
+
+    /// One worker's own work topic for an operation, used by direct dispatch:
+    /// `courier/workers/{workerId}/work/{operation}`. Below the presence topic, out of reach of
+    /// the presence filter `courier/workers/+`.
+    public func directWork(workerID: String, operation: String) -> String {
+        "\(presence(workerID))/work/\(operation)"
+    }
+}
