@@ -18,6 +18,7 @@ extension Bridge {
                 logger.warning("worker reply with an invalid status", metadata: ["request.id": "\(reply.requestID)", "status": "\(status)"])
             }
             let result = reply.result
+            if reply.isFinal { dispatcher.attemptEnded(requestID: reply.requestID) }
             perform(engine.workerReplied(
                 requestID: reply.requestID, status: result.status, payload: result.payload,
                 contentType: result.contentType, userProperties: result.userProperties

@@ -106,7 +106,7 @@ public final class Bridge: Service, Sendable {
                     ))
                 }
             } else {
-                MQTTDispatcher(client: client, directory: directory, topics: topics, bridgeID: configuration.bridgeID)
+                MQTTDispatcher(client: client, directory: directory, topics: topics, bridgeID: configuration.bridgeID, mode: configuration.workers.dispatch)
             }
         dispatcherBox.withLock { $0 = dispatcher }
     }

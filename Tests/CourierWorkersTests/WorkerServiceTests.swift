@@ -238,9 +238,15 @@ struct TestBridge {
         return try await client.publish(Topics().workTopic(operation), payload: Data(payload.utf8), properties: properties)
     }
 
-    /// Waits for the reply with this correlation data.
-    func reply(_ correlation: Data, within limit: Duration = .seconds(10)) async throws -> MQTTMessage {
-        try await inbox.wait(within: limit) { $0.topic == Self.replyTopic && $0.properties.correlationData == correlation }[0]
+    /// Waits for the reply with this correlation data (and that satisfies `predicate`).
+    func reply(
+        _ correlation: Data,
+        within limit: Duration = .seconds(10),
+        where predicate: @escaping @Sendable (MQTTMessage) -> Bool = { _ in true }
+    ) async throws -> MQTTMessage {
+        try await inbox.wait(within: limit) {
+            $0.topic == Self.replyTopic && $0.properties.correlationData == correlation && predicate($0)
+        }[0]
     }
 
     /// Every reply received so far.
