@@ -51,7 +51,9 @@ final class MQTTDispatcher: WorkDispatcher {
             topic = topics.workTopic(request.operation)
         case .direct:
             guard let worker = route(request) else {
-                completion(.noWorker)
+                // Admission saw a worker, or presence had not settled yet (a restarted bridge):
+                // left to the attempt timer rather than answered 503 now.
+                completion(.failed("no live worker known for \(request.operation)", permanent: false))
                 return
             }
             topic = topics.directWork(workerID: worker, operation: request.operation)
