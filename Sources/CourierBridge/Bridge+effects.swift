@@ -27,6 +27,7 @@ extension Bridge {
             case .startAttempt(let id, let afterAttempts, let wakeAt):
                 startAttempt(id: id, afterAttempts: afterAttempts, wakeAt: wakeAt)
             case .retry(let id, let attempt, let wakeAt):
+                dispatcher.attemptEnded(requestID: id)
                 do {
                     if let record = try store.requeue(id: id, attempt: attempt, wakeAt: wakeAt, now: unixMillis()) {
                         watchers.notify(id, .changed(record))
@@ -48,6 +49,7 @@ extension Bridge {
             case .respond(let outcome):
                 respond?(outcome)
             case .ended(let record):
+                dispatcher.attemptEnded(requestID: record.id)
                 progress.end(record.id)
                 watchers.notify(record.id, .ended(record))
             case .count(let count):

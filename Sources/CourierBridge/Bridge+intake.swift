@@ -69,6 +69,7 @@ extension Bridge {
             logger.warning("worker reply with an invalid status", metadata: ["request.id": "\(reply.requestID)", "status": "\(status)"])
         }
         let result = reply.result
+        if reply.isFinal { dispatcher.attemptEnded(requestID: reply.requestID) }
         if RequestEngine.isInterim(status: result.status) {
             workerReported(reply.requestID, result, percent: reply.progress)
             return

@@ -109,15 +109,23 @@ public final class Bridge: Service, Sendable {
         target.bridge = self
         let dispatcher: any WorkDispatcher =
             if let pool {
-                InMemoryDispatcher(pool: pool) { [weak self] id, result in
-                    guard let self else { return }
-                    perform(engine.workerReplied(
-                        requestID: id, status: result.status, payload: result.payload,
-                        contentType: result.contentType, userProperties: result.userProperties
-                    ))
-                }
+                InMemoryDispatcher(
+                    pool: pool,
+                    sink: { [weak self] id, result in
+                        guard let self else { return }
+                        perform(engine.workerReplied(
+                            requestID: id, status: result.status, payload: result.payload,
+                            contentType: result.contentType, userProperties: result.userProperties
+                        ))
+                    },
+                    progress: { [weak self] id, status, percent, payload, contentType in
+                        guard let self else { return }
+                        let report = HandlerResponse(status: status, payload: payload, contentType: contentType)
+                        onNetworkThread { self.workerReported(id, report, percent: percent) }
+                    }
+                )
             } else {
-                MQTTDispatcher(client: client, directory: directory, topics: topics, bridgeID: configuration.bridgeID)
+                MQTTDispatcher(client: client, directory: directory, topics: topics, bridgeID: configuration.bridgeID, mode: configuration.workers.dispatch)
             }
         dispatcherBox.withLock { $0 = dispatcher }
     }

@@ -1,30 +1,42 @@
 import CourierCore
 import CourierEngine
 import CourierWorkers
+import Foundation
 
 /// Runs attempts on a ``WorkerPool`` in this process: no broker hops between bridge and worker.
 public final class InMemoryDispatcher: WorkDispatcher {
     private let pool: WorkerPool
     private let sink: ResultSink
+    private let progress: ProgressSink
     private let operations: Set<String>
 
-    /// - Parameter sink: receives every result; the bridge passes its own result handler.
-    public init(pool: WorkerPool, sink: @escaping ResultSink) {
+    /// - Parameters:
+    ///   - sink: receives every final result (none for a cancelled request); the bridge passes
+    ///     its own result handler.
+    ///   - progress: receives the handlers' progress reports and heartbeats.
+    public init(pool: WorkerPool, sink: @escaping ResultSink, progress: @escaping ProgressSink = { _, _, _, _, _ in }) {
         self.pool = pool
         self.sink = sink
+        self.progress = progress
         operations = Set(pool.operations)
     }
 
     public func hasWorker(for operation: String) -> Bool { operations.contains(operation) }
 
     public func dispatch(_ request: HandlerRequest, completion: @escaping @Sendable (DispatchOutcome) -> Void) {
-        let pool = pool, sink = sink
+        let pool = pool, sink = sink, progress = progress
+        let id = request.requestID
         Task {
-            let result = await pool.perform(request)
-            sink(request.requestID, result)
+            let outcome = await pool.attempt(request) { update in
+                progress(id, update.status, update.percent, update.payload, update.contentType)
+            }
+            if case .answered(let result) = outcome { sink(id, result) }
         }
         completion(.sent)
     }
 
-    public func cancel(requestID: String) {}
+    public func cancel(requestID: String) { pool.cancel(requestID: requestID) }
+
+    /// Nothing to count: the pool is the only worker.
+    public func attemptEnded(requestID: String) {}
 }

@@ -3,37 +3,122 @@ import CourierEngine
 import CourierWorkers
 import Foundation
 import MQTT
+import Synchronization
 
-/// Publishes attempts to `courier/work/{operation}`, which worker daemons take through the
-/// shared subscription `$share/courier-workers/courier/work/{operation}`. Workers reply to the
-/// bridge's own reply topic; the bridge's MQTT client receives those replies.
+/// Publishes attempts for worker daemons; workers reply to the bridge's own reply topic, which
+/// the bridge's MQTT client receives.
+///
+/// - `shared` (``CourierConfiguration/Workers/Dispatch``): to `courier/work/{operation}`, which
+///   workers take through the shared subscription `$share/courier-workers/courier/work/{operation}`.
+/// - `direct`: to `courier/workers/{workerId}/work/{operation}` of the live worker with the
+///   most free capacity (``DispatchPicker``), counting the attempts in flight with each worker
+///   until ``attemptEnded(requestID:)``; a retry goes to another worker when there is one. No
+///   shared subscription needed.
+///
+/// Cancellations go to `courier/cancellations`, which every worker hears.
 final class MQTTDispatcher: WorkDispatcher {
+    typealias Mode = CourierConfiguration.Workers.Dispatch
+
+    let mode: Mode
     private let client: MQTTClient
     private let directory: WorkerDirectory
     private let topics: Topics
     private let replyTopic: String
+    private let assignments = Mutex(Routing())
 
-    init(client: MQTTClient, directory: WorkerDirectory, topics: Topics, bridgeID: String) {
+    private struct Routing {
+        var assignments = DispatchAssignments()
+        var sinceLastPrune = 0
+    }
+
+    /// Direct dispatch forgets requests past their deadline every this many attempts.
+    private static let pruneEvery = 1024
+
+    init(client: MQTTClient, directory: WorkerDirectory, topics: Topics, bridgeID: String, mode: Mode = .shared) {
         self.client = client
         self.directory = directory
         self.topics = topics
+        self.mode = mode
         replyTopic = topics.bridgeReplies(bridgeID)
     }
 
     func hasWorker(for operation: String) -> Bool { directory.serves(operation) }
 
     func dispatch(_ request: HandlerRequest, completion: @escaping @Sendable (DispatchOutcome) -> Void) {
+        let topic: String
+        switch mode {
+        case .shared:
+            topic = topics.workTopic(request.operation)
+        case .direct:
+            guard let worker = route(request) else {
+                // Admission saw a worker, or presence had not settled yet (a restarted bridge):
+                // left to the attempt timer rather than answered 503 now.
+                completion(.failed("no live worker known for \(request.operation)", permanent: false))
+                return
+            }
+            topic = topics.directWork(workerID: worker, operation: request.operation)
+        }
         let message = WorkMessage.encode(request, replyTopic: replyTopic, now: unixMillis())
-        client.publish(topics.workTopic(request.operation), payload: message.payload, qos: .atLeastOnce, properties: message.properties) { result in
+        let id = request.requestID, operation = request.operation
+        client.publish(topic, payload: message.payload, qos: .atLeastOnce, properties: message.properties) { [self] result in
             switch result {
-            case .success(let ack): completion(ack.isDelivered ? .sent : .noWorker)
-            case .failure(let error): completion(.failed("\(error)", permanent: error.isPermanent))
+            case .success(let ack) where ack.isDelivered:
+                completion(.sent)
+            case .success:
+                completion(notDelivered(id, operation: operation))
+            case .failure(let error):
+                completion(.failed("\(error)", permanent: error.isPermanent))
             }
         }
     }
 
     func cancel(requestID: String) {
-        let body = (try? JSONSerialization.data(withJSONObject: ["id": requestID])) ?? Data()
-        client.publish("courier/cancellations", payload: body, qos: .atLeastOnce) { _ in }
+        attemptEnded(requestID: requestID)
+        // Fire and forget: a lost cancellation leaves the handler to finish, and its answer is
+        // ignored by the bridge, which has ended the request.
+        client.publish(topics.cancellations, payload: CancellationMessage.encode(requestID: requestID), qos: .atLeastOnce) { _ in }
+    }
+
+    func attemptEnded(requestID: String) {
+        guard mode == .direct else { return }
+        assignments.withLock { $0.assignments.end(requestID) }
+    }
+
+    /// Attempts in flight with a worker (direct dispatch); for tests.
+    func inFlight(with worker: String) -> Int {
+        assignments.withLock { $0.assignments.inFlight(worker) }
+    }
+
+    /// Picks the worker for a direct attempt and counts it in flight there.
+    private func route(_ request: HandlerRequest) -> String? {
+        let workers = directory.workers(serving: request.operation)
+        return assignments.withLock { routing in
+            routing.sinceLastPrune += 1
+            if routing.sinceLastPrune >= Self.pruneEvery {
+                routing.sinceLastPrune = 0
+                routing.assignments.prune(now: unixMillis())
+            }
+            let candidates = workers.map {
+                DispatchPicker.Candidate(id: $0.id, concurrency: $0.concurrency, inFlight: routing.assignments.inFlight($0.id))
+            }
+            guard let worker = DispatchPicker.pick(candidates, avoiding: routing.assignments.worker(of: request.requestID)) else {
+                return nil
+            }
+            routing.assignments.assign(request.requestID, to: worker, deadline: request.deadline)
+            return worker
+        }
+    }
+
+    /// The broker had no subscriber for the attempt. Shared: no worker at all. Direct: the
+    /// chosen worker is gone (its presence not yet cleared): the attempt timer retries it on
+    /// another worker, if any serves the operation.
+    private func notDelivered(_ id: String, operation: String) -> DispatchOutcome {
+        guard mode == .direct else { return .noWorker }
+        let worker = assignments.withLock { routing in
+            defer { routing.assignments.end(id) }
+            return routing.assignments.worker(of: id)
+        }
+        let others = directory.workers(serving: operation).contains { $0.id != worker }
+        return others ? .failed("worker \(worker ?? "?") no longer takes work", permanent: false) : .noWorker
     }
 }

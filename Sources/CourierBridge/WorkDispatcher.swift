@@ -1,5 +1,6 @@
 import CourierEngine
 import CourierWorkers
+import Foundation
 
 /// Hands worker attempts to workers. The bridge has one; `courier bridge` dispatches over MQTT
 /// to worker daemons, `courier serve` in memory to handlers in the same process.
@@ -12,11 +13,24 @@ public protocol WorkDispatcher: Sendable {
     /// the send, and must not block. A send that failed is left to the attempt timer.
     func dispatch(_ request: HandlerRequest, completion: @escaping @Sendable (DispatchOutcome) -> Void)
 
-    /// Tells the workers that a request ended without them: the handler running it is
-    /// cancelled and its answer dropped.
+    /// Tells the workers that a request was cancelled: the handler running it is cancelled and
+    /// its answer dropped. The request's attempt ends too (no ``attemptEnded(requestID:)``
+    /// needed).
     func cancel(requestID: String)
+
+    /// The request's current attempt is over: its worker answered (finally), it timed out, or
+    /// the request ended. Direct dispatch counts the attempts it has in flight per worker
+    /// until then; call it from every place an attempt ends.
+    func attemptEnded(requestID: String)
 }
 
 /// Where a dispatcher reports an attempt's result when the result does not come back over
 /// the bridge's own MQTT reply topic.
 public typealias ResultSink = @Sendable (_ requestID: String, _ result: HandlerResponse) -> Void
+
+/// Where a dispatcher reports a request's progress (status 102, with a percentage 0-100 when
+/// the handler gave one) and heartbeats (status 202) when they do not come back over the
+/// bridge's own MQTT reply topic. Neither is a final reply.
+public typealias ProgressSink = @Sendable (
+    _ requestID: String, _ status: Int, _ percent: Int?, _ payload: Data, _ contentType: String?
+) -> Void

@@ -169,8 +169,15 @@ extension ConfigLoader {
         operations: [OperationConfig],
         into workers: inout CourierConfiguration.Workers
     ) throws {
-        let keys = try node.mapping(keys: ["concurrency", "operations", "id"])
+        let keys = try node.mapping(keys: ["concurrency", "operations", "id", "dispatch"])
         if let value = keys["concurrency"] { workers.concurrency = try value.int(in: 1...65535) }
+        if let value = keys["dispatch"] {
+            let text = try value.string()
+            guard let dispatch = CourierConfiguration.Workers.Dispatch(rawValue: text) else {
+                throw value.error("\(quoted(text)) is not a dispatch mode (write shared or direct)")
+            }
+            workers.dispatch = dispatch
+        }
         if let value = keys["id"], !value.isNull { workers.id = try value.id() }
         if let value = keys["operations"] {
             var names: [String] = []

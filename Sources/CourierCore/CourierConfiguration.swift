@@ -77,6 +77,16 @@ public struct CourierConfiguration: Sendable, Equatable {
         public var operations: [String] = []
         /// Set to give a worker a stable id; by default each process makes a unique one.
         public var id: String?
+        /// How the bridge hands attempts to worker daemons, and what workers subscribe to.
+        public var dispatch: Dispatch = .shared
+
+        /// `workers.dispatch`.
+        public enum Dispatch: String, Sendable, Equatable, CaseIterable {
+            /// `$share/courier-workers/courier/work/{operation}`, balanced by the broker.
+            case shared
+            /// Each attempt to one worker's own topic, the one with the most free capacity.
+            case direct
+        }
 
         public init() {}
     }

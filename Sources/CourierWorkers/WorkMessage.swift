@@ -16,6 +16,8 @@ package enum WorkMessage {
         static let prefix = "courier-"
         /// A reply's status; absent means 200.
         static let status = "status"
+        /// A progress reply's percentage, 0-100.
+        static let progress = "progress"
     }
 
     // MARK: Work
@@ -116,6 +118,15 @@ package enum WorkMessage {
         return (result.payload, properties)
     }
 
+    /// A non-final reply (status 102 or 202) for the work message's Response Topic: its
+    /// Correlation Data, `status`, and `progress` when the update has a percentage.
+    static func encodeProgress(_ update: ProgressUpdate, correlationData: Data) -> (payload: Data, properties: MQTTProperties) {
+        var userProperties = [UserProperty(Property.status, "\(update.status)")]
+        if let percent = update.percent { userProperties.append(UserProperty(Property.progress, "\(percent)")) }
+        let properties = MQTTProperties(correlationData: correlationData, contentType: update.contentType, userProperties: userProperties)
+        return (update.payload, properties)
+    }
+
     /// A worker's reply as the bridge reads it.
     package struct Reply: Sendable, Equatable {
         /// The Correlation Data read as UTF-8.
@@ -126,10 +137,16 @@ package enum WorkMessage {
         package var invalidStatus: String?
         /// A progress reply's `progress` property, when it is a whole number from 0 to 100.
         package var progress: Int?
+
+        /// False for progress (102) and heartbeats (202): more replies follow.
+        package var isFinal: Bool {
+            result.status != ProgressUpdate.progressStatus && result.status != ProgressUpdate.heartbeatStatus
+        }
     }
 
     /// Reads a worker's reply; nil without Correlation Data. The status is the `status` user
-    /// property (absent means 200), which is not kept among the result's user properties.
+    /// property (absent means 200), which is not kept among the result's user properties. A
+    /// 102's `progress` property becomes ``Reply/progress`` and is not kept there either.
     package static func decodeResult(_ message: MQTTMessage) -> Reply? {
         guard let correlation = message.properties.correlationData else { return nil }
         let requestID = String(decoding: correlation, as: UTF8.self)
@@ -139,14 +156,23 @@ package enum WorkMessage {
             let result = HandlerResponse(status: 500, payload: body.encoded(), contentType: ErrorBody.contentType)
             return Reply(requestID: requestID, result: result, invalidStatus: property)
         }
+        let isProgress = status == ProgressUpdate.progressStatus
         let result = HandlerResponse(
             status: status,
             payload: message.payload,
             contentType: message.properties.contentType,
-            userProperties: message.properties.userProperties.filter { $0.name != Property.status }
+            userProperties: message.properties.userProperties.filter {
+                $0.name != Property.status && !(isProgress && $0.name == Property.progress)
+            }
         )
-        let progress = message.properties.userProperty("progress").flatMap(Int.init).flatMap { (0...100).contains($0) ? $0 : nil }
-        return Reply(requestID: requestID, result: result, progress: status == 102 ? progress : nil)
+        let progress = isProgress ? message.properties.userProperty(Property.progress).flatMap(Self.percent) : nil
+        return Reply(requestID: requestID, result: result, progress: progress)
+    }
+
+    /// The percentage a `progress` property gives: a whole number from 0 to 100, else nil.
+    private static func percent(_ property: String) -> Int? {
+        guard let percent = Int(property), (0...100).contains(percent) else { return nil }
+        return percent
     }
 
     /// The status a `status` property gives: absent means 200; nil when it is not a whole

@@ -4,37 +4,103 @@ import Synchronization
 
 /// Runs requests through their operations' handlers, at most `concurrency` at a time.
 ///
-/// ``perform(_:)`` never throws: whatever happens becomes the ``HandlerResponse`` to send back.
-/// A ``HandlerError`` becomes its status with an error body, any other error 500 `worker_error`,
-/// an operation without a handler 404 `unknown_operation`. Requests beyond the limit wait for a
-/// free slot in arrival order. ``drain()`` waits for everything accepted to finish, for a
-/// graceful shutdown: stop taking work, then drain.
+/// ``attempt(_:progress:)`` and ``perform(_:)`` never throw: whatever happens becomes the
+/// ``HandlerResponse`` to send back. A ``HandlerError`` becomes its status with an error body,
+/// any other error 500 `worker_error`, an operation without a handler 404 `unknown_operation`.
+///
+/// Scheduling (``Scheduling/deadlineAware``, the default): requests beyond the limit wait for a
+/// free slot earliest deadline first, and an attempt is not started when it cannot finish
+/// before its deadline given what its operation has taken recently (``RecentDurations``, the
+/// median of the last runs): it is answered 504 `timeout` at once and counted in
+/// ``Counters/late``. ``cancel(requestID:)`` cancels a request's handler task or takes it out
+/// of the queue. ``drain()`` waits for everything accepted to finish, for a graceful shutdown:
+/// stop taking work, then drain.
 public final class WorkerPool: Sendable {
+    /// How waiting requests are ordered when every slot is busy.
+    public enum Scheduling: Sendable, Equatable {
+        /// Earliest deadline first; attempts that cannot finish in time are answered 504.
+        case deadlineAware
+        /// First come, first served; every attempt runs (the baseline to compare against).
+        case arrivalOrder
+    }
+
+    /// What became of one attempt.
+    public enum Outcome: Sendable, Equatable {
+        /// The reply to send.
+        case answered(HandlerResponse)
+        /// The request was cancelled (``cancel(requestID:)``): send nothing.
+        case cancelled
+    }
+
+    /// What the pool has done since it was made.
+    public struct Counters: Sendable, Equatable {
+        /// Attempts whose handler ran to the end (any status).
+        public var ran = 0
+        /// Attempts answered 504 without running: they could not finish before their deadline.
+        public var late = 0
+        /// Attempts cancelled, waiting or running.
+        public var cancelled = 0
+    }
+
     /// How many handlers may run at once.
     public let concurrency: Int
     /// The operations served, sorted.
     public let operations: [String]
+    public let scheduling: Scheduling
 
     private let handlers: [String: any OperationHandler]
-    private let slots: AsyncSemaphore
     private let logger: Logger
-    private let state = Mutex(State())
+    private let state: Mutex<State>
+
+    private typealias Waiter = CheckedContinuation<Start, Never>
+
+    /// How a waiting attempt leaves the queue.
+    private enum Start {
+        case run
+        case late
+        case cancelled
+        /// The caller's task was cancelled (the worker is stopping).
+        case stopped
+    }
+
+    private struct Attempt {
+        var requestID: String
+        var waiter: Waiter?
+        /// The queue's decision, when it came before the waiter was registered.
+        var early: Start?
+        var task: Task<HandlerResponse, Never>?
+        var progress: WorkProgress?
+        var cancelled = false
+    }
 
     private struct State {
+        var queue: WorkQueue
+        var attempts: [UInt64: Attempt] = [:]
+        var tickets: [String: Set<UInt64>] = [:]
+        var nextTicket: UInt64 = 0
         var inFlight = 0
         var running = 0
+        var counters = Counters()
         var drainers: [UInt64: CheckedContinuation<Void, Never>] = [:]
         var nextDrainer: UInt64 = 0
         var cancelledDrainers: Set<UInt64> = []
+
+        mutating func forget(_ ticket: UInt64) {
+            guard let attempt = attempts.removeValue(forKey: ticket) else { return }
+            tickets[attempt.requestID]?.remove(ticket)
+            if tickets[attempt.requestID]?.isEmpty == true { tickets[attempt.requestID] = nil }
+        }
     }
 
     /// - Parameters:
     ///   - handlers: one per operation; two handlers for one operation are a programming error.
     ///   - concurrency: how many handlers may run at once, at least 1.
+    ///   - scheduling: how waiting requests are ordered, and whether late ones are turned away.
     ///   - logger: where handler failures are logged (at `info`, with request metadata).
     public init(
         handlers: [any OperationHandler],
         concurrency: Int,
+        scheduling: Scheduling = .deadlineAware,
         logger: Logger = Logger(label: "courier.workers", factory: { _ in SwiftLogNoOpLogHandler() })
     ) {
         precondition(concurrency >= 1, "a worker pool needs at least one slot")
@@ -46,51 +112,118 @@ public final class WorkerPool: Sendable {
         self.handlers = byOperation
         self.operations = byOperation.keys.sorted()
         self.concurrency = concurrency
-        self.slots = AsyncSemaphore(permits: concurrency)
+        self.scheduling = scheduling
         self.logger = logger
+        state = Mutex(State(queue: WorkQueue(slots: concurrency, scheduling: scheduling)))
     }
 
-    /// Requests accepted by ``perform(_:)`` and not yet answered, running or waiting for a slot.
+    /// Requests accepted and not yet answered, running or waiting for a slot.
     public var inFlight: Int { state.withLock { $0.inFlight } }
 
     /// Requests whose handler is running now (at most ``concurrency``).
     public var running: Int { state.withLock { $0.running } }
 
     /// Requests waiting for a free slot.
-    public var waiting: Int { slots.waitingCount }
+    public var waiting: Int { state.withLock { $0.queue.waitingCount } }
+
+    /// What the pool has done so far.
+    public var counters: Counters { state.withLock { $0.counters } }
+
+    /// What an operation has taken recently (the median of its last runs), once it has run a
+    /// few times.
+    public func estimatedDuration(of operation: String) -> Duration? {
+        state.withLock { $0.queue.estimate(for: operation) }.map { .milliseconds($0) }
+    }
 
     /// The handler serving an operation, if any.
     public func handler(for operation: String) -> (any OperationHandler)? {
         handlers[operation]
     }
 
-    /// Runs one request through its handler once a slot is free, and says what to reply. If the
-    /// calling task is cancelled while the request waits for a slot, the answer is 503
-    /// `unavailable` and the handler is not run.
+    /// Runs one request and says what to reply; a cancelled request gets 410 `cancelled`.
+    /// See ``attempt(_:progress:)``.
     public func perform(_ request: HandlerRequest) async -> HandlerResponse {
-        state.withLock { $0.inFlight += 1 }
-        defer { finish() }
+        switch await attempt(request) {
+        case .answered(let response): response
+        case .cancelled: Self.errorResult(HandlerError(.cancelled, "the request was cancelled"))
+        }
+    }
 
+    /// Runs one attempt through its handler once a slot is free, with ``WorkProgress/current``
+    /// bound to a reporter that hands each update to `progress`.
+    ///
+    /// If the calling task is cancelled, the handler's task is cancelled too, and a request
+    /// still waiting for a slot is answered 503 `unavailable` without running. After
+    /// ``cancel(requestID:)`` the outcome is ``Outcome/cancelled`` whatever the handler returns.
+    public func attempt(
+        _ request: HandlerRequest,
+        progress: @escaping @Sendable (ProgressUpdate) -> Void = { _ in }
+    ) async -> Outcome {
         guard let handler = handlers[request.operation] else {
             let message = "this worker has no handler for operation \(request.operation)"
-            return Self.errorResult(HandlerError(.unknownOperation, message))
+            return .answered(Self.errorResult(HandlerError(.unknownOperation, message)))
         }
-        do {
-            try await slots.wait()
-        } catch {
-            return Self.errorResult(HandlerError(.unavailable, "the worker stopped before the request could run"))
+        let (ticket, admission) = state.withLock { state in
+            state.inFlight += 1
+            let ticket = state.nextTicket
+            state.nextTicket += 1
+            state.attempts[ticket] = Attempt(requestID: request.requestID)
+            state.tickets[request.requestID, default: []].insert(ticket)
+            return (ticket, state.queue.arrive(ticket: ticket, operation: request.operation, deadline: request.deadline, now: unixMillis()))
         }
-        state.withLock { $0.running += 1 }
-        defer {
-            state.withLock { $0.running -= 1 }
-            slots.signal()
+        defer { finish(ticket) }
+        let start: Start
+        switch admission {
+        case .start: start = .run
+        case .late: start = .late
+        case .wait: start = await waitForSlot(ticket)
         }
-        return await run(handler, request)
+        switch start {
+        case .run:
+            return await run(handler, request, ticket: ticket, progress: progress)
+        case .late:
+            let cancelled = state.withLock { state in
+                let cancelled = state.attempts[ticket]?.cancelled == true
+                if !cancelled { state.counters.late += 1 }
+                return cancelled
+            }
+            if cancelled { return .cancelled }
+            logger.debug("attempt cannot finish before its deadline: answered 504", metadata: request.logMetadata)
+            return .answered(Self.errorResult(HandlerError(.timeout, "the worker could not have finished this request before its deadline")))
+        case .cancelled:
+            return .cancelled
+        case .stopped:
+            return .answered(Self.errorResult(HandlerError(.unavailable, "the worker stopped before the request could run")))
+        }
+    }
+
+    /// Cancels every attempt of a request this pool holds: a running handler's task is
+    /// cancelled (its answer, whenever it comes, is dropped), a waiting one leaves the queue.
+    /// Unknown ids are ignored: every worker hears every cancellation.
+    public func cancel(requestID: String) {
+        let (waiters, tasks) = state.withLock { state -> ([Waiter], [Task<HandlerResponse, Never>]) in
+            var waiters: [Waiter] = [], tasks: [Task<HandlerResponse, Never>] = []
+            for ticket in state.tickets[requestID] ?? [] {
+                guard var attempt = state.attempts[ticket], !attempt.cancelled else { continue }
+                attempt.cancelled = true
+                state.counters.cancelled += 1
+                attempt.progress?.close()
+                if state.queue.remove(ticket: ticket), let waiter = attempt.waiter {
+                    attempt.waiter = nil
+                    waiters.append(waiter)
+                }
+                if let task = attempt.task { tasks.append(task) }
+                state.attempts[ticket] = attempt
+            }
+            return (waiters, tasks)
+        }
+        for waiter in waiters { waiter.resume(returning: .cancelled) }
+        for task in tasks { task.cancel() }
     }
 
     /// Returns once nothing is in flight: immediately when idle, otherwise when the last request
-    /// accepted by ``perform(_:)`` has its result. Work that arrives meanwhile is waited for too,
-    /// so stop taking work first. Returns early if the calling task is cancelled.
+    /// accepted has its result. Work that arrives meanwhile is waited for too, so stop taking
+    /// work first. Returns early if the calling task is cancelled.
     public func drain() async {
         let ticket: UInt64? = state.withLock { state in
             guard state.inFlight > 0 else { return nil }
@@ -121,9 +254,98 @@ public final class WorkerPool: Sendable {
     /// Tasks suspended in ``drain()``; for tests.
     var drainingCount: Int { state.withLock { $0.drainers.count } }
 
-    // MARK: Running
+    // MARK: Waiting and running
 
-    private func run(_ handler: any OperationHandler, _ request: HandlerRequest) async -> HandlerResponse {
+    /// Suspends until the queue gives the attempt a slot, turns it away, or it is cancelled.
+    private func waitForSlot(_ ticket: UInt64) async -> Start {
+        await withTaskCancellationHandler {
+            await withCheckedContinuation { (waiter: Waiter) in
+                let early: Start? = state.withLock { state in
+                    // A decision already made holds a slot (or turned the attempt away): honour it.
+                    if let early = state.attempts[ticket]?.early { return early }
+                    guard state.attempts[ticket]?.cancelled == false else { return .cancelled }
+                    if Task.isCancelled {
+                        _ = state.queue.remove(ticket: ticket)
+                        return .stopped
+                    }
+                    state.attempts[ticket]?.waiter = waiter
+                    return nil
+                }
+                if let early { waiter.resume(returning: early) }
+            }
+        } onCancel: {
+            let waiter = state.withLock { state -> Waiter? in
+                guard let waiter = state.attempts[ticket]?.waiter, state.queue.remove(ticket: ticket) else { return nil }
+                state.attempts[ticket]?.waiter = nil
+                return waiter
+            }
+            waiter?.resume(returning: .stopped)
+        }
+    }
+
+    /// Runs the handler in a task of its own, which ``cancel(requestID:)`` can cancel.
+    private func run(
+        _ handler: any OperationHandler,
+        _ request: HandlerRequest,
+        ticket: UInt64,
+        progress: @escaping @Sendable (ProgressUpdate) -> Void
+    ) async -> Outcome {
+        let reporter = WorkProgress(requestID: request.requestID, sink: progress)
+        let started = ContinuousClock.now
+        let task = state.withLock { state -> Task<HandlerResponse, Never>? in
+            guard state.attempts[ticket]?.cancelled == false else { return nil }
+            let task = Task {
+                await WorkProgress.$current.withValue(reporter) { await self.answer(handler, request) }
+            }
+            state.attempts[ticket]?.task = task
+            state.attempts[ticket]?.progress = reporter
+            state.running += 1
+            return task
+        }
+        guard let task else {
+            // Cancelled before it started: the slot it was given goes on.
+            handOn(operation: request.operation, milliseconds: nil)
+            return .cancelled
+        }
+        let response = await withTaskCancellationHandler {
+            await task.value
+        } onCancel: {
+            task.cancel()
+        }
+        reporter.close()
+        let elapsed = ContinuousClock.now - started
+        let cancelled = state.withLock { state in
+            state.running -= 1
+            let cancelled = state.attempts[ticket]?.cancelled ?? false
+            if !cancelled { state.counters.ran += 1 }
+            return cancelled
+        }
+        // A cancelled run's time says nothing about the operation.
+        handOn(operation: request.operation, milliseconds: cancelled || Task.isCancelled ? nil : elapsed.milliseconds)
+        return cancelled ? .cancelled : .answered(response)
+    }
+
+    /// Gives the freed slot to the next waiting attempt and turns away the late ones.
+    private func handOn(operation: String, milliseconds: Int64?) {
+        let wakeups = state.withLock { state -> [(Waiter, Start)] in
+            state.queue.finished(operation: operation, milliseconds: milliseconds, now: unixMillis()).compactMap { decision in
+                let (ticket, start): (UInt64, Start) =
+                    switch decision {
+                    case .start(let ticket): (ticket, .run)
+                    case .late(let ticket): (ticket, .late)
+                    }
+                guard let waiter = state.attempts[ticket]?.waiter else {
+                    state.attempts[ticket]?.early = start
+                    return nil
+                }
+                state.attempts[ticket]?.waiter = nil
+                return (waiter, start)
+            }
+        }
+        for (waiter, start) in wakeups { waiter.resume(returning: start) }
+    }
+
+    private func answer(_ handler: any OperationHandler, _ request: HandlerRequest) async -> HandlerResponse {
         do {
             return try await handler.handle(request)
         } catch let error as HandlerError {
@@ -142,8 +364,9 @@ public final class WorkerPool: Sendable {
         }
     }
 
-    private func finish() {
+    private func finish(_ ticket: UInt64) {
         let drainers = state.withLock { state -> [CheckedContinuation<Void, Never>] in
+            state.forget(ticket)
             state.inFlight -= 1
             guard state.inFlight == 0, !state.drainers.isEmpty else { return [] }
             defer { state.drainers.removeAll() }

@@ -23,15 +23,23 @@ import Synchronization
 ///
 /// - connects as client id ``workerID`` with clean start (a dead member of a shared group must
 ///   not keep messages queued for it), and a Will that clears its presence;
-/// - subscribes `$share/courier-workers/courier/work/{operation}` for every operation of the
-///   pool, then publishes its retained presence ``WorkerPresence`` on
-///   `courier/workers/{workerId}` (so presence means "ready to take work"), and publishes it
-///   again every `presenceRefresh`: if the connection drops, the broker publishes the Will and
-///   the next refresh after the reconnect brings presence back;
-/// - answers each work message on its Response Topic with its Correlation Data and user property
-///   `status`, at most `pool.concurrency` at a time: while every slot is busy it reads no more
-///   messages. A message whose deadline has passed is dropped unanswered (the bridge answers
-///   504); one without Response Topic or Correlation Data is logged and ignored.
+/// - subscribes, for every operation of the pool, its own work topic
+///   `courier/workers/{workerId}/work/{operation}` (direct dispatch) and, unless made with
+///   `dispatch: .direct`, `$share/courier-workers/courier/work/{operation}` (shared dispatch;
+///   a broker without shared subscriptions refuses it), and `courier/cancellations`; then
+///   publishes its retained presence ``WorkerPresence`` on `courier/workers/{workerId}` (so
+///   presence means "ready to take work"), and publishes it again every `presenceRefresh`: if
+///   the connection drops, the broker publishes the Will and the next refresh after the
+///   reconnect brings presence back;
+/// - runs each work message through the pool (earliest deadline first, see ``WorkerPool``)
+///   and answers on its Response Topic with its Correlation Data and user property `status`,
+///   after any progress reports and heartbeats the handler makes (``WorkProgress``). It holds
+///   at most `pool.concurrency + backlog` messages: beyond that it reads no more, so the rest
+///   wait in the broker (cancellations too, until a slot frees). A message whose deadline has
+///   passed is dropped unanswered (the bridge answers 504); one without Response Topic or
+///   Correlation Data is logged and ignored;
+/// - on a cancellation (`{"id":"<request id>"}` on `courier/cancellations`) cancels that
+///   request's handler task, or takes it out of the queue, and publishes no answer for it.
 ///
 /// On graceful shutdown (SIGTERM in a `ServiceGroup`) it unsubscribes, lets work in flight finish
 /// and publishes its replies, clears its presence (an empty retained message) and disconnects.
@@ -51,6 +59,10 @@ public final class WorkerService: Service {
     public let presenceRefresh: Duration?
     /// The longest a graceful shutdown waits for acknowledgements.
     public let drainLimit: Duration
+    /// `.direct`: take work only on this worker's own topics (no shared subscription).
+    public let dispatch: CourierConfiguration.Workers.Dispatch
+    /// How many work messages may wait in the pool's queue beyond those running.
+    public let backlog: Int
 
     private let logger: Logger
     private let current = Mutex(Current())
@@ -74,6 +86,11 @@ public final class WorkerService: Service {
     ///     the connection dropped and the Will cleared it; nil to publish it only at start.
     ///   - drainLimit: the longest a graceful shutdown waits for replies and the cleared
     ///     presence to be acknowledged (a broker that went away never acknowledges them).
+    ///   - dispatch: `.shared` (default) subscribes the shared work topics and this worker's
+    ///     own; `.direct` only its own, for bridges with `workers.dispatch: direct` on brokers
+    ///     without shared subscriptions.
+    ///   - backlog: how many work messages may wait in the pool's queue beyond those running,
+    ///     to be taken earliest deadline first; `pool.concurrency` when nil.
     ///   - logger: where start, stop and per-message problems are logged.
     public init(
         pool: WorkerPool,
@@ -82,6 +99,8 @@ public final class WorkerService: Service {
         topics: Topics = .init(),
         presenceRefresh: Duration? = .seconds(15),
         drainLimit: Duration = .seconds(10),
+        dispatch: CourierConfiguration.Workers.Dispatch = .shared,
+        backlog: Int? = nil,
         logger: Logger
     ) {
         let workerID = workerID ?? Self.uniqueWorkerID()
@@ -101,6 +120,8 @@ public final class WorkerService: Service {
         self.mqttConfiguration = configuration
         self.presenceRefresh = presenceRefresh
         self.drainLimit = drainLimit
+        self.dispatch = dispatch
+        self.backlog = max(0, backlog ?? pool.concurrency)
         var logger = logger
         logger[metadataKey: "worker.id"] = "\(workerID)"
         self.logger = logger
@@ -164,7 +185,11 @@ public final class WorkerService: Service {
                 lifecycle.stop()
             }
             try await group.waitForAll()
-            logger.info("worker stopped")
+            let counters = pool.counters
+            logger.info(
+                "worker stopped",
+                metadata: ["worker.ran": "\(counters.ran)", "worker.late": "\(counters.late)", "worker.cancelled": "\(counters.cancelled)"]
+            )
         }
     }
 
@@ -179,8 +204,9 @@ public final class WorkerService: Service {
             lifecycle.stopIfConnecting()
         }
         guard lifecycle.markServing() else { return nil }
-        for operation in pool.operations {
-            try await client.subscribe(topics.workSubscription(operation), qos: .atLeastOnce)
+        try await client.subscribe(topics.cancellations, qos: .atLeastOnce)
+        for filter in workFilters {
+            try await client.subscribe(filter, qos: .atLeastOnce)
         }
         if pool.operations.isEmpty {
             logger.info("the worker pool has no operations: no work will arrive")
@@ -232,11 +258,11 @@ public final class WorkerService: Service {
             await client.shutdown()
         }
         defer { watchdog.cancel() }
-        for operation in pool.operations {
+        for filter in workFilters {
             do {
-                try client.unsubscribe(topics.workSubscription(operation))
+                try client.unsubscribe(filter)
             } catch {
-                logger.debug("unsubscribe failed", metadata: ["operation": "\(operation)", "error": "\(error)"])
+                logger.debug("unsubscribe failed", metadata: ["mqtt.topic": "\(filter)", "error": "\(error)"])
             }
         }
         await lifecycle.waitUntilIdle()
@@ -251,6 +277,15 @@ public final class WorkerService: Service {
         await lifecycle.stopWhenIdle()
     }
 
+    /// The filters work arrives through: this worker's own topics, and the shared ones unless
+    /// it takes direct dispatch only.
+    private var workFilters: [String] {
+        pool.operations.flatMap { operation in
+            let own = topics.directWork(workerID: workerID, operation: operation)
+            return dispatch == .shared ? [topics.workSubscription(operation), own] : [own]
+        }
+    }
+
     private func publishPresence(_ presence: WorkerPresence, _ client: MQTTClient, qos: MQTTQoS) async throws {
         try await client.publish(
             topics.presence(workerID),
@@ -263,13 +298,18 @@ public final class WorkerService: Service {
 
     // MARK: Serving
 
-    /// Reads work messages until the client is shut down and answers each in a child task, at
-    /// most `pool.concurrency` handlers at once: when every slot is busy it stops reading until
-    /// one frees, so the backlog waits in the client's bounded buffer and then in the broker.
+    /// Reads messages until the client is shut down and answers each work message in a child
+    /// task, holding at most `pool.concurrency + backlog`: then it stops reading until one is
+    /// done, so the rest wait in the client's bounded buffer and then in the broker.
     private func serve(_ client: MQTTClient, _ lifecycle: Lifecycle) async {
+        let limit = pool.concurrency + backlog
         await withTaskGroup(of: Void.self) { group in
             var running = 0
             for await message in client.messages {
+                if message.topic == topics.cancellations {
+                    cancel(message)
+                    continue
+                }
                 let work: WorkMessage.Work
                 do {
                     work = try WorkMessage.decodeRequest(message, now: unixMillis())
@@ -281,7 +321,7 @@ public final class WorkerService: Service {
                     logger.debug("worker stopped: work message left to the bridge's retry", metadata: work.request.logMetadata)
                     continue
                 }
-                if running >= pool.concurrency {
+                if running >= limit {
                     await group.next()
                     running -= 1
                 }
@@ -298,13 +338,35 @@ public final class WorkerService: Service {
         }
     }
 
-    /// Runs one request and publishes the reply to the bridge. Returns once the handler is done,
-    /// freeing its slot; `done` runs when the broker has acknowledged the reply (or it failed),
-    /// so a draining worker still waits for its replies to leave.
+    private func cancel(_ message: MQTTMessage) {
+        guard let requestID = CancellationMessage.decode(message.payload) else {
+            logger.info("cancellation ignored: not {\"id\":\"...\"}", metadata: ["mqtt.topic": "\(message.topic)"])
+            return
+        }
+        logger.debug("cancellation", metadata: ["request.id": "\(requestID)"])
+        pool.cancel(requestID: requestID)
+    }
+
+    /// Runs one request and publishes its progress and its reply to the bridge (nothing once
+    /// it was cancelled). Returns once the handler is done, freeing its place; `done` runs when
+    /// the broker has acknowledged the reply (or it failed), so a draining worker still waits
+    /// for its replies to leave.
     private func answer(_ work: WorkMessage.Work, _ client: MQTTClient, done: @escaping @Sendable () -> Void) async {
-        let result = await pool.perform(work.request)
-        let reply = WorkMessage.encodeResult(result, correlationData: work.correlationData)
         let logger = logger
+        let outcome = await pool.attempt(work.request) { update in
+            let report = WorkMessage.encodeProgress(update, correlationData: work.correlationData)
+            client.publish(work.responseTopic, payload: report.payload, qos: .atLeastOnce, properties: report.properties) { outcome in
+                if case .failure(let error) = outcome {
+                    logger.debug("progress not published", metadata: work.request.logMetadata.merging(["error": "\(error)"]) { _, new in new })
+                }
+            }
+        }
+        guard case .answered(let result) = outcome else {
+            logger.debug("request cancelled: no answer published", metadata: work.request.logMetadata)
+            done()
+            return
+        }
+        let reply = WorkMessage.encodeResult(result, correlationData: work.correlationData)
         client.publish(work.responseTopic, payload: reply.payload, qos: .atLeastOnce, properties: reply.properties) { outcome in
             defer { done() }
             var metadata = work.request.logMetadata

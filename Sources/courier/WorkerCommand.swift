@@ -3,7 +3,8 @@ import CourierCore
 import CourierWorkers
 import ServiceLifecycle
 
-/// `courier worker`: hosts handlers and takes work through the shared subscription.
+/// `courier worker`: hosts handlers and takes work through the shared subscription and its own
+/// direct topics (only the latter with `workers.dispatch: direct`).
 struct WorkerCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "worker",
@@ -35,6 +36,7 @@ struct WorkerCommand: AsyncParsableCommand {
             mqtt: try configuration.mqtt(clientID: "courier-worker"),
             workerID: configuration.workers.id,
             topics: configuration.topics,
+            dispatch: configuration.workers.dispatch,
             logger: logger
         )
         var group = ServiceGroupConfiguration(services: [.init(service: service)], gracefulShutdownSignals: [.sigterm, .sigint], logger: logger)

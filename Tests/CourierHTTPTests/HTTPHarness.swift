@@ -19,12 +19,14 @@ struct HTTPHarness: Sendable {
     let store: SQLiteStore
     let pool: WorkerPool
     let gate: Gate
+    let long: LongHandler
 
     /// The operations the tests configure: the built-in ones and the test handlers'.
     static let operations: [OperationConfig] =
         CourierConfiguration.defaultOperations + [
             OperationConfig(name: "test.gated", timeout: .seconds(60), attemptTimeout: .seconds(60), maxAttempts: 1),
             OperationConfig(name: "test.flaky", timeout: .seconds(10), maxAttempts: 1),
+            OperationConfig(name: "test.long", timeout: .seconds(60), attemptTimeout: .seconds(60), maxAttempts: 1),
         ]
 
     /// Starts a broker, a store and a bridge, runs `body` against the API (with `tokens`, if
@@ -43,7 +45,8 @@ struct HTTPHarness: Sendable {
             configuration.bridgeID = "http-\(UUID().uuidString.prefix(8))"
             configuration.operations = operations
             let gate = Gate()
-            let pool = WorkerPool(handlers: BuiltinHandlers.all + [GatedHandler(gate: gate), FlakyHandler()], concurrency: 4)
+            let long = LongHandler()
+            let pool = WorkerPool(handlers: BuiltinHandlers.all + [GatedHandler(gate: gate), FlakyHandler(), long], concurrency: 4)
             let logger = Logger.test("courier.http.test")
             let bridge = try Bridge(
                 configuration: configuration,
@@ -53,7 +56,7 @@ struct HTTPHarness: Sendable {
                 logger: logger
             )
             let running = Task { try await bridge.run() }
-            let harness = HTTPHarness(bridge: bridge, store: store, pool: pool, gate: gate)
+            let harness = HTTPHarness(bridge: bridge, store: store, pool: pool, gate: gate, long: long)
             do {
                 try await eventually("bridge ready") { bridge.isReady }
                 let app = try makeHTTPApplication(bridge: bridge, registry: registry, address: ("127.0.0.1", 0), tokens: tokens, logger: logger)

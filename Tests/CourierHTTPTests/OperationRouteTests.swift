@@ -60,8 +60,10 @@ struct OperationRouteTests {
             let status: RequestStatus = try accepted.decode()
             let fetched = try await client.send(.get, "/v1/requests/\(status.id)")
             let json = try #require(try JSONSerialization.jsonObject(with: fetched.data) as? [String: Any])
-            #expect(Set(json.keys) == ["id", "device", "operation", "state", "attempts", "receivedAt", "updatedAt", "deadline", "replyStatus", "replyCode", "deliveredAt", "reason"])
-            #expect(json["replyStatus"] is NSNull)
+            #expect(Set(json.keys) == ["id", "device", "operation", "state", "attempts", "receivedAt", "updatedAt", "deadline", "replyStatus", "replyCode", "deliveredAt", "reason",
+                "progress", "kind", "commandState"])
+            #expect(json["replyStatus"] is NSNull && json["progress"] is NSNull && json["commandState"] is NSNull)
+            #expect(json["kind"] as? String == "request")
             harness.gate.open()
         }
     }

@@ -22,6 +22,24 @@ struct RequestRouteTests {
         }
     }
 
+    @Test("in process: a handler's progress is in the status JSON, and a cancel cancels the handler's task")
+    func progressAndCancellationInProcess() async throws {
+        try await HTTPHarness.run { harness, client in
+            let accepted = try await client.send(.post, "/v1/operations/test.long?device=d1", body: "go")
+            let id = try accepted.decode(RequestStatus.self).id
+            var status = try await client.send(.get, "/v1/requests/\(id)").decode(RequestStatus.self)
+            try await eventually("progress reported") {
+                status = try await client.send(.get, "/v1/requests/\(id)").decode(RequestStatus.self)
+                return status.progress != nil
+            }
+            #expect(status.progress?.percent == 30 && status.progress?.message == "a third")
+            #expect(try await client.send(.delete, "/v1/requests/\(id)").status == .ok)
+            try await eventually("the handler saw the cancellation") { harness.long.cancelled == 1 }
+            let result = try await client.send(.get, "/v1/requests/\(id)/result")
+            #expect(result.status.code == 410)
+        }
+    }
+
     @Test("cancelling a pending request: 200, then the result is 410 and a second cancel 409")
     func cancelPending() async throws {
         try await HTTPHarness.run { harness, client in

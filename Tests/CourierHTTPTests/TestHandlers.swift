@@ -64,3 +64,24 @@ final class FlakyHandler: OperationHandler {
         return HandlerResponse(payload: Data("recovered".utf8), contentType: "text/plain")
     }
 }
+
+/// `test.long`: reports 30 % progress, then sleeps until cancelled, and records that it saw
+/// the cancellation.
+final class LongHandler: OperationHandler {
+    let operation = "test.long"
+    private let cancelledCount = Mutex(0)
+
+    /// Handlers that stopped because their request was cancelled.
+    var cancelled: Int { cancelledCount.withLock { $0 } }
+
+    func handle(_ request: HandlerRequest) async throws -> HandlerResponse {
+        WorkProgress.current?.report(percent: 30, message: "a third")
+        do {
+            try await Task.sleep(for: .seconds(60))
+        } catch is CancellationError {
+            cancelledCount.withLock { $0 += 1 }
+            throw CancellationError()
+        }
+        return HandlerResponse(payload: Data("finished".utf8))
+    }
+}

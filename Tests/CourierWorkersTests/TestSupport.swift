@@ -2,18 +2,19 @@ import CourierCore
 import CourierWorkers
 import Foundation
 
-/// A request for tests, with a deadline a minute away.
+/// A request for tests, with a deadline a minute away unless given.
 func request(
     _ operation: String,
     _ payload: String = "",
     contentType: String? = nil,
-    requestID: String = "r1"
+    requestID: String = "r1",
+    deadline: Int64? = nil
 ) -> HandlerRequest {
     HandlerRequest(
         requestID: requestID,
         device: "d1",
         operation: operation,
-        deadline: unixMillis() + 60_000,
+        deadline: deadline ?? unixMillis() + 60_000,
         payload: Data(payload.utf8),
         contentType: contentType
     )

@@ -157,3 +157,73 @@ struct WorkMessageTests {
         #expect(WorkMessage.decodeResult(message) == nil)
     }
 }
+
+/// Progress replies and cancellations as plain values.
+@Suite struct ProgressAndCancellationMessageTests {
+    @Test func progressIsEncodedWithStatusAndPercentage() {
+        let update = ProgressUpdate.progress(percent: 40, payload: Data("halfway-ish".utf8), contentType: "text/plain")
+        let (payload, properties) = WorkMessage.encodeProgress(update, correlationData: Data("r-7".utf8))
+        #expect(payload == Data("halfway-ish".utf8))
+        #expect(properties == MQTTProperties(
+            correlationData: Data("r-7".utf8), contentType: "text/plain",
+            userProperties: [UserProperty("status", "102"), UserProperty("progress", "40")]))
+        let heartbeat = WorkMessage.encodeProgress(.heartbeat, correlationData: Data("r-7".utf8))
+        #expect(heartbeat.payload.isEmpty)
+        #expect(heartbeat.properties.userProperties == [UserProperty("status", "202")])
+    }
+
+    @Test func theBridgeReadsProgressBack() throws {
+        let (payload, properties) = WorkMessage.encodeProgress(.progress(percent: 75), correlationData: Data("r-7".utf8))
+        let reply = try #require(WorkMessage.decodeResult(MQTTMessage(topic: "t", payload: payload, qos: .atLeastOnce, properties: properties)))
+        #expect(reply.requestID == "r-7")
+        #expect(reply.result.status == 102)
+        #expect(reply.progress == 75)
+        #expect(reply.result.userProperties.isEmpty)
+        #expect(!reply.isFinal)
+
+        let heartbeat = WorkMessage.encodeProgress(.heartbeat, correlationData: Data("r-7".utf8))
+        let beat = try #require(WorkMessage.decodeResult(MQTTMessage(topic: "t", payload: heartbeat.payload, qos: .atLeastOnce, properties: heartbeat.properties)))
+        #expect(beat.result.status == 202)
+        #expect(beat.progress == nil)
+        #expect(!beat.isFinal)
+    }
+
+    @Test(arguments: ["101", "-1", "forty", ""])
+    func aProgressOutside0To100IsIgnored(_ progress: String) throws {
+        let properties = MQTTProperties(
+            correlationData: Data("r".utf8), userProperties: [UserProperty("status", "102"), UserProperty("progress", progress)])
+        let reply = try #require(WorkMessage.decodeResult(MQTTMessage(topic: "t", payload: Data(), qos: .atLeastOnce, properties: properties)))
+        #expect(reply.progress == nil)
+        #expect(reply.result.status == 102)
+    }
+
+    @Test func aFinalReplyKeepsAPropertyNamedProgress() throws {
+        let properties = MQTTProperties(
+            correlationData: Data("r".utf8), userProperties: [UserProperty("status", "200"), UserProperty("progress", "10")])
+        let reply = try #require(WorkMessage.decodeResult(MQTTMessage(topic: "t", payload: Data(), qos: .atLeastOnce, properties: properties)))
+        #expect(reply.isFinal)
+        #expect(reply.progress == nil)
+        #expect(reply.result.userProperties == [UserProperty("progress", "10")])
+    }
+
+    @Test func percentagesAreClamped() {
+        #expect(ProgressUpdate.progress(percent: 140).percent == 100)
+        #expect(ProgressUpdate.progress(percent: -3).percent == 0)
+        #expect(ProgressUpdate.heartbeat.isHeartbeat)
+    }
+
+    @Test func aCancellationIsJSONWithTheRequestID() {
+        let payload = CancellationMessage.encode(requestID: "01J9Z-abc")
+        #expect(String(decoding: payload, as: UTF8.self) == #"{"id":"01J9Z-abc"}"#)
+        #expect(CancellationMessage.decode(payload) == "01J9Z-abc")
+        #expect(CancellationMessage.decode(Data(#"{"id":"x","reason":"device"}"#.utf8)) == "x")
+        for bad in ["", "{}", #"{"id":""}"#, #"{"id":7}"#, "not json"] {
+            #expect(CancellationMessage.decode(Data(bad.utf8)) == nil)
+        }
+    }
+
+    @Test func topics() {
+        #expect(Topics().cancellations == "courier/cancellations")
+        #expect(Topics().directWork(workerID: "w-1", operation: "echo") == "courier/workers/w-1/work/echo")
+    }
+}

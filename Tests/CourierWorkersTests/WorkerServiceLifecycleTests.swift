@@ -142,28 +142,29 @@ struct WorkerServiceLifecycleTests {
         }
     }
 
-    @Test func noMoreWorkIsInFlightThanThePoolsConcurrency() async throws {
+    @Test func theWorkerHoldsNoMoreThanConcurrencyPlusBacklog() async throws {
         try await withBroker { broker in
             let bridge = try await TestBridge.connect(broker)
             let recorder = Recorder()
             let probe = PoolProbe()
             let pool = WorkerPool(handlers: [ProbingHandler(recorder: recorder, probe: probe)], concurrency: 2)
             probe.watch(pool)
-            let worker = makeWorker(broker, pool: pool)
+            let worker = makeWorker(broker, pool: pool, backlog: 1)
             try await withWorkers([worker]) { _ in
                 try await bridge.awaitPresence(of: worker)
                 for index in 0..<6 {
                     try await bridge.send("probe", "p\(index)", correlation: Data("p\(index)".utf8))
                 }
                 await recorder.waitUntil { $0.entered == 2 }
-                // The other four are with the worker or the broker by now, but not in the pool.
-                #expect(pool.waiting == 0)
+                // One more waits in the pool's queue; the other three are with the client or
+                // the broker.
+                await until { pool.waiting == 1 }
                 for _ in 0..<6 { await recorder.release() }
                 try await bridge.inbox.wait(for: 6) { $0.topic == TestBridge.replyTopic }
             }
             #expect(await recorder.snapshot.maxConcurrent == 2)
-            #expect(probe.maxInFlight == 2)
-            #expect(probe.maxWaiting == 0)
+            #expect(probe.maxInFlight <= 3)
+            #expect(probe.maxWaiting <= 1)
             await bridge.shutdown()
         }
     }

@@ -238,9 +238,15 @@ struct TestBridge {
         return try await client.publish(Topics().workTopic(operation), payload: Data(payload.utf8), properties: properties)
     }
 
-    /// Waits for the reply with this correlation data.
-    func reply(_ correlation: Data, within limit: Duration = .seconds(10)) async throws -> MQTTMessage {
-        try await inbox.wait(within: limit) { $0.topic == Self.replyTopic && $0.properties.correlationData == correlation }[0]
+    /// Waits for the reply with this correlation data (and that satisfies `predicate`).
+    func reply(
+        _ correlation: Data,
+        within limit: Duration = .seconds(10),
+        where predicate: @escaping @Sendable (MQTTMessage) -> Bool = { _ in true }
+    ) async throws -> MQTTMessage {
+        try await inbox.wait(within: limit) {
+            $0.topic == Self.replyTopic && $0.properties.correlationData == correlation && predicate($0)
+        }[0]
     }
 
     /// Every reply received so far.
@@ -268,11 +274,15 @@ func makeWorker(
     _ broker: MosquittoBroker,
     pool: WorkerPool,
     workerID: String? = nil,
-    presenceRefresh: Duration? = .seconds(15)
+    presenceRefresh: Duration? = .seconds(15),
+    dispatch: CourierConfiguration.Workers.Dispatch = .shared,
+    backlog: Int? = nil
 ) -> WorkerService {
     var mqtt = MQTTConfiguration(host: "127.0.0.1", port: broker.port, clientID: "set-by-the-service")
     mqtt.reconnectDelay = 1...1
-    return WorkerService(pool: pool, mqtt: mqtt, workerID: workerID, presenceRefresh: presenceRefresh, logger: .test("worker"))
+    return WorkerService(
+        pool: pool, mqtt: mqtt, workerID: workerID, presenceRefresh: presenceRefresh, dispatch: dispatch, backlog: backlog,
+        logger: .test("worker"))
 }
 
 /// Runs the services in a `ServiceGroup` around `body`, then shuts them down gracefully and
