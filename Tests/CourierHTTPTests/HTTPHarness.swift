@@ -15,6 +15,7 @@ import NIOCore
 /// A running bridge (real mosquitto, real store in a temporary directory, in-memory workers)
 /// and its HTTP API.
 struct HTTPHarness: Sendable {
+    let broker: MosquittoBroker
     let bridge: Bridge
     let store: SQLiteStore
     let pool: WorkerPool
@@ -56,7 +57,7 @@ struct HTTPHarness: Sendable {
                 logger: logger
             )
             let running = Task { try await bridge.run() }
-            let harness = HTTPHarness(bridge: bridge, store: store, pool: pool, gate: gate, long: long)
+            let harness = HTTPHarness(broker: broker, bridge: bridge, store: store, pool: pool, gate: gate, long: long)
             do {
                 try await eventually("bridge ready") { bridge.isReady }
                 let app = try makeHTTPApplication(bridge: bridge, registry: registry, address: ("127.0.0.1", 0), tokens: tokens, logger: logger)

@@ -3,6 +3,7 @@ import CourierHTTP
 import CourierTesting
 import Foundation
 import Hummingbird
+import MQTT
 import HummingbirdTesting
 import Testing
 
@@ -37,6 +38,25 @@ struct RequestRouteTests {
             try await eventually("the handler saw the cancellation") { harness.long.cancelled == 1 }
             let result = try await client.send(.get, "/v1/requests/\(id)/result")
             #expect(result.status.code == 410)
+        }
+    }
+
+    @Test("in process: a device's cancel over MQTT cancels the handler's task, and the device gets 410")
+    func deviceCancelStopsTheHandler() async throws {
+        try await HTTPHarness.run { harness, _ in
+            let device = try await harness.broker.connectedClient("d-cancel")
+            let replies = MessageInbox.draining(device)
+            try await device.subscribe("devices/d-cancel/replies/#")
+            try await device.publish(
+                "devices/d-cancel/requests/test.long", payload: Data("go".utf8),
+                properties: .init(responseTopic: "devices/d-cancel/replies/x", correlationData: Data("job-1".utf8)))
+            let progress = try await replies.wait { $0.status == 102 }
+            #expect(progress.first?.properties.userProperty("progress") == "30")
+            try await device.publish("devices/d-cancel/cancel", payload: Data(), properties: .init(correlationData: Data("job-1".utf8)))
+            let final = try await replies.wait { $0.status == 410 }
+            #expect(final.first?.properties.correlationData == Data("job-1".utf8))
+            try await eventually("the handler saw the cancellation") { harness.long.cancelled == 1 }
+            await device.shutdown()
         }
     }
 
