@@ -68,6 +68,8 @@ final class MQTTDispatcher: WorkDispatcher {
             case .success:
                 completion(.noWorker)
             case .failure(let error):
+                // Not with the worker: it does not count against it.
+                attemptEnded(requestID: request.requestID)
                 completion(.failed("\(error)", permanent: error.isPermanent))
             }
         }
