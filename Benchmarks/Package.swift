@@ -21,6 +21,7 @@ let package = Package(
             dependencies: [
                 .product(name: "courier", package: "courier"),
                 .product(name: "CourierBenchmarkSupport", package: "courier"),
+                .product(name: "CourierWorkers", package: "courier"),
                 .product(name: "MQTT", package: "courier"),
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),

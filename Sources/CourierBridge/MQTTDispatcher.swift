@@ -59,14 +59,17 @@ final class MQTTDispatcher: WorkDispatcher {
             topic = topics.directWork(workerID: worker, operation: request.operation)
         }
         let message = WorkMessage.encode(request, replyTopic: replyTopic, now: unixMillis())
-        let id = request.requestID, operation = request.operation
         client.publish(topic, payload: message.payload, qos: .atLeastOnce, properties: message.properties) { [self] result in
             switch result {
             case .success(let ack) where ack.isDelivered:
                 completion(.sent)
+            case .success where mode == .direct:
+                redispatch(request, completion: completion)
             case .success:
-                completion(notDelivered(id, operation: operation))
+                completion(.noWorker)
             case .failure(let error):
+                // Not with the worker: it does not count against it.
+                attemptEnded(requestID: request.requestID)
                 completion(.failed("\(error)", permanent: error.isPermanent))
             }
         }
@@ -109,16 +112,19 @@ final class MQTTDispatcher: WorkDispatcher {
         }
     }
 
-    /// The broker had no subscriber for the attempt. Shared: no worker at all. Direct: the
-    /// chosen worker is gone (its presence not yet cleared): the attempt timer retries it on
-    /// another worker, if any serves the operation.
-    private func notDelivered(_ id: String, operation: String) -> DispatchOutcome {
-        guard mode == .direct else { return .noWorker }
+    /// The broker had no subscriber for a direct attempt: the chosen worker is gone, though its
+    /// retained presence is not cleared (a worker that disconnected without its Will). It leaves
+    /// the directory and the attempt goes to another worker at once; with none left, 503.
+    private func redispatch(_ request: HandlerRequest, completion: @escaping @Sendable (DispatchOutcome) -> Void) {
         let worker = assignments.withLock { routing in
-            defer { routing.assignments.end(id) }
-            return routing.assignments.worker(of: id)
+            defer { routing.assignments.end(request.requestID) }
+            return routing.assignments.worker(of: request.requestID)
         }
-        let others = directory.workers(serving: operation).contains { $0.id != worker }
-        return others ? .failed("worker \(worker ?? "?") no longer takes work", permanent: false) : .noWorker
+        if let worker { directory.remove(worker) }
+        guard directory.serves(request.operation) else {
+            completion(.noWorker)
+            return
+        }
+        dispatch(request, completion: completion)
     }
 }

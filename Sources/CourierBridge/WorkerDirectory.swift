@@ -28,6 +28,12 @@ final class WorkerDirectory: Sendable {
         workers.withLock { $0[workerID] = presence.map { (Set($0.operations), max(1, $0.concurrency ?? 1)) } }
     }
 
+    /// Forgets a worker found gone before its presence was cleared; a presence message brings
+    /// it back.
+    func remove(_ workerID: String) {
+        workers.withLock { $0[workerID] = nil }
+    }
+
     func serves(_ operation: String) -> Bool {
         workers.withLock { $0.values.contains { $0.operations.contains(operation) } }
     }

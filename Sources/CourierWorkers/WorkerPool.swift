@@ -42,6 +42,10 @@ public final class WorkerPool: Sendable {
         public var cancelled = 0
     }
 
+    /// How many cancellations of requests not (yet) here are remembered, so that work arriving
+    /// after its cancellation is not run.
+    static let rememberedCancellations = 1024
+
     /// How many handlers may run at once.
     public let concurrency: Int
     /// The operations served, sorted.
@@ -84,6 +88,18 @@ public final class WorkerPool: Sendable {
         var drainers: [UInt64: CheckedContinuation<Void, Never>] = [:]
         var nextDrainer: UInt64 = 0
         var cancelledDrainers: Set<UInt64> = []
+        /// Requests cancelled before they arrived here (the work message was still on its
+        /// way), the latest ``WorkerPool/rememberedCancellations``, oldest first in `order`.
+        var cancelledAhead: Set<String> = []
+        var cancelledAheadOrder: [String] = []
+
+        mutating func rememberCancelled(_ requestID: String) {
+            guard cancelledAhead.insert(requestID).inserted else { return }
+            cancelledAheadOrder.append(requestID)
+            if cancelledAheadOrder.count > WorkerPool.rememberedCancellations {
+                cancelledAhead.remove(cancelledAheadOrder.removeFirst())
+            }
+        }
 
         mutating func forget(_ ticket: UInt64) {
             guard let attempt = attempts.removeValue(forKey: ticket) else { return }
@@ -163,7 +179,11 @@ public final class WorkerPool: Sendable {
             let message = "this worker has no handler for operation \(request.operation)"
             return .answered(Self.errorResult(HandlerError(.unknownOperation, message)))
         }
-        let (ticket, admission) = state.withLock { state in
+        let admitted = state.withLock { state -> (UInt64, WorkQueue.Admission)? in
+            if state.cancelledAhead.contains(request.requestID) {
+                state.counters.cancelled += 1
+                return nil
+            }
             state.inFlight += 1
             let ticket = state.nextTicket
             state.nextTicket += 1
@@ -171,6 +191,7 @@ public final class WorkerPool: Sendable {
             state.tickets[request.requestID, default: []].insert(ticket)
             return (ticket, state.queue.arrive(ticket: ticket, operation: request.operation, deadline: request.deadline, now: unixMillis()))
         }
+        guard let (ticket, admission) = admitted else { return .cancelled }
         defer { finish(ticket) }
         let start: Start
         switch admission {
@@ -199,11 +220,16 @@ public final class WorkerPool: Sendable {
 
     /// Cancels every attempt of a request this pool holds: a running handler's task is
     /// cancelled (its answer, whenever it comes, is dropped), a waiting one leaves the queue.
-    /// Unknown ids are ignored: every worker hears every cancellation.
+    /// An id the pool does not hold is remembered (the latest 1,024): an attempt of it that
+    /// arrives later is not run. Every worker hears every cancellation.
     public func cancel(requestID: String) {
         let (waiters, tasks) = state.withLock { state -> ([Waiter], [Task<HandlerResponse, Never>]) in
             var waiters: [Waiter] = [], tasks: [Task<HandlerResponse, Never>] = []
-            for ticket in state.tickets[requestID] ?? [] {
+            guard let tickets = state.tickets[requestID] else {
+                state.rememberCancelled(requestID)
+                return ([], [])
+            }
+            for ticket in tickets {
                 guard var attempt = state.attempts[ticket], !attempt.cancelled else { continue }
                 attempt.cancelled = true
                 state.counters.cancelled += 1

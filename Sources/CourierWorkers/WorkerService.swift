@@ -26,7 +26,7 @@ import Synchronization
 /// - subscribes, for every operation of the pool, its own work topic
 ///   `courier/workers/{workerId}/work/{operation}` (direct dispatch) and, unless made with
 ///   `dispatch: .direct`, `$share/courier-workers/courier/work/{operation}` (shared dispatch;
-///   a broker without shared subscriptions refuses it), and `courier/cancellations`; then
+///   a broker without shared subscriptions refuses it); then
 ///   publishes its retained presence ``WorkerPresence`` on `courier/workers/{workerId}` (so
 ///   presence means "ready to take work"), and publishes it again every `presenceRefresh`: if
 ///   the connection drops, the broker publishes the Will and the next refresh after the
@@ -35,11 +35,13 @@ import Synchronization
 ///   and answers on its Response Topic with its Correlation Data and user property `status`,
 ///   after any progress reports and heartbeats the handler makes (``WorkProgress``). It holds
 ///   at most `pool.concurrency + backlog` messages: beyond that it reads no more, so the rest
-///   wait in the broker (cancellations too, until a slot frees). A message whose deadline has
+///   wait in the broker. A message whose deadline has
 ///   passed is dropped unanswered (the bridge answers 504); one without Response Topic or
 ///   Correlation Data is logged and ignored;
 /// - on a cancellation (`{"id":"<request id>"}` on `courier/cancellations`) cancels that
 ///   request's handler task, or takes it out of the queue, and publishes no answer for it.
+///   Cancellations come on a second connection, client id `{workerId}-cancellations` (no
+///   Will), so that they are heard while the work connection reads nothing more.
 ///
 /// On graceful shutdown (SIGTERM in a `ServiceGroup`) it unsubscribes, lets work in flight finish
 /// and publishes its replies, clears its presence (an empty retained message) and disconnects.
@@ -127,6 +129,15 @@ public final class WorkerService: Service {
         self.logger = logger
     }
 
+    /// The connection cancellations arrive on: the work connection's settings, its own client
+    /// id, no Will.
+    private var cancellationConfiguration: MQTTConfiguration {
+        var configuration = mqttConfiguration
+        configuration.clientID = "\(workerID)-cancellations"
+        configuration.will = nil
+        return configuration
+    }
+
     /// The client of the current run; for tests (to cut its connection).
     var clientForTesting: MQTTClient? { current.withLock { $0.client } }
 
@@ -136,6 +147,8 @@ public final class WorkerService: Service {
         // After a reconnect the Will has cleared presence: announce it again at once.
         let announcer = PresenceAnnouncer()
         let client = MQTTClient(configuration: mqttConfiguration, logger: logger, onConnect: { announcer.announceAgain() })
+        // On its network thread: cancelling is a lock and a resume, it does not block.
+        let listener = MQTTClient(configuration: cancellationConfiguration, logger: logger, onMessage: { [self] in cancel($0) })
         current.withLock { current in
             precondition(!current.started, "WorkerService.run() called twice")
             current.started = true
@@ -143,7 +156,7 @@ public final class WorkerService: Service {
         }
         let lifecycle = Lifecycle()
         try await withThrowingTaskGroup(of: Void.self) { group in
-            // The only place the client is shut down: once the run stops, or at once when the
+            // The only place the clients are shut down: once the run stops, or at once when the
             // run is cancelled, which also fails publishes waiting for a broker that is away.
             group.addTask {
                 await withTaskCancellationHandler {
@@ -152,11 +165,12 @@ public final class WorkerService: Service {
                     lifecycle.stop()
                 }
                 await client.shutdown()
+                await listener.shutdown()
             }
 
             let presence: WorkerPresence
             do {
-                guard let started = try await start(client, lifecycle) else {
+                guard let started = try await start(client, listener, lifecycle) else {
                     logger.info("worker stopped before it connected")
                     return
                 }
@@ -197,14 +211,15 @@ public final class WorkerService: Service {
 
     /// Connects, subscribes and announces presence. Returns nil when the run was stopped (a
     /// graceful shutdown or cancellation) before the broker answered.
-    private func start(_ client: MQTTClient, _ lifecycle: Lifecycle) async throws -> WorkerPresence? {
+    private func start(_ client: MQTTClient, _ listener: MQTTClient, _ lifecycle: Lifecycle) async throws -> WorkerPresence? {
         try await withGracefulShutdownHandler {
             try await client.connect()
+            try await listener.connect()
         } onGracefulShutdown: {
             lifecycle.stopIfConnecting()
         }
         guard lifecycle.markServing() else { return nil }
-        try await client.subscribe(topics.cancellations, qos: .atLeastOnce)
+        try await listener.subscribe(topics.cancellations, qos: .atLeastOnce)
         for filter in workFilters {
             try await client.subscribe(filter, qos: .atLeastOnce)
         }
@@ -306,10 +321,6 @@ public final class WorkerService: Service {
         await withTaskGroup(of: Void.self) { group in
             var running = 0
             for await message in client.messages {
-                if message.topic == topics.cancellations {
-                    cancel(message)
-                    continue
-                }
                 let work: WorkMessage.Work
                 do {
                     work = try WorkMessage.decodeRequest(message, now: unixMillis())

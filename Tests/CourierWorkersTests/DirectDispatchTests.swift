@@ -59,6 +59,42 @@ struct DirectDispatchTests {
         }
     }
 
+    @Test func aWorkerGoneWithoutClearingItsPresenceIsSkippedAtOnce() async throws {
+        try await withBroker { broker in
+            let tally = Tally()
+            let suffix = UUID().uuidString.prefix(8)
+            // A worker that disconnected without its Will: retained presence, no subscription.
+            // Its id sorts first and it announces the most capacity, so it is chosen first.
+            let ghost = try await broker.connectedClient("ghost")
+            let presence = WorkerPresence(id: "a-ghost-\(suffix)", operations: ["work"], concurrency: 100, startedAt: Date())
+            try await ghost.publish(Topics().presence(presence.id), payload: presence.encoded(), retain: true)
+            await ghost.shutdown()
+            let live = makeWorker(
+                broker, pool: WorkerPool(handlers: [CostlyEcho(name: "live", cost: .zero, tally: tally)], concurrency: 2),
+                workerID: "b-live-\(suffix)", dispatch: .direct)
+            try await withWorkers([live]) { _ in
+                let directory = FileManager.default.temporaryDirectory.appendingPathComponent("courier-direct-\(suffix)")
+                let bridge = try await CourierDaemon.start(
+                    ["bridge", "--config", try Self.writeConfig(in: directory, broker: broker)], readyLine: "bridge started", directory: directory)
+                let device = try await broker.connectedClient("device")
+                let replies = MessageInbox.draining(device)
+                try await device.subscribe("devices/dev-1/replies/#")
+                for index in 0..<3 {
+                    let correlation = Data("g-\(index)".utf8)
+                    try await device.publish(
+                        "devices/dev-1/requests/work", payload: Data("x".utf8),
+                        properties: MQTTProperties(responseTopic: "devices/dev-1/replies/rpc", correlationData: correlation))
+                    // Well within the 10 s attempt timeout: not left to the attempt timer.
+                    let reply = try await replies.wait(within: .seconds(5)) { $0.properties.correlationData == correlation }[0]
+                    #expect(reply.properties.userProperty("status") == "200")
+                }
+                await device.shutdown()
+                #expect(await bridge.stop() == 0)
+                #expect(tally.counts == ["live": 3])
+            }
+        }
+    }
+
     static func writeConfig(in directory: URL, broker: MosquittoBroker) throws -> String {
         try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
         let yaml = """

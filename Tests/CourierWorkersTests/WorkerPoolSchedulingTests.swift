@@ -133,6 +133,21 @@ struct WorkerPoolSchedulingTests {
         #expect(pool.counters == WorkerPool.Counters(ran: 2, late: 0, cancelled: 1))
     }
 
+    @Test func workCancelledBeforeItArrivesIsNotRun() async throws {
+        let recorder = Recorder()
+        let pool = WorkerPool(handlers: [CancellableHandler(recorder: recorder)], concurrency: 1)
+        pool.cancel(requestID: "early")
+        #expect(await pool.attempt(request("wait", requestID: "early")) == .cancelled)
+        #expect(await recorder.snapshot.events.isEmpty)
+        #expect(pool.counters.cancelled == 1)
+        // Only the latest are remembered.
+        for index in 0..<WorkerPool.rememberedCancellations { pool.cancel(requestID: "other-\(index)") }
+        let forgotten = Task { await pool.attempt(request("wait", requestID: "early")) }
+        await recorder.waitUntil { $0.events == ["started"] }
+        pool.cancel(requestID: "early")
+        #expect(await forgotten.value == .cancelled)
+    }
+
     @Test func progressReachesTheCallerInOrderAndNothingAfterTheAnswer() async throws {
         let updates = Shared<[ProgressUpdate]>([])
         let leaked = Shared<WorkProgress?>(nil)

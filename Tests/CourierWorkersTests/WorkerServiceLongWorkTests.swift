@@ -64,6 +64,33 @@ struct WorkerServiceLongWorkTests {
         }
     }
 
+    @Test func aCancellationIsHeardWhileTheWorkerReadsNoMoreWork() async throws {
+        try await withBroker { broker in
+            let bridge = try await TestBridge.connect(broker)
+            let recorder = Recorder()
+            let pool = WorkerPool(handlers: [CancellableHandler(recorder: recorder)], concurrency: 1)
+            // One slot, no backlog: with r-1 running the worker reads nothing more.
+            let worker = makeWorker(broker, pool: pool, backlog: 0)
+            try await withWorkers([worker]) { _ in
+                try await bridge.awaitPresence(of: worker)
+                try await bridge.send("wait", "", correlation: Data("r-1".utf8))
+                await recorder.waitUntil { $0.events == ["started"] }
+                try await bridge.send("wait", "", correlation: Data("r-2".utf8))
+                try await bridge.send("wait", "", correlation: Data("r-3".utf8))
+                try await bridge.client.publish(Topics().cancellations, payload: CancellationMessage.encode(requestID: "r-1"))
+                await recorder.waitUntil { $0.events == ["started", "cancelled", "started"] }
+                for id in ["r-2", "r-3"] {
+                    try await bridge.client.publish(Topics().cancellations, payload: CancellationMessage.encode(requestID: id))
+                }
+                // r-3 was still on its way when its cancellation came: it never runs.
+                await until { pool.counters.cancelled == 3 }
+                await recorder.waitUntil { $0.events == ["started", "cancelled", "started", "cancelled"] }
+            }
+            #expect(bridge.replies.isEmpty)
+            await bridge.shutdown()
+        }
+    }
+
     @Test func aCancellationTakesWaitingWorkOutOfTheQueue() async throws {
         try await withBroker { broker in
             let bridge = try await TestBridge.connect(broker)

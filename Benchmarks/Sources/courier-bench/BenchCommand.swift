@@ -17,6 +17,8 @@ struct BenchCommand: AsyncParsableCommand {
             PendingBenchmark.self,
             SoakBenchmark.self,
             StormBenchmark.self,
+            SchedulingBenchmark.self,
+            DispatchBenchmark.self,
         ]
     )
 }
