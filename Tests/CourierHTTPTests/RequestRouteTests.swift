@@ -50,10 +50,10 @@ struct RequestRouteTests {
             try await device.publish(
                 "devices/d-cancel/requests/test.long", payload: Data("go".utf8),
                 properties: .init(responseTopic: "devices/d-cancel/replies/x", correlationData: Data("job-1".utf8)))
-            let progress = try await replies.wait { $0.status == 102 }
+            let progress = try await replies.wait { $0.properties.userProperty("status") == "102" }
             #expect(progress.first?.properties.userProperty("progress") == "30")
             try await device.publish("devices/d-cancel/cancel", payload: Data(), properties: .init(correlationData: Data("job-1".utf8)))
-            let final = try await replies.wait { $0.status == 410 }
+            let final = try await replies.wait { $0.properties.userProperty("status") == "410" }
             #expect(final.first?.properties.correlationData == Data("job-1".utf8))
             try await eventually("the handler saw the cancellation") { harness.long.cancelled == 1 }
             await device.shutdown()
