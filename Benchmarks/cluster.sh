@@ -10,7 +10,7 @@
 #   Benchmarks/cluster.sh                       # or COURIER_BINARY=path/to/courier Benchmarks/cluster.sh
 #
 # Settings (environment): DEVICES (50), OUTSTANDING (4), DURATION (10s), WARMUP (3s), WORKERS
-# (2), LEASES (takeover runs, "10s 2s"), PG_OPTIONS (extra `postgres -c` settings, e.g.
+# (2), LEASES (takeover runs, "10s 2s"), KEEP_FILES (1: keep the logs and data), PG_OPTIONS (extra `postgres -c` settings, e.g.
 # "-c synchronous_commit=off"; PostgreSQL's defaults otherwise: fsync and synchronous commit on).
 set -euo pipefail
 
@@ -37,15 +37,19 @@ chmod 755 "$WORK"
 progress() { echo "… $*" >&2; }
 
 # Stops every process this script started and that still runs (its jobs), by PID: SIGTERM
-# (to a job's own children too), then wait.
+# (to a job's own children too), then wait. The files go unless the run failed or KEEP_FILES=1.
 cleanup() {
-    local pid
+    local status=$? pid
     for pid in $(jobs -p); do
         pkill -TERM -P "$pid" 2>/dev/null || true
         kill -TERM "$pid" 2>/dev/null || true
     done
     wait 2>/dev/null || true
-    progress "files kept in $WORK"
+    if [[ $status == 0 && -z ${KEEP_FILES:-} ]]; then
+        rm -rf "$WORK"
+    else
+        progress "configurations, logs, stores and PostgreSQL's data kept in $WORK"
+    fi
 }
 trap cleanup EXIT
 trap 'echo "cluster.sh failed at line $LINENO" >&2' ERR
