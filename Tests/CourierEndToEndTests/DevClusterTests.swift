@@ -66,6 +66,9 @@ struct DevClusterTests {
                 #expect(ProcessTable.members(ofGroup: dev.pid).isEmpty)
                 #expect(dev.log.contains("courier dev: stopped"), "\(dev.log)")
                 #expect(dev.log.contains("mismatches 0, unmatched 0,"), "\(dev.log)")
+                // The devices' progress every 2 s, and none once they are stopped.
+                let progressLines = dev.log.split(separator: "\n").filter { $0.hasPrefix("devices: ") }
+                #expect(progressLines.count < 40, "\(dev.log)")
             } catch {
                 dev.signal(SIGKILL)
                 // Each child leads a process group of its own and outlives a killed courier dev.
