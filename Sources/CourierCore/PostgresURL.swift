@@ -54,6 +54,18 @@ public struct PostgresURL: Sendable, Equatable, CustomStringConvertible {
         return "postgres://\(username)@\(host):\(port)/\(database)"
     }
 
+    /// The URL with its password, percent-encoded so that ``init(parsing:)`` reads it back: for
+    /// handing the store to a child process (through its environment, never its arguments).
+    /// Never log it.
+    public var urlWithPassword: String {
+        var allowed = CharacterSet.alphanumerics
+        allowed.insert(charactersIn: "-._~")
+        func encoded(_ text: String) -> String { text.addingPercentEncoding(withAllowedCharacters: allowed) ?? text }
+        let host = self.host.contains(":") ? "[\(self.host)]" : self.host
+        let credentials = encoded(username) + (password.map { ":" + encoded($0) } ?? "")
+        return "postgres://\(credentials)@\(host):\(port)/\(encoded(database))"
+    }
+
     /// `text` with whatever stands between the user name's `:` and the last `@` replaced by
     /// `***`: a URL that could not be parsed, quoted in an error, shows no password either.
     public static func redacted(_ text: String) -> String {

@@ -288,7 +288,8 @@ public struct Simulator: Sendable {
                         sending = false
                         group.cancelAll()
                     case .tick:
-                        guard sending else { continue }
+                        // Cancelled, a new tick's sleep would end at once: no more progress.
+                        guard sending, !Task.isCancelled else { continue }
                         progress(reporter.snapshot(phase: isDraining() ? .draining : .running))
                         group.addTask {
                             try? await Task.sleep(for: interval)

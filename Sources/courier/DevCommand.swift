@@ -7,7 +7,9 @@ import Foundation
 import ServiceLifecycle
 
 /// `courier dev`: a private mosquitto on loopback, `serve` on it, and optionally simulated
-/// devices; Ctrl-C stops all of it.
+/// devices; Ctrl-C stops all of it. With `--bridges N` (N > 1, on a PostgreSQL store) it runs
+/// N `courier bridge` and `--workers` `courier worker` processes in place of `serve`
+/// (``DevCluster``).
 struct DevCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "dev",
@@ -31,6 +33,12 @@ struct DevCommand: AsyncParsableCommand {
     @Option(help: "Device profile for --devices.")
     var profile: String = "Devices/profiles/thermostat.yaml"
 
+    @Option(help: "Bridges to run: 1 runs serve in this process; more run courier bridge processes dev-1... on a shared PostgreSQL store (--store postgres://...).")
+    var bridges: Int = 1
+
+    @Option(help: "courier worker processes beside the bridges, with --bridges 2 or more (default 2).")
+    var workers: Int?
+
     func validate() throws {
         // The defaults are paths in the repository: say so instead of a bare "no such file".
         guard FileManager.default.fileExists(atPath: mosquittoConfig) else {
@@ -38,6 +46,11 @@ struct DevCommand: AsyncParsableCommand {
         }
         guard devices == 0 || FileManager.default.fileExists(atPath: profile) else {
             throw ValidationError("no device profile at \(profile): run from the repository root or pass --profile")
+        }
+        guard (1...64).contains(bridges) else { throw ValidationError("--bridges must be between 1 and 64") }
+        if let workers {
+            guard bridges > 1 else { throw ValidationError("--workers needs --bridges 2 or more: with one bridge, serve runs the workers in process") }
+            guard (1...64).contains(workers) else { throw ValidationError("--workers must be between 1 and 64") }
         }
     }
 
@@ -52,6 +65,13 @@ struct DevCommand: AsyncParsableCommand {
         var configuration = try options.configuration(defaults: defaults)
         let logger = Logs.bootstrap(level: configuration.logLevel)
         let state = URL(fileURLWithPath: stateDirectory).standardizedFileURL.path
+        if bridges > 1 {
+            guard let store = configuration.store.postgres else {
+                throw ValidationError(
+                    "--bridges \(bridges) needs a store every bridge can reach: --store postgres://USER:PASSWORD@HOST:PORT/DB (or store.url, or COURIER_STORE_URL)")
+            }
+            return try await runCluster(options: options, configuration: configuration, store: store, stateDirectory: state)
+        }
         let broker = try await DevBroker.start(baseConfig: mosquittoConfig, port: port, stateDirectory: state)
         configuration.broker.url = broker.url
         if options.store == nil { configuration.store.path = "\(state)/dev.sqlite" }
@@ -74,15 +94,15 @@ struct DevCommand: AsyncParsableCommand {
 }
 
 extension DevCommand {
-    /// The simulated devices, when asked for.
-    func devicesServices(configuration: CourierConfiguration) throws -> [any Service] {
+    /// The simulated devices, when asked for, printing their progress every `progressEvery`.
+    func devicesServices(configuration: CourierConfiguration, progressEvery: Duration = .seconds(10)) throws -> [any Service] {
         guard devices > 0 else { return [] }
         var profile = try DeviceProfile.load(path: profile)
         // In dev the devices keep asking until Ctrl-C.
         profile.length = .duration(.seconds(86_400))
         var simulator = try Simulator(profile: profile, broker: configuration.broker.url, count: devices, logger: Logs.logger)
         simulator.topics = configuration.topics
-        simulator.progressInterval = .seconds(10)
+        simulator.progressInterval = progressEvery
         return [SimulatedDevices(simulator: simulator)]
     }
 }

@@ -310,6 +310,16 @@ struct StoreURLTests {
         #expect(url.description == "postgres://courier@[::1]:5432/courier")
     }
 
+    /// What `courier dev --bridges` hands its bridges reads back as the same URL.
+    @Test func theURLWithItsPasswordReadsBackTheSame() throws {
+        for url in [
+            PostgresURL(host: "db.example.com", port: 6432, username: "cou@rier", password: "p:a/s s%@", database: "requests"),
+            PostgresURL(host: "::1", username: "courier", database: "courier"),
+        ] {
+            #expect(try PostgresURL(parsing: url.urlWithPassword) == url, "\(url.urlWithPassword)")
+        }
+    }
+
     @Test func sqliteURLsAndPathsSelectSQLite() throws {
         #expect(try ConfigLoader.parse(yaml: "store:\n  url: sqlite:/var/lib/c.sqlite\n", file: "c.yaml").store.location == "/var/lib/c.sqlite")
         let config = try ConfigLoader.parse(yaml: "store:\n  path: c.sqlite\n", file: "c.yaml")

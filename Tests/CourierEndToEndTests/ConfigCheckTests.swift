@@ -2,7 +2,7 @@ import CourierTesting
 import Foundation
 import Testing
 
-/// `courier config check` on the shipped file and on broken ones; daemons refuse the same
+/// `courier config check` on the shipped files and on broken ones; daemons refuse the same
 /// problems before they start anything.
 @Suite(.timeLimit(.minutes(1)))
 struct ConfigCheckTests {
@@ -21,9 +21,9 @@ struct ConfigCheckTests {
         return try await Command.run("/usr/bin/env", variables + [CourierDaemon.binary, "config", "check", path])
     }
 
-    @Test
-    func theShippedConfigurationIsValid() async throws {
-        let result = try await Self.check(Self.root.appendingPathComponent("Config/courier.yaml").path)
+    @Test(arguments: ["Config/courier.yaml", "Config/courier-cluster.yaml"])
+    func theShippedConfigurationIsValid(_ file: String) async throws {
+        let result = try await Self.check(Self.root.appendingPathComponent(file).path)
         #expect(result.status == 0, "\(result.stdout)\(result.stderr)")
         #expect(result.stdout.contains("ok (3 operations"))
         #expect(result.stderr.isEmpty)
