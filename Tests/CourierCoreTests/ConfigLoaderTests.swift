@@ -41,8 +41,13 @@ struct ConfigLoaderTests {
         #expect(config.workers.id == nil)
         #expect(config.replyQoS == 1)
         #expect(config.logLevel == "info")
-        // The shipped file states the defaults.
-        #expect(config == CourierConfiguration().with { $0.workers.operations = config.workers.operations })
+        #expect(config.commands.map(\.name) == ["ping", "blink", "jam", "update"])
+        #expect(config.command(named: "update")?.attemptTimeout == .seconds(10))
+        // The shipped file states the defaults, and the commands the actuator profile answers.
+        #expect(config == CourierConfiguration().with {
+            $0.workers.operations = config.workers.operations
+            $0.commands = config.commands
+        })
     }
 
     @Test func emptyFileGivesDefaults() throws {

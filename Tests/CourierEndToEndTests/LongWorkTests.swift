@@ -83,6 +83,34 @@ struct LongWorkTests {
         }
     }
 
+    /// A client whose stream broke with the bridge (SIGKILL) reconnects to the restarted bridge
+    /// with `Last-Event-ID`: it gets only what is newer, and the result ends the stream.
+    @Test func theEventStreamResumesWithLastEventIDAfterTheBridgeRestarts() async throws {
+        try await BridgeFixture.with(policy: FakeWorker.silent) { fixture in
+            let device = try await Device.connect("long-5", to: fixture.broker)
+            try await device.ask("echo", Data("job".utf8), correlation: "resume")
+            let work = try #require(try await fixture.worker.received.wait { $0.topic == "courier/work/echo" }.first.map(FakeWorker.Work.init))
+            let id = String(decoding: work.requestID, as: UTF8.self)
+            let api = try fixture.api
+            let first = try EventStreamReader.start("\(api)/v1/requests/\(id)/events", in: fixture.directory)
+            try await first.waitFor("state")
+            let seen = try #require(first.text.matches(of: /id: (\d+)/).last.map { Int64($0.1)! })
+
+            await fixture.bridge.kill()
+            _ = await first.process.wait()
+            let restarted = try await fixture.restartBridge()
+            let second = try EventStreamReader.start("\(api)/v1/requests/\(id)/events", lastEventID: "\(seen)", in: fixture.directory)
+            try await fixture.worker.reply(to: work, status: 200, payload: Data("done".utf8))
+            #expect(await second.process.wait() == 0)
+            #expect(second.events.last == "result", "\(second.text)")
+            let ids = second.text.matches(of: /id: (\d+)/).map { Int64($0.1)! }
+            #expect(ids.allSatisfy { $0 > seen }, "nothing the client saw before: \(second.text)")
+            #expect(try await device.finalReply(to: "resume").status == 200)
+            await restarted.stop()
+            await device.shutdown()
+        }
+    }
+
     /// Heartbeats (202) renew the attempt timer (echo's attempt timeout is 3 s): a handler
     /// still at it after 4 s keeps its one attempt, and its answer is the reply.
     @Test func heartbeatsKeepALongAttemptAlive() async throws {
