@@ -27,7 +27,7 @@ struct BridgeRecoveryTests {
                 // A request the broker redelivers to the restarted bridge may first get a 202
                 // (the original is still in progress) before the final reply.
                 let reply = try await device.finalReply(to: "c\(index)", within: .seconds(30))
-                #expect(reply.status == 200 && reply.text == "r\(index)")
+                #expect(reply.status == 200 && reply.text == "r\(index)", "\(reply.status ?? 0) \(reply.text)")
             }
             // Anything answered again would arrive before a later request's reply. The broker
             // may redeliver requests whose PUBACK the killed bridge never wrote: those are

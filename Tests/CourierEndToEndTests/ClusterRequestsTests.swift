@@ -68,18 +68,18 @@ struct ClusterRequestsTests {
                 profile: """
                     name: pg-restart
                     protocol: mqtt5
-                    devices: { count: 50, idPrefix: pgr }
+                    devices: { count: 30, idPrefix: pgr }
                     operations:
                       - operation: echo
                         payload: { echo: { bytes: 32 } }
                     mode:
                       closed: { outstanding: 1 }
-                    requestsPerDevice: 40
+                    requestsPerDevice: 30
                     timeout: 25s
                     """,
-                count: 50
+                count: 30
             )
-            try await devices.waitForReplies(200)
+            try await devices.waitForReplies(150)
             await cluster.postgres.stop()
             try await eventually("a bridge not ready", within: .seconds(15)) {
                 try await cluster.http("bridge-1", "/readyz").status == 503
@@ -92,7 +92,7 @@ struct ClusterRequestsTests {
             }
             let report = try await devices.simulatorSummary()
             let final = report.replies.values.reduce(0, +)
-            #expect(report.sent == 2000 && final == 2000, "\(report.summary)")
+            #expect(report.sent == 900 && final == 900, "\(report.summary)")
             #expect(Set(report.replies.keys).isSubset(of: ["200", "503"]), "\(report.summary)")
             // A reply the broker acknowledged while the store could not record it is published
             // again by the delivery sweep: a duplicate, always the same stored reply.
