@@ -54,12 +54,17 @@ extension RequestEngine {
             record.wakeAt = now
             return .store(Admitted(record: record, plan: .work(ack: ack, send: false), answersCaller: answersCaller))
         }
-        // Stored as attempt 1 already, saving a write; if the send never happens (too many
-        // in flight, a crash) the attempt timer retries it.
+        return .store(Admitted(record: startedAsFirstAttempt(record, now: now), plan: .work(ack: ack, send: true), answersCaller: answersCaller))
+    }
+
+    /// The record stored as attempt 1 already, saving a write; if the send never happens (too
+    /// many in flight, a crash) the attempt timer retries it.
+    func startedAsFirstAttempt(_ record: RequestRecord, now: Int64) -> RequestRecord {
+        var record = record
         record.state = .dispatched
         record.attempts = 1
         record.wakeAt = attemptWake(attempt: 1, now: now, of: record)
-        return .store(Admitted(record: record, plan: .work(ack: ack, send: true), answersCaller: answersCaller))
+        return record
     }
 
     /// A dead letter to run again, checked as a new request is (size, content, a live worker,

@@ -57,10 +57,7 @@ extension RequestEngine {
             record.wakeAt = now
             return .store(Admitted(record: record, plan: .work(ack: false, send: false), answersCaller: answersCaller))
         }
-        record.state = .dispatched
-        record.attempts = 1
-        record.wakeAt = attemptWake(attempt: 1, now: now, of: record)
-        return .store(Admitted(record: record, plan: .work(ack: false, send: true), answersCaller: answersCaller))
+        return .store(Admitted(record: startedAsFirstAttempt(record, now: now), plan: .work(ack: false, send: true), answersCaller: answersCaller))
     }
 
     /// The duplicate-suppression key of a command: its `Idempotency-Key`, or over MQTT its

@@ -3,7 +3,6 @@ import CourierCore
 import CourierEngine
 import Foundation
 import Hummingbird
-import NIOCore
 
 extension CourierAPI {
     /// `POST /v1/devices/{device}/commands/{command}[?protocol=mqtt311]`: submits the body as a
@@ -28,17 +27,9 @@ extension CourierAPI {
         guard let command = bridge.configuration.command(named: name) else {
             return refuse(.unknownOperation, "command \(name) is not configured")
         }
-        let tooLarge = "the body is larger than \(command.maxPayloadBytes) bytes, the limit for \(command.name)"
-        if let length = request.headers[.contentLength].flatMap(Int.init), length > command.maxPayloadBytes {
-            return refuse(.payloadTooLarge, tooLarge)
+        guard let payload = try await Self.body(of: request, upTo: command.maxPayloadBytes) else {
+            return refuse(.payloadTooLarge, "the body is larger than \(command.maxPayloadBytes) bytes, the limit for \(command.name)")
         }
-        let body: ByteBuffer
-        do {
-            body = try await request.body.collect(upTo: command.maxPayloadBytes)
-        } catch is NIOTooManyBytesError {
-            return refuse(.payloadTooLarge, tooLarge)
-        }
-        let payload = Data(body.readableBytesView)
         let outcome = await bridge.submit(CommandSubmission(
             device: device, command: name, payload: payload, contentType: request.headers[.contentType],
             deviceProtocol: deviceProtocol, idempotencyKey: request.headers[.idempotencyKey]))

@@ -24,18 +24,10 @@ extension CourierAPI {
         guard let operation = bridge.configuration.operation(named: operationName) else {
             return refuse(.unknownOperation, "operation \(operationName) is not configured")
         }
-        let tooLarge = "the body is larger than \(operation.maxPayloadBytes) bytes, the limit for \(operation.name)"
-        if let length = request.headers[.contentLength].flatMap(Int.init), length > operation.maxPayloadBytes {
-            return refuse(.payloadTooLarge, tooLarge)
-        }
-        let body: ByteBuffer
-        do {
-            body = try await request.body.collect(upTo: operation.maxPayloadBytes)
-        } catch is NIOTooManyBytesError {
-            return refuse(.payloadTooLarge, tooLarge)
+        guard let payload = try await Self.body(of: request, upTo: operation.maxPayloadBytes) else {
+            return refuse(.payloadTooLarge, "the body is larger than \(operation.maxPayloadBytes) bytes, the limit for \(operation.name)")
         }
         let wait = WaitPreference.seconds(in: request.headers[values: .prefer])
-        let payload = Data(body.readableBytesView)
         let idempotencyKey = request.headers[.idempotencyKey]
 
         let outcome = await bridge.submit(
@@ -46,6 +38,17 @@ extension CourierAPI {
             idempotencyKey: idempotencyKey
         )
         return await answer(outcome, payload: payload, wait: wait)
+    }
+
+    /// The request's body, or nil when it is larger than `limit` bytes (by its
+    /// `Content-Length`, or once that many have arrived).
+    static func body(of request: Request, upTo limit: Int) async throws -> Data? {
+        if let length = request.headers[.contentLength].flatMap(Int.init), length > limit { return nil }
+        do {
+            return Data(try await request.body.collect(upTo: limit).readableBytesView)
+        } catch is NIOTooManyBytesError {
+            return nil
+        }
     }
 
     /// The answer to a submission (an operation's request or a command): 202 with its
