@@ -1,4 +1,5 @@
 import CourierCore
+import CourierTesting
 import CourierHTTP
 import Foundation
 import Hummingbird
