@@ -35,9 +35,9 @@ extension Bridge {
                 } catch {
                     logger.error("store write failed", metadata: ["request.id": "\(id)", "error": "\(error)"])
                 }
-            case .extendAttempt(let id, let attempt, let wakeAt):
+            case .extendAttempt(let id, let attempt, let wakeAt, let acknowledged):
                 do {
-                    _ = try store.extendAttempt(id: id, attempt: attempt, wakeAt: wakeAt, now: unixMillis())
+                    _ = try store.extendAttempt(id: id, attempt: attempt, wakeAt: wakeAt, acknowledged: acknowledged, now: unixMillis())
                 } catch {
                     logger.error("store write failed", metadata: ["request.id": "\(id)", "error": "\(error)"])
                 }

@@ -20,8 +20,9 @@ public enum Effect: Sendable, Equatable {
     case startAttempt(id: String, afterAttempts: Int, wakeAt: Int64)
     /// Put a timed-out attempt back to `received`, to start again at `wakeAt`.
     case retry(id: String, attempt: Int, wakeAt: Int64)
-    /// Move the timer of a running attempt (a worker's heartbeat) if it is still the running one.
-    case extendAttempt(id: String, attempt: Int, wakeAt: Int64)
+    /// Move the timer of a running attempt (a worker's heartbeat) if it is still the running
+    /// one; `acknowledged`: a device said 202 to a command (its state becomes `acknowledged`).
+    case extendAttempt(id: String, attempt: Int, wakeAt: Int64, acknowledged: Bool)
     /// A worker's progress: keep it as the request's latest, and send the device `reply` (at
     /// most one per `progressInterval`, the latest winning; none after the final reply).
     case progress(ProgressReport, reply: DeviceReply?)

@@ -19,8 +19,8 @@ extension RequestEngine {
         }
         var effects: [Effect] = [
             .extendAttempt(
-                id: record.id, attempt: record.attempts,
-                wakeAt: attemptWake(attempt: record.attempts, now: now, of: record))
+                id: record.id, attempt: record.attempts, wakeAt: attemptWake(attempt: record.attempts, now: now, of: record),
+                acknowledged: record.kind == .command && status == 202)
         ]
         if status == 102 {
             let percent = percent.map { min(100, max(0, $0)) }

@@ -29,7 +29,8 @@ public struct RequestStatus: Codable, Sendable, Equatable {
     public var updatedAt: Int64
     /// Unix milliseconds after which the request is answered 504.
     public var deadline: Int64
-    /// The final reply's HTTP-style status; null while pending.
+    /// The final reply's HTTP-style status; null while pending, but 202 for a command its
+    /// device acknowledged.
     public var replyStatus: Int?
     /// The final reply's code (`ok`, `timeout`, `cancelled`, ...); null while pending.
     public var replyCode: String?
@@ -43,8 +44,8 @@ public struct RequestStatus: Codable, Sendable, Equatable {
     public var progress: Progress?
     /// `request` (a device's, for a worker) or `command` (for a device).
     public var kind: RequestKind
-    /// A command's state in SPEC's words: `queued`, `sent`, `completed`, `expired`, `failed`,
-    /// `cancelled` or `rejected`; null for a request.
+    /// A command's state in SPEC's words: `queued`, `sent`, `acknowledged` (the device said 202),
+    /// `completed`, `expired`, `failed`, `cancelled` or `rejected`; null for a request.
     public var commandState: String?
 
     /// A worker's progress report (status 102), as status queries and event streams show it.
@@ -78,16 +79,16 @@ public struct RequestStatus: Codable, Sendable, Equatable {
         reason = record.reason
         self.progress = record.state.isFinal ? nil : progress.map(Progress.init)
         kind = record.kind
-        commandState = record.kind == .command ? Self.commandState(record.state) : nil
+        commandState = record.kind == .command ? Self.commandState(record) : nil
     }
 
-    /// A command's state name for a record's state.
-    static func commandState(_ state: RequestState) -> String {
-        switch state {
+    /// A command's state name for a record of a command.
+    static func commandState(_ record: RequestRecord) -> String {
+        switch record.state {
         case .received: "queued"
-        case .dispatched: "sent"
+        case .dispatched: record.replyStatus == 202 ? "acknowledged" : "sent"
         case .completed, .delivered: "completed"
-        case .rejected, .expired, .failed, .cancelled: state.rawValue
+        case .rejected, .expired, .failed, .cancelled: record.state.rawValue
         }
     }
 

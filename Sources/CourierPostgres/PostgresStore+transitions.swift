@@ -43,12 +43,13 @@ extension PostgresStore {
     }
 
     /// Moves the timer of this bridge's attempt `attempt` to `wakeAt`, if it is still the
-    /// running one; nil otherwise.
-    public func extendAttempt(id: String, attempt: Int, wakeAt: Int64, now: Int64) throws -> RequestRecord? {
-        try writer.run { session in
+    /// running one (`acknowledged`: `reply_status` 202 too); nil otherwise.
+    public func extendAttempt(id: String, attempt: Int, wakeAt: Int64, acknowledged: Bool, now: Int64) throws -> RequestRecord? {
+        let replyStatus: Int? = acknowledged ? 202 : nil
+        return try writer.run { session in
             try session.record(
                 """
-                UPDATE requests SET wake_at = \(wakeAt), updated_at = \(now)
+                UPDATE requests SET wake_at = \(wakeAt), updated_at = \(now), reply_status = coalesce(\(replyStatus), reply_status)
                 WHERE id = \(id) AND state = 'dispatched' AND attempts = \(attempt) AND owner = \(bridgeID)
                 RETURNING *
                 """)

@@ -31,8 +31,9 @@ public protocol RequestStore: Sendable {
     func requeue(id: String, attempt: Int, wakeAt: Int64, now: Int64) throws -> RequestRecord?
 
     /// Moves the timer of attempt `attempt` to `wakeAt` (a worker said it is still working),
-    /// if that attempt is still the running one.
-    func extendAttempt(id: String, attempt: Int, wakeAt: Int64, now: Int64) throws -> RequestRecord?
+    /// if that attempt is still the running one. `acknowledged` (a device's 202 to a command)
+    /// also sets the pending record's `replyStatus` to 202.
+    func extendAttempt(id: String, attempt: Int, wakeAt: Int64, acknowledged: Bool, now: Int64) throws -> RequestRecord?
 
     /// Pending requests whose timer is due at `now`, earliest first.
     func due(now: Int64, limit: Int) throws -> [RequestRecord]

@@ -26,11 +26,12 @@ extension SQLiteStore {
 
 extension SQLiteStore {
     /// Moves the timer of attempt `attempt` to `wakeAt` (a worker's heartbeat), only if it is
-    /// still the running one.
-    public func extendAttempt(id: String, attempt: Int, wakeAt: Int64, now: Int64) throws -> RequestRecord? {
+    /// still the running one; `acknowledged` also sets `replyStatus` to 202.
+    public func extendAttempt(id: String, attempt: Int, wakeAt: Int64, acknowledged: Bool, now: Int64) throws -> RequestRecord? {
         try modify(id: id, onlyFrom: [.dispatched], where: { $0.attempts == attempt }) { record in
             record.wakeAt = wakeAt
             record.updatedAt = now
+            if acknowledged { record.replyStatus = 202 }
         }
     }
 }

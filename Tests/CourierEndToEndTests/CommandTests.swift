@@ -115,6 +115,10 @@ struct CommandTests {
 
             let status = try await fixture.http("GET", "/v1/requests/\(id)")
             #expect(status.body.contains("\"kind\":\"command\"") && status.body.contains("\"commandState\":\"sent\""), "\(status.body)")
+            try await device.answer(command, status: 202, "")
+            try await eventually("acknowledged") {
+                try await fixture.http("GET", "/v1/requests/\(id)").body.contains("\"commandState\":\"acknowledged\"")
+            }
             try await device.answer(command, "rebooting")
             let result = try await fixture.finalResult(id)
             #expect(result.status == 200 && result.body == "rebooting")

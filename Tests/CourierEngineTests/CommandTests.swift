@@ -87,7 +87,7 @@ struct CommandTests {
         request.kind = .request
         #expect(answer(request).counts == [.ignoredCommandReply], "a request's id is no command id")
         #expect(answer(record).finished.first?.reply.status == 200)
-        #expect(answer(record, status: 202) == [.extendAttempt(id: record.id, attempt: 1, wakeAt: fixture.now + 5_000)])
+        #expect(answer(record, status: 202) == [.extendAttempt(id: record.id, attempt: 1, wakeAt: fixture.now + 5_000, acknowledged: true)])
     }
 
     /// A device that is not subscribed yet is no reason to give up: the attempt timer sends again.

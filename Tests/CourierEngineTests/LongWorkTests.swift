@@ -28,7 +28,7 @@ struct LongWorkTests {
         let effects = fixture.engine.workerReported(
             status: 202, percent: nil, payload: Data(), contentType: nil, record: record, now: fixture.now)
         // echo: attemptTimeout 3 s from now.
-        #expect(effects == [.extendAttempt(id: record.id, attempt: 1, wakeAt: fixture.now + 3_000)])
+        #expect(effects == [.extendAttempt(id: record.id, attempt: 1, wakeAt: fixture.now + 3_000, acknowledged: false)])
     }
 
     @Test func progressRenewsTheTimerAndGoesToTheDeviceWithItsPercentage() throws {
@@ -37,7 +37,7 @@ struct LongWorkTests {
         fixture.advance(500)
         let effects = fixture.engine.workerReported(
             status: 102, percent: 140, payload: Data("most".utf8), contentType: "text/plain", record: record, now: fixture.now)
-        #expect(effects.first == .extendAttempt(id: record.id, attempt: 1, wakeAt: fixture.now + 3_000))
+        #expect(effects.first == .extendAttempt(id: record.id, attempt: 1, wakeAt: fixture.now + 3_000, acknowledged: false))
         guard case .progress(let report, let reply?) = effects.last else {
             Issue.record("no progress effect in \(effects)")
             return

@@ -170,6 +170,14 @@ extension StoreContractTests {
             let second = try #require(try store.claimAttempt(id: "c", afterAttempts: 1, wakeAt: 9_000, now: 7_000))
             #expect(second.attempts == 2)
 
+            // A heartbeat moves the running attempt's timer; an acknowledgement marks it 202.
+            #expect(try store.extendAttempt(id: "c", attempt: 1, wakeAt: 9_900, acknowledged: false, now: 7_100) == nil)
+            let extended = try #require(try store.extendAttempt(id: "c", attempt: 2, wakeAt: 9_900, acknowledged: false, now: 7_100))
+            #expect(extended.wakeAt == 9_900 && extended.replyStatus == nil && extended.state == .dispatched)
+            let acknowledged = try #require(try store.extendAttempt(id: "c", attempt: 2, wakeAt: 9_950, acknowledged: true, now: 7_200))
+            #expect(acknowledged.wakeAt == 9_950 && acknowledged.replyStatus == 202)
+            #expect(try store.extendAttempt(id: "c", attempt: 2, wakeAt: 9_990, acknowledged: false, now: 7_300)?.replyStatus == 202)
+
             _ = try store.finish(id: "c", state: .completed, reply: okReply, onlyFrom: [.dispatched], now: 8_000)
             #expect(try store.requeue(id: "c", attempt: 2, wakeAt: 9_500, now: 8_100) == nil)
             #expect(try store.claimAttempt(id: "c", afterAttempts: 2, wakeAt: 9_500, now: 8_100) == nil)
