@@ -135,6 +135,8 @@ final class SimulatedDevice: Sendable {
                 state.pending[seq] = nil
                 state.released.insert(seq)
             }
+            // Stopped while the publish waited for its PUBACK (Ctrl-C): no failure of the broker's.
+            if error is CancellationError { return .abandoned }
             context.stats.publishFailed("\(id): \(error)")
             return .failed
         }
