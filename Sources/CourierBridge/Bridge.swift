@@ -13,17 +13,17 @@ import Synchronization
 /// engine's effects out (store, publish, dispatch, count, log). Every store write runs on
 /// its MQTT network thread, the one writer, in group commits. A `Service`: run it in a
 /// `ServiceGroup`; SIGTERM stops intake, drains the work in flight and closes the store.
-public final class Bridge: Service, Sendable {
+package final class Bridge: Service, Sendable {
     /// Where attempts go.
-    public enum Workers: Sendable {
+    package enum Workers: Sendable {
         /// Worker daemons over MQTT (`courier bridge` + `courier worker`).
         case mqtt
         /// Handlers in this process (`courier serve`).
         case inMemory(WorkerPool)
     }
 
-    public let configuration: CourierConfiguration
-    public let store: any RequestStore
+    package let configuration: CourierConfiguration
+    package let store: any RequestStore
     let engine: RequestEngine
     let topics: Topics
     let client: MQTTClient
@@ -60,14 +60,14 @@ public final class Bridge: Service, Sendable {
     private let stopping = Atomic<Bool>(false)
     let refused = Atomic<Int>(0)
     /// Requests answered 429 or 503 (or refused over HTTP) without being stored, since start.
-    public var refusals: Int { refused.load(ordering: .relaxed) }
+    package var refusals: Int { refused.load(ordering: .relaxed) }
     /// After SIGTERM: requests are still recorded (and acknowledged) but start no attempt.
     var isStopping: Bool { stopping.load(ordering: .relaxed) }
 
     /// - Parameters:
     ///   - mqtt: the broker connection; the bridge makes it a durable session (clean start off,
     ///     session expiry one day) under the client id `courier-bridge-{bridgeID}`.
-    public init(
+    package init(
         configuration: CourierConfiguration,
         mqtt: MQTTConfiguration,
         store: any RequestStore,
@@ -133,10 +133,10 @@ public final class Bridge: Service, Sendable {
     var dispatcher: any WorkDispatcher { dispatcherBox.withLock { $0! } }
 
     /// Broker connected and store answering.
-    public var isReady: Bool { client.isConnected && storeReachable.load(ordering: .relaxed) }
+    package var isReady: Bool { client.isConnected && storeReachable.load(ordering: .relaxed) }
 
     /// Why the bridge is not ready, when it is not.
-    public var notReadyReason: String? {
+    package var notReadyReason: String? {
         if !client.isConnected { return "the bridge is not connected to the broker" }
         if !storeReachable.load(ordering: .relaxed) { return "the bridge cannot reach its store" }
         return nil
@@ -151,7 +151,7 @@ public final class Bridge: Service, Sendable {
         return filters.map { "$share/courier-bridges/\($0)" }
     }
 
-    public func run() async throws {
+    package func run() async throws {
         do {
             // While the broker is unreachable connect() keeps trying: let SIGTERM end that too.
             try await withGracefulShutdownHandler {

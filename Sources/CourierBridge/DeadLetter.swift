@@ -2,22 +2,22 @@ import CourierCore
 import Foundation
 
 /// The JSON published to `courier/deadletters/{operation}` and listed by the HTTP API.
-public struct DeadLetter: Codable, Sendable, Equatable {
-    public var id: String
-    public var device: String
-    public var operation: String
-    public var reason: String
-    public var state: String
-    public var attempts: Int
+package struct DeadLetter: Codable, Sendable, Equatable {
+    package var id: String
+    package var device: String
+    package var operation: String
+    package var reason: String
+    package var state: String
+    package var attempts: Int
     /// Base64.
-    public var correlationData: String?
-    public var requestId: String?
+    package var correlationData: String?
+    package var requestId: String?
     /// Base64.
-    public var payload: String
-    public var receivedAt: Int64
-    public var updatedAt: Int64
+    package var payload: String
+    package var receivedAt: Int64
+    package var updatedAt: Int64
 
-    public init(_ record: RequestRecord) {
+    package init(_ record: RequestRecord) {
         id = record.id
         device = record.device
         operation = record.operation
@@ -31,7 +31,7 @@ public struct DeadLetter: Codable, Sendable, Equatable {
         updatedAt = record.updatedAt
     }
 
-    public func encoded() -> Data {
+    package func encoded() -> Data {
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.sortedKeys]
         return (try? encoder.encode(self)) ?? Data()

@@ -4,7 +4,7 @@ import CourierWorkers
 import Foundation
 
 /// Runs attempts on a ``WorkerPool`` in this process: no broker hops between bridge and worker.
-public final class InMemoryDispatcher: WorkDispatcher {
+package final class InMemoryDispatcher: WorkDispatcher {
     private let pool: WorkerPool
     private let sink: ResultSink
     private let progress: ProgressSink
@@ -14,16 +14,16 @@ public final class InMemoryDispatcher: WorkDispatcher {
     ///   - sink: receives every final result (none for a cancelled request); the bridge passes
     ///     its own result handler.
     ///   - progress: receives the handlers' progress reports and heartbeats.
-    public init(pool: WorkerPool, sink: @escaping ResultSink, progress: @escaping ProgressSink = { _, _, _, _, _ in }) {
+    package init(pool: WorkerPool, sink: @escaping ResultSink, progress: @escaping ProgressSink = { _, _, _, _, _ in }) {
         self.pool = pool
         self.sink = sink
         self.progress = progress
         operations = Set(pool.operations)
     }
 
-    public func hasWorker(for operation: String) -> Bool { operations.contains(operation) }
+    package func hasWorker(for operation: String) -> Bool { operations.contains(operation) }
 
-    public func dispatch(_ request: HandlerRequest, completion: @escaping @Sendable (DispatchOutcome) -> Void) {
+    package func dispatch(_ request: HandlerRequest, completion: @escaping @Sendable (DispatchOutcome) -> Void) {
         let pool = pool, sink = sink, progress = progress
         let id = request.requestID
         Task {
@@ -35,8 +35,8 @@ public final class InMemoryDispatcher: WorkDispatcher {
         completion(.sent)
     }
 
-    public func cancel(requestID: String) { pool.cancel(requestID: requestID) }
+    package func cancel(requestID: String) { pool.cancel(requestID: requestID) }
 
     /// Nothing to count: the pool is the only worker.
-    public func attemptEnded(requestID: String) {}
+    package func attemptEnded(requestID: String) {}
 }

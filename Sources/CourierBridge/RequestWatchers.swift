@@ -3,7 +3,7 @@ import Foundation
 import Synchronization
 
 /// What happens to a request, as its watchers see it.
-public enum RequestEvent: Sendable, Equatable {
+package enum RequestEvent: Sendable, Equatable {
     /// An attempt started, or a timed-out one was put back to wait for the next.
     case changed(RequestRecord)
     /// A worker reported progress.

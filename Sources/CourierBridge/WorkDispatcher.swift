@@ -4,7 +4,7 @@ import Foundation
 
 /// Hands worker attempts to workers. The bridge has one; `courier bridge` dispatches over MQTT
 /// to worker daemons, `courier serve` in memory to handlers in the same process.
-public protocol WorkDispatcher: Sendable {
+package protocol WorkDispatcher: Sendable {
     /// Whether some live worker serves the operation; when none does, requests are answered
     /// 503 `no_worker` at once.
     func hasWorker(for operation: String) -> Bool
@@ -26,11 +26,11 @@ public protocol WorkDispatcher: Sendable {
 
 /// Where a dispatcher reports an attempt's result when the result does not come back over
 /// the bridge's own MQTT reply topic.
-public typealias ResultSink = @Sendable (_ requestID: String, _ result: HandlerResponse) -> Void
+package typealias ResultSink = @Sendable (_ requestID: String, _ result: HandlerResponse) -> Void
 
 /// Where a dispatcher reports a request's progress (status 102, with a percentage 0-100 when
 /// the handler gave one) and heartbeats (status 202) when they do not come back over the
 /// bridge's own MQTT reply topic. Neither is a final reply.
-public typealias ProgressSink = @Sendable (
+package typealias ProgressSink = @Sendable (
     _ requestID: String, _ status: Int, _ percent: Int?, _ payload: Data, _ contentType: String?
 ) -> Void

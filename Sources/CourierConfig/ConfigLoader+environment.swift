@@ -109,7 +109,7 @@ extension ConfigLoader {
     /// Applies the `COURIER_*` variables (listed on ``load(path:environment:)``) over a
     /// configuration. Empty values count as unset; a bad value throws a ``ConfigError`` whose key
     /// is the variable's name.
-    public static func applyEnvironment(
+    package static func applyEnvironment(
         _ environment: [String: String],
         to configuration: inout CourierConfiguration
     ) throws {

@@ -5,7 +5,7 @@ extension ConfigLoader {
     /// Parses the YAML text of a configuration file over `defaults`. `file` is only used to
     /// locate problems. Keys that are absent keep their defaults; `operations`, when present,
     /// replaces the built-in list. Environment variables are not applied here.
-    public static func parse(
+    package static func parse(
         yaml: String,
         file: String,
         defaults: CourierConfiguration = CourierConfiguration()

@@ -13,7 +13,7 @@ extension ConfigLoader {
     /// `courier.yaml:8: broker.tls.caFile: cannot read "Config/tls/ca.crt": no such file`. A
     /// problem inside the token file names that file and its line. With `servesHTTP` false (a
     /// worker, which has no HTTP API) the `http` keys are not checked.
-    public static func checkFiles(
+    package static func checkFiles(
         _ configuration: CourierConfiguration,
         path: String?,
         servesHTTP: Bool = true,
@@ -42,7 +42,7 @@ extension ConfigLoader {
     }
 
     /// The HTTP API's bearer tokens, read from `http.tokens`; nil when it names no file.
-    public static func readTokens(_ configuration: CourierConfiguration) throws -> AccessTokens? {
+    package static func readTokens(_ configuration: CourierConfiguration) throws -> AccessTokens? {
         guard let file = configuration.httpTokensFile else { return nil }
         let text: String
         do {

@@ -10,7 +10,7 @@ import Foundation
 ///
 /// Relative paths in the file (`store.path`, `broker.passwordFile`, `broker.tls.*`) are relative to
 /// the working directory, as `courier` is run from the repository root.
-public enum ConfigLoader {
+package enum ConfigLoader {
     /// Loads the configuration a daemon runs with.
     ///
     /// - Parameters:
@@ -41,7 +41,7 @@ public enum ConfigLoader {
     ///     - `COURIER_WORKER_ID`: `workers.id`
     ///   - defaults: what neither the file nor the environment sets (a command's own defaults,
     ///     such as `courier dev`'s quieter log level).
-    public static func load(
+    package static func load(
         path: String?,
         environment: [String: String] = ProcessInfo.processInfo.environment,
         defaults: CourierConfiguration = CourierConfiguration()
@@ -55,11 +55,11 @@ public enum ConfigLoader {
     }
 
     /// The names of the environment variables ``load(path:environment:)`` reads.
-    public static let environmentVariables: [String] = EnvironmentOverride.all.map(\.name)
+    package static let environmentVariables: [String] = EnvironmentOverride.all.map(\.name)
 
     /// The broker password: `broker.password`, or else the first line of `broker.passwordFile`
     /// with surrounding white space trimmed; nil when neither is set.
-    public static func readPassword(_ configuration: CourierConfiguration) throws -> String? {
+    package static func readPassword(_ configuration: CourierConfiguration) throws -> String? {
         if let password = configuration.broker.password { return password }
         guard let file = configuration.broker.passwordFile else { return nil }
         let text: String

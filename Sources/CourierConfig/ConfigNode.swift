@@ -5,14 +5,14 @@ import Yams
 /// One YAML node with where it came from, so that every problem can name its file, line and key
 /// path: the reader of Courier's configuration and of the simulator's device profiles. Reading a
 /// value checks its type; nothing is converted silently.
-public struct ConfigNode {
+package struct ConfigNode {
     let node: Node
     /// The key path: `broker.url`, `operations[1].timeout`; empty for the document.
-    public let path: String
+    package let path: String
     /// The line of the key (for mapping values) or of the element (for list items).
-    public let line: Int?
+    package let line: Int?
     /// The file, when the text came from one.
-    public let file: String?
+    package let file: String?
 
     init(node: Node, path: String, line: Int?, file: String?) {
         self.node = node
@@ -22,7 +22,7 @@ public struct ConfigNode {
     }
 
     /// The document of a YAML text, nil when it is empty; a syntax error names its line.
-    public static func document(yaml: String, file: String?) throws(ConfigError) -> ConfigNode? {
+    package static func document(yaml: String, file: String?) throws(ConfigError) -> ConfigNode? {
         let root: Node?
         do {
             root = try Yams.compose(yaml: yaml)
@@ -35,18 +35,18 @@ public struct ConfigNode {
     }
 
     /// A problem with this node.
-    public func error(_ message: String) -> ConfigError {
+    package func error(_ message: String) -> ConfigError {
         ConfigError(file: file, line: line, key: path, message: message)
     }
 
     /// `key:` with nothing after it, `~` or `null`: the key is treated as not set.
-    public var isNull: Bool {
+    package var isNull: Bool {
         guard case .scalar = node else { return false }
         return node.tag.description == Tag.Name.null.rawValue
     }
 
     /// What the node is, for messages: `"5x"`, `a list`, `a mapping`.
-    public var shown: String {
+    package var shown: String {
         switch node {
         case .scalar(let scalar): isNull ? "nothing" : quoted(scalar.string)
         case .sequence: "a list"
@@ -59,7 +59,7 @@ public struct ConfigNode {
 
     /// The entries of a mapping, each checked against the keys this section has; an empty
     /// dictionary when the node is null (a section whose keys are all commented out).
-    public func mapping(keys allowed: [String]) throws(ConfigError) -> [String: ConfigNode] {
+    package func mapping(keys allowed: [String]) throws(ConfigError) -> [String: ConfigNode] {
         if isNull { return [:] }
         guard case .mapping(let mapping) = node else {
             throw error("expected a mapping with keys \(allowed.joined(separator: ", ")), found \(shown)")
@@ -88,7 +88,7 @@ public struct ConfigNode {
     }
 
     /// The items of a list; empty when the node is null.
-    public func sequence() throws(ConfigError) -> [ConfigNode] {
+    package func sequence() throws(ConfigError) -> [ConfigNode] {
         if isNull { return [] }
         guard case .sequence(let sequence) = node else {
             throw error("expected a list, found \(shown)")
@@ -101,7 +101,7 @@ public struct ConfigNode {
     // MARK: Scalars
 
     /// Any scalar's text; null, lists and mappings are errors.
-    public func string() throws(ConfigError) -> String {
+    package func string() throws(ConfigError) -> String {
         guard case .scalar(let scalar) = node, !isNull else {
             throw error("expected a single value, found \(shown)")
         }
@@ -109,14 +109,14 @@ public struct ConfigNode {
     }
 
     /// A string that is not empty (after trimming spaces).
-    public func nonEmptyString() throws(ConfigError) -> String {
+    package func nonEmptyString() throws(ConfigError) -> String {
         let text = try string()
         guard !text.trimmingCharacters(in: .whitespaces).isEmpty else { throw error("must not be empty") }
         return text
     }
 
     /// A whole number within `range`.
-    public func int(in range: ClosedRange<Int>) throws(ConfigError) -> Int {
+    package func int(in range: ClosedRange<Int>) throws(ConfigError) -> Int {
         guard case .scalar(let scalar) = node, node.tag.description == Tag.Name.int.rawValue,
             let value = Int.construct(from: scalar)
         else {
@@ -127,7 +127,7 @@ public struct ConfigNode {
     }
 
     /// `true` or `false`.
-    public func bool() throws(ConfigError) -> Bool {
+    package func bool() throws(ConfigError) -> Bool {
         guard case .scalar(let scalar) = node, node.tag.description == Tag.Name.bool.rawValue,
             let value = Bool.construct(from: scalar)
         else {
@@ -137,7 +137,7 @@ public struct ConfigNode {
     }
 
     /// A duration written `500ms`, `10s`, `2m` or `1h`, at least `minimum`.
-    public func duration(atLeast minimum: Duration = .zero) throws(ConfigError) -> Duration {
+    package func duration(atLeast minimum: Duration = .zero) throws(ConfigError) -> Duration {
         guard case .scalar(let scalar) = node, !isNull else {
             throw error("expected a duration (write 500ms, 10s, 2m or 1h), found \(shown)")
         }
@@ -148,14 +148,14 @@ public struct ConfigNode {
     }
 
     /// A name matching `[A-Za-z0-9_.-]{1,64}`.
-    public func id() throws(ConfigError) -> String {
+    package func id() throws(ConfigError) -> String {
         let text = try string()
         if let problem = ConfigRules.id(text) { throw error(problem) }
         return text
     }
 
     /// A number (whole or not) within `range`.
-    public func double(in range: ClosedRange<Double>) throws(ConfigError) -> Double {
+    package func double(in range: ClosedRange<Double>) throws(ConfigError) -> Double {
         guard case .scalar(let scalar) = node,
             [Tag.Name.int.rawValue, Tag.Name.float.rawValue].contains(node.tag.description),
             let value = Double(scalar.string), value.isFinite
@@ -170,7 +170,7 @@ public struct ConfigNode {
 
     /// A mapping with exactly one key, naming a kind (`echo:`, `closed:`): the kind and its
     /// settings.
-    public func oneOf(_ kinds: [String]) throws(ConfigError) -> (kind: String, settings: ConfigNode) {
+    package func oneOf(_ kinds: [String]) throws(ConfigError) -> (kind: String, settings: ConfigNode) {
         let entries = try mapping(keys: kinds)
         guard entries.count == 1, let (kind, settings) = entries.first else {
             throw error("expected exactly one of \(kinds.joined(separator: ", ")), found \(entries.count)")
@@ -179,7 +179,7 @@ public struct ConfigNode {
     }
 
     /// Any YAML value as JSON-compatible Foundation objects (for fixed JSON payloads).
-    public func jsonValue() throws(ConfigError) -> Any {
+    package func jsonValue() throws(ConfigError) -> Any {
         switch node {
         case .scalar(let scalar):
             switch node.tag.description {

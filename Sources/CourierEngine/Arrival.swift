@@ -2,7 +2,7 @@ import CourierCore
 import Foundation
 
 /// A request on its way in, before validation. Every way in goes through the same admission.
-public enum Arrival: Sendable {
+package enum Arrival: Sendable {
     /// A device's request over MQTT.
     case device(IncomingRequest)
     /// A submission over the HTTP API; `requestId` is its `Idempotency-Key`.
@@ -24,7 +24,7 @@ public enum Arrival: Sendable {
 }
 
 /// What admission decided about one arrival.
-public enum Admission: Sendable, Equatable {
+package enum Admission: Sendable, Equatable {
     /// Store the record (the store checks duplicates and quotas), then pass the store's answer
     /// to ``RequestEngine/stored(_:_:now:)``.
     case store(Admitted)
@@ -37,8 +37,8 @@ public enum Admission: Sendable, Equatable {
 }
 
 /// A validated request to store, with what to do once it is stored.
-public struct Admitted: Sendable, Equatable {
-    public enum Plan: Sendable, Equatable {
+package struct Admitted: Sendable, Equatable {
+    package enum Plan: Sendable, Equatable {
         /// For a worker. `ack` answers 202 first; `send` dispatches it at once (it is stored
         /// as attempt 1 already), otherwise its timer starts it.
         case work(ack: Bool, send: Bool)
@@ -47,20 +47,20 @@ public struct Admitted: Sendable, Equatable {
         case rejection(ReplyCode, DeviceReply?, message: String)
     }
 
-    public var record: RequestRecord
-    public var plan: Plan
+    package var record: RequestRecord
+    package var plan: Plan
     /// True when the answer goes to the caller (HTTP, replay) rather than to a device.
-    public var answersCaller: Bool
+    package var answersCaller: Bool
 }
 
 /// What the engine needs to know about the world when it admits requests.
-public struct Conditions: Sendable {
+package struct Conditions: Sendable {
     /// Whether a worker may serve the operation now.
-    public var mayHaveWorker: @Sendable (String) -> Bool
+    package var mayHaveWorker: @Sendable (String) -> Bool
     /// After SIGTERM: requests are recorded and acknowledged, but start no attempt.
-    public var stopping: Bool
+    package var stopping: Bool
 
-    public init(stopping: Bool = false, mayHaveWorker: @escaping @Sendable (String) -> Bool) {
+    package init(stopping: Bool = false, mayHaveWorker: @escaping @Sendable (String) -> Bool) {
         self.stopping = stopping
         self.mayHaveWorker = mayHaveWorker
     }

@@ -4,23 +4,23 @@ import Foundation
 /// A backend's command for a device, as it arrived: over HTTP
 /// (`POST /v1/devices/{device}/commands/{command}`) or over MQTT 5
 /// (`courier/commands/{device}/{command}`, with a Response Topic for the device's answer).
-public struct CommandSubmission: Sendable, Equatable {
-    public var device: String
-    public var command: String
-    public var payload: Data
-    public var contentType: String?
+package struct CommandSubmission: Sendable, Equatable {
+    package var device: String
+    package var command: String
+    package var payload: Data
+    package var contentType: String?
     /// How the device talks: MQTT 5 (the command id as Correlation Data) or 3.1.1 (the command
     /// id as a topic level).
-    public var deviceProtocol: DeviceProtocol
+    package var deviceProtocol: DeviceProtocol
     /// The HTTP `Idempotency-Key`.
-    public var idempotencyKey: String?
+    package var idempotencyKey: String?
     /// Over MQTT: where the device's answer (and progress) goes, with `correlationData`.
-    public var responseTopic: String?
-    public var correlationData: Data?
+    package var responseTopic: String?
+    package var correlationData: Data?
     /// Over MQTT: the submission's Message Expiry Interval, seconds.
-    public var messageExpiry: UInt32?
+    package var messageExpiry: UInt32?
 
-    public init(
+    package init(
         device: String, command: String, payload: Data, contentType: String?, deviceProtocol: DeviceProtocol = .mqtt5,
         idempotencyKey: String? = nil, responseTopic: String? = nil, correlationData: Data? = nil, messageExpiry: UInt32? = nil
     ) {
@@ -36,5 +36,5 @@ public struct CommandSubmission: Sendable, Equatable {
     }
 
     /// Submitted over MQTT: answered on its Response Topic rather than to an HTTP caller.
-    public var viaMQTT: Bool { responseTopic != nil }
+    package var viaMQTT: Bool { responseTopic != nil }
 }

@@ -2,7 +2,7 @@ import CourierCore
 
 /// What the engine asks its shell to do. The shell carries effects out in order; an effect
 /// that needs an answer (a store write) comes back to the engine as an event.
-public enum Effect: Sendable, Equatable {
+package enum Effect: Sendable, Equatable {
     /// Publish a reply to a device. `recordID` is set for a request's stored final reply, which
     /// is marked delivered once the broker acknowledges it.
     case reply(DeviceReply, recordID: String?)
@@ -37,7 +37,7 @@ public enum Effect: Sendable, Equatable {
 }
 
 /// A metric the engine counts; the shell maps each to its Prometheus series.
-public enum Count: Sendable, Equatable {
+package enum Count: Sendable, Equatable {
     /// A request's outcome: `courier_requests_total{operation,status}`.
     case request(operation: String, status: Int)
     /// Time from receipt to final outcome.
@@ -60,16 +60,16 @@ public enum Count: Sendable, Equatable {
 }
 
 /// One log line the engine asks for. Metadata values are already rendered.
-public struct LogLine: Sendable, Equatable {
-    public enum Level: Sendable, Equatable {
+package struct LogLine: Sendable, Equatable {
+    package enum Level: Sendable, Equatable {
         case debug, info, warning, error
     }
 
-    public var level: Level
-    public var message: String
-    public var metadata: [String: String]
+    package var level: Level
+    package var message: String
+    package var metadata: [String: String]
 
-    public init(_ level: Level, _ message: String, _ metadata: [String: String] = [:]) {
+    package init(_ level: Level, _ message: String, _ metadata: [String: String] = [:]) {
         self.level = level
         self.message = message
         self.metadata = metadata
@@ -77,7 +77,7 @@ public struct LogLine: Sendable, Equatable {
 }
 
 /// What happened to a request submitted over HTTP or replayed by an operator.
-public enum SubmitOutcome: Sendable, Equatable {
+package enum SubmitOutcome: Sendable, Equatable {
     /// Recorded and on its way to a worker.
     case accepted(RequestRecord)
     /// Same `Idempotency-Key` seen within retention: the original request.

@@ -3,7 +3,7 @@ import Foundation
 
 extension RequestEngine {
     /// A request arrived (from a device, over HTTP, or as a replay) at `now`.
-    public func admit(_ arrival: Arrival, now: Int64, conditions: Conditions) -> Admission {
+    package func admit(_ arrival: Arrival, now: Int64, conditions: Conditions) -> Admission {
         let decision: IntakeDecision
         switch arrival {
         case .device(let request):
@@ -109,7 +109,7 @@ extension RequestEngine {
     }
 
     /// The store's answer for an admitted request (nil: the store failed).
-    public func stored(_ admitted: Admitted, _ outcome: AcceptOutcome?, now: Int64) -> [Effect] {
+    package func stored(_ admitted: Admitted, _ outcome: AcceptOutcome?, now: Int64) -> [Effect] {
         let record = admitted.record
         if case .rejection(let code, let reply, let message) = admitted.plan {
             let counted = Effect.count(.rejection(code.rawValue))
@@ -150,7 +150,7 @@ extension RequestEngine {
 
     /// A request no live worker serves, and the stored request with its identity if there is
     /// one: a duplicate is answered as one whether or not a worker is present; else 503.
-    public func withoutWorker(_ admitted: Admitted, existing: RequestRecord?) -> [Effect] {
+    package func withoutWorker(_ admitted: Admitted, existing: RequestRecord?) -> [Effect] {
         if let existing { return duplicate(existing, askedBy: admitted) }
         return refusal(.noWorker, "no live worker serves \(admitted.record.operation)", admitted)
     }
@@ -184,7 +184,7 @@ extension RequestEngine {
     }
 
     /// The counts and the log line of a request refused without being stored.
-    public func refusalCounts(_ code: ReplyCode, _ message: String, operation: String, device: String, via: String) -> [Effect] {
+    package func refusalCounts(_ code: ReplyCode, _ message: String, operation: String, device: String, via: String) -> [Effect] {
         [
             .count(.refusal),
             .count(.rejection(code.rawValue)),

@@ -81,7 +81,7 @@ extension RequestEngine {
     /// that id (nil when none). An answer from another device than the command's, for another
     /// command, or for no command is ignored and counted; one for a finished command finds it
     /// final and is ignored as a late worker reply is. 102 and 202 are interim, as from a worker.
-    public func deviceAnswered(
+    package func deviceAnswered(
         _ record: RequestRecord?, device: String, command: String, status: Int, percent: Int?, payload: Data,
         contentType: String?, userProperties: [UserProperty], now: Int64
     ) -> [Effect] {
@@ -100,7 +100,7 @@ extension RequestEngine {
     /// The broker answered the send of a command's attempt. A device with no subscription (not
     /// connected, no persistent session) is no reason to give up: the attempt timer sends the
     /// command again, and the deadline answers 504.
-    public func commandSent(id: String, command: String, _ outcome: DispatchOutcome) -> [Effect] {
+    package func commandSent(id: String, command: String, _ outcome: DispatchOutcome) -> [Effect] {
         switch outcome {
         case .sent:
             return []

@@ -2,7 +2,7 @@ import CourierCore
 import Foundation
 
 /// What became of one attempt handed to a worker.
-public enum DispatchOutcome: Sendable {
+package enum DispatchOutcome: Sendable {
     /// A worker has it (or, over MQTT, the broker accepted it for a subscribed worker).
     case sent
     /// Nobody took it: no worker is subscribed.
@@ -13,7 +13,7 @@ public enum DispatchOutcome: Sendable {
 }
 
 /// What became of one reply handed to the broker.
-public enum PublishOutcome: Sendable {
+package enum PublishOutcome: Sendable {
     case acknowledged
     /// Not published; `permanent` as for ``DispatchOutcome/failed(_:permanent:)``.
     case failed(String, permanent: Bool)
@@ -21,7 +21,7 @@ public enum PublishOutcome: Sendable {
 
 extension RequestEngine {
     /// The shell tried to hand an attempt of `id` (for `operation`) to a worker.
-    public func dispatched(id: String, operation: String, _ outcome: DispatchOutcome) -> [Effect] {
+    package func dispatched(id: String, operation: String, _ outcome: DispatchOutcome) -> [Effect] {
         switch outcome {
         case .sent:
             return []
@@ -40,7 +40,7 @@ extension RequestEngine {
     }
 
     /// The broker answered the publish of `reply`; `recordID` is set for a stored final reply.
-    public func published(_ reply: DeviceReply, recordID: String?, _ outcome: PublishOutcome) -> [Effect] {
+    package func published(_ reply: DeviceReply, recordID: String?, _ outcome: PublishOutcome) -> [Effect] {
         switch outcome {
         case .acknowledged:
             return recordID.map { [.markDelivered($0)] } ?? []
@@ -65,7 +65,7 @@ extension RequestEngine {
 
     /// A stored final reply the broker never acknowledged (after a crash, a broker outage):
     /// published again.
-    public func redeliver(_ record: RequestRecord) -> [Effect] {
+    package func redeliver(_ record: RequestRecord) -> [Effect] {
         guard let reply = DeviceReply.final(for: record, topics: topics) else { return [.markDelivered(record.id)] }
         return [.reply(reply, recordID: record.id)]
     }

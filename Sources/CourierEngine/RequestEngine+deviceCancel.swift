@@ -6,7 +6,7 @@ extension RequestEngine {
     /// the message's Correlation Data for MQTT 5 (`devices/{device}/cancel`), the device,
     /// operation and request id for 3.1.1 (`.../cancel/{operation}/{requestId}`). Nil when the
     /// message names none (an MQTT 5 cancel without Correlation Data).
-    public func cancelIdentity(_ topic: ParsedCancelTopic, correlationData: Data?) -> String? {
+    package func cancelIdentity(_ topic: ParsedCancelTopic, correlationData: Data?) -> String? {
         var named = RequestRecord(
             id: "", device: topic.device, operation: topic.operation ?? "", deviceProtocol: .mqtt5, receivedAt: 0, deadline: 0)
         if let requestId = topic.requestId {
@@ -21,7 +21,7 @@ extension RequestEngine {
     /// A device cancels its own request: the request found by ``cancelIdentity(_:correlationData:)``
     /// (nil when none is stored). A pending one ends `cancelled` with a 410 reply, as an
     /// operator's cancel does; a cancel naming nothing pending is ignored and counted.
-    public func deviceCancelled(_ record: RequestRecord?, device: String) -> [Effect] {
+    package func deviceCancelled(_ record: RequestRecord?, device: String) -> [Effect] {
         guard let record, !record.state.isFinal, record.device == device else {
             return [
                 .count(.ignoredCancel),

@@ -6,7 +6,7 @@ extension RequestEngine {
     /// A worker answered an attempt: `status` (100-599), its payload and properties. The
     /// outcome is stored only if the request is still pending: late, unknown and repeated
     /// results find it final and are ignored.
-    public func workerReplied(requestID: String, status: Int, payload: Data, contentType: String?, userProperties: [UserProperty]) -> [Effect] {
+    package func workerReplied(requestID: String, status: Int, payload: Data, contentType: String?, userProperties: [UserProperty]) -> [Effect] {
         let state: RequestState = status >= 500 ? .failed : .completed
         let reply = StoredReply(
             status: status,
@@ -29,13 +29,13 @@ extension RequestEngine {
     }
 
     /// An operator or client cancels a pending request: the device gets 410.
-    public func cancel(id: String) -> FinalOutcome {
+    package func cancel(id: String) -> FinalOutcome {
         Self.errorOutcome(id, .cancelled, "cancelled by an operator", state: .cancelled)
     }
 
     /// The store applied (`record`) or refused (nil: the request was no longer pending) a final
     /// outcome at `now`.
-    public func outcomeStored(_ outcome: FinalOutcome, record: RequestRecord?, now: Int64) -> [Effect] {
+    package func outcomeStored(_ outcome: FinalOutcome, record: RequestRecord?, now: Int64) -> [Effect] {
         guard let record else {
             return [.count(.ignoredWorkerReply), .log(LogLine(.debug, "worker reply ignored", ["request.id": outcome.id]))]
         }

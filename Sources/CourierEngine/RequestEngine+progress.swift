@@ -5,13 +5,13 @@ import MQTT
 extension RequestEngine {
     /// Whether a worker's status is an interim one: 102 progress and 202 still working, which
     /// never end a request (see ``workerReported(status:percent:payload:contentType:record:now:)``).
-    public static func isInterim(status: Int) -> Bool { status == 102 || status == 202 }
+    package static func isInterim(status: Int) -> Bool { status == 102 || status == 202 }
 
     /// A worker's interim reply to an attempt of `record` (nil when the store has no such
     /// request). Either renews the attempt timer, as a sign of life; 102 is also progress, kept
     /// for status queries and sent to the device (the shell keeps at most one per
     /// `progressInterval`, the latest). For a request no longer being worked it is ignored.
-    public func workerReported(
+    package func workerReported(
         status: Int, percent: Int?, payload: Data, contentType: String?, record: RequestRecord?, now: Int64
     ) -> [Effect] {
         guard let record, record.state == .dispatched else {

@@ -3,7 +3,7 @@ import CourierCore
 extension RequestEngine {
     /// A pending request's timer (`wakeAt`) is due at `now`: its deadline passed, a waiting
     /// request can start an attempt, or an attempt timed out and is retried or given up.
-    public func timerFired(_ record: RequestRecord, now: Int64, stopping: Bool) -> [Effect] {
+    package func timerFired(_ record: RequestRecord, now: Int64, stopping: Bool) -> [Effect] {
         if now >= record.deadline {
             return [.finish(Self.errorOutcome(record.id, .timeout, "no reply within the deadline (\(record.attempts) attempts)", state: .expired))]
         }

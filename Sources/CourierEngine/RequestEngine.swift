@@ -8,14 +8,14 @@ import Foundation
 /// Events go in as method calls, effects come out as ``Effect`` values for the shell to carry
 /// out (store, publish, dispatch, count, log). The engine does no I/O and keeps no state: the
 /// store holds every request, and the time of each event is passed in.
-public struct RequestEngine: Sendable {
-    public let configuration: CourierConfiguration
-    public let topics: Topics
+package struct RequestEngine: Sendable {
+    package let configuration: CourierConfiguration
+    package let topics: Topics
     let intake: RequestIntake
     /// A random whole number from 0 through the given ceiling, for backoff jitter.
     let jitter: @Sendable (Int64) -> Int64
 
-    public init(
+    package init(
         configuration: CourierConfiguration,
         jitter: @escaping @Sendable (Int64) -> Int64 = { Int64.random(in: 0...$0) }
     ) {
@@ -28,7 +28,7 @@ public struct RequestEngine: Sendable {
     /// When an attempt of `record` started at `now` times out: after its operation's (or
     /// command's) `attemptTimeout`; the last attempt at the deadline, so a slow last attempt
     /// still has the whole deadline.
-    public func attemptWake(attempt: Int, now: Int64, of record: RequestRecord) -> Int64 {
+    package func attemptWake(attempt: Int, now: Int64, of record: RequestRecord) -> Int64 {
         guard let settings = configuration.settings(for: record.kind, record.operation), attempt < settings.maxAttempts else {
             return record.deadline
         }
@@ -37,7 +37,7 @@ public struct RequestEngine: Sendable {
 
     /// Full-jitter exponential backoff before attempt `attempt + 1`: up to 100 ms, 200 ms,
     /// 400 ms... capped at 2 s.
-    public func backoff(afterAttempt attempt: Int) -> Int64 {
+    package func backoff(afterAttempt attempt: Int) -> Int64 {
         jitter(Int64(min(2000, 100 << min(max(attempt - 1, 0), 5))))
     }
 

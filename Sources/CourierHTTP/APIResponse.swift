@@ -102,17 +102,17 @@ enum APIResponse {
 extension HTTPField.Name {
     /// The client's key for duplicate suppression: same key, same device and operation within
     /// retention, same request.
-    public static let idempotencyKey = HTTPField.Name("Idempotency-Key")!
+    package static let idempotencyKey = HTTPField.Name("Idempotency-Key")!
     /// RFC 7240 preferences; Courier honours `wait=N`.
-    public static let prefer = HTTPField.Name("Prefer")!
+    package static let prefer = HTTPField.Name("Prefer")!
     /// The reply status of a final result.
-    public static let courierStatus = HTTPField.Name("Courier-Status")!
+    package static let courierStatus = HTTPField.Name("Courier-Status")!
     /// The error code of a final result that is an error.
-    public static let courierError = HTTPField.Name("Courier-Error")!
+    package static let courierError = HTTPField.Name("Courier-Error")!
     /// The state of the request a result belongs to.
-    public static let courierState = HTTPField.Name("Courier-State")!
+    package static let courierState = HTTPField.Name("Courier-State")!
     /// The id of the last Server-Sent Event a reconnecting client saw.
-    public static let lastEventID = HTTPField.Name("Last-Event-ID")!
+    package static let lastEventID = HTTPField.Name("Last-Event-ID")!
     /// Tells a reverse proxy (nginx) not to buffer an event stream.
     static let accelBuffering = HTTPField.Name("X-Accel-Buffering")!
 }

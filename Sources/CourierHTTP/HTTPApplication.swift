@@ -37,7 +37,7 @@ import Prometheus
 ///     reach it, so it must then listen on a loopback address.
 /// - Throws: a ``ConfigError`` on `http.address` when `tokens` is nil and `address` is not a
 ///   loopback address (``LoopbackRule``).
-public func makeHTTPApplication(
+package func makeHTTPApplication(
     bridge: Bridge,
     registry: PrometheusCollectorRegistry?,
     address: (host: String, port: Int),

@@ -13,58 +13,58 @@ import Foundation
 ///  "reason":null,"receivedAt":1767225600000,"replyCode":null,"replyStatus":null,
 ///  "state":"dispatched","updatedAt":1767225600004}
 /// ```
-public struct RequestStatus: Codable, Sendable, Equatable {
+package struct RequestStatus: Codable, Sendable, Equatable {
     /// The bridge's request id.
-    public var id: String
-    public var device: String
-    public var operation: String
+    package var id: String
+    package var device: String
+    package var operation: String
     /// `received`, `dispatched`, `completed`, `delivered`, `rejected`, `expired`, `failed` or
     /// `cancelled`.
-    public var state: RequestState
+    package var state: RequestState
     /// Worker attempts made so far.
-    public var attempts: Int
+    package var attempts: Int
     /// Unix milliseconds.
-    public var receivedAt: Int64
+    package var receivedAt: Int64
     /// Unix milliseconds of the last change.
-    public var updatedAt: Int64
+    package var updatedAt: Int64
     /// Unix milliseconds after which the request is answered 504.
-    public var deadline: Int64
+    package var deadline: Int64
     /// The final reply's HTTP-style status; null while pending, but 202 for a command its
     /// device acknowledged.
-    public var replyStatus: Int?
+    package var replyStatus: Int?
     /// The final reply's code (`ok`, `timeout`, `cancelled`, ...); null while pending.
-    public var replyCode: String?
+    package var replyCode: String?
     /// Unix milliseconds at which the final reply was delivered (acknowledged by the broker, or
     /// stored for a request that has no one to publish to); null before.
-    public var deliveredAt: Int64?
+    package var deliveredAt: Int64?
     /// Why a dead letter is one, or where a replay came from; usually null.
-    public var reason: String?
+    package var reason: String?
     /// The worker's latest progress while the request is being worked, as the bridge that
     /// took it knows it; null otherwise.
-    public var progress: Progress?
+    package var progress: Progress?
     /// `request` (a device's, for a worker) or `command` (for a device).
-    public var kind: RequestKind
+    package var kind: RequestKind
     /// A command's state in SPEC's words: `queued`, `sent`, `acknowledged` (the device said 202),
     /// `completed`, `expired`, `failed`, `cancelled` or `rejected`; null for a request.
-    public var commandState: String?
+    package var commandState: String?
 
     /// A worker's progress report (status 102), as status queries and event streams show it.
-    public struct Progress: Codable, Sendable, Equatable {
+    package struct Progress: Codable, Sendable, Equatable {
         /// 0-100, when the worker gave one.
-        public var percent: Int?
+        package var percent: Int?
         /// The worker's text, when its payload is UTF-8.
-        public var message: String?
+        package var message: String?
         /// Unix milliseconds when the bridge received it.
-        public var at: Int64
+        package var at: Int64
 
-        public init(_ report: ProgressReport) {
+        package init(_ report: ProgressReport) {
             percent = report.percent
             message = String(validating: report.payload, as: UTF8.self)
             at = report.at
         }
     }
 
-    public init(_ record: RequestRecord, progress: ProgressReport? = nil) {
+    package init(_ record: RequestRecord, progress: ProgressReport? = nil) {
         id = record.id
         device = record.device
         operation = record.operation
@@ -98,7 +98,7 @@ public struct RequestStatus: Codable, Sendable, Equatable {
     }
 
     // Written by hand so that absent values are explicit `null`s rather than missing keys.
-    public func encode(to encoder: any Encoder) throws {
+    package func encode(to encoder: any Encoder) throws {
         var container = encoder.container(keyedBy: CodingKeys.self)
         try container.encode(id, forKey: .id)
         try container.encode(device, forKey: .device)

@@ -6,7 +6,7 @@ extension PostgresStore {
     /// identity yields the stored record; a pending request over the device's quota, then over
     /// the total, is refused; a final one skips the quotas), then final outcomes and delivery
     /// marks as ``finish(_:markingDelivered:now:)`` applies them.
-    public func commit(
+    package func commit(
         accepting records: [RequestRecord],
         maxPendingPerDevice: Int,
         maxPendingTotal: Int,

@@ -3,7 +3,7 @@ import CourierStore
 import PostgresNIO
 
 extension PostgresStore {
-    public func renewLease(expiresAt: Int64, now: Int64) throws -> Bool {
+    package func renewLease(expiresAt: Int64, now: Int64) throws -> Bool {
         try writer.run { session in
             // `xmax` is 0 on a row this statement inserted, the updating transaction's id otherwise.
             let rows = try session.query(
@@ -17,7 +17,7 @@ extension PostgresStore {
         }
     }
 
-    public func releaseLease() throws {
+    package func releaseLease() throws {
         _ = try writer.run { session in
             try session.query("UPDATE bridge_leases SET expires_at = 0 WHERE bridge_id = \(bridgeID)")
         }
@@ -26,7 +26,7 @@ extension PostgresStore {
     /// Deletes the lapsed leases and moves their bridges' requests (and the requests of no
     /// bridge) to this one, in one transaction. Two bridges looking at once take turns on the
     /// lease rows' locks, so each lapsed bridge is taken over by one of them.
-    public func takeOverLapsedLeases(now: Int64) throws -> [Takeover] {
+    package func takeOverLapsedLeases(now: Int64) throws -> [Takeover] {
         let owned = "(state IN \(RequestColumns.pendingSQL) OR \(Self.undeliveredCondition))"
         return try writer.run { session in
             try session.transaction {

@@ -5,11 +5,11 @@ import PostgresNIO
 extension PostgresStore {
     // MARK: Lookup
 
-    public func record(id: String) throws -> RequestRecord? {
+    package func record(id: String) throws -> RequestRecord? {
         try reader.run { session in try session.record("SELECT * FROM requests WHERE id = \(id)") }
     }
 
-    public func record(identity: String) throws -> RequestRecord? {
+    package func record(identity: String) throws -> RequestRecord? {
         try reader.run { session in try session.record("SELECT * FROM requests WHERE identity = \(identity)") }
     }
 
@@ -17,7 +17,7 @@ extension PostgresStore {
 
     /// This bridge's pending records whose timer is due (`wake_at <= now`), earliest first, at
     /// most `limit`.
-    public func due(now: Int64, limit: Int) throws -> [RequestRecord] {
+    package func due(now: Int64, limit: Int) throws -> [RequestRecord] {
         try reader.run { session in
             try session.records(
                 """
@@ -31,7 +31,7 @@ extension PostgresStore {
 
     /// This bridge's final records with a reply to publish that the broker has not
     /// acknowledged, oldest outcome first, at most `limit`.
-    public func undelivered(limit: Int) throws -> [RequestRecord] {
+    package func undelivered(limit: Int) throws -> [RequestRecord] {
         try reader.run { session in
             try session.records(
                 """
@@ -46,14 +46,14 @@ extension PostgresStore {
     // MARK: Counts and statistics
 
     /// Pending (received or dispatched) requests in the store: one row's lookup.
-    public func pendingCount() throws -> Int {
+    package func pendingCount() throws -> Int {
         try reader.run { session in
             try session.query("SELECT count FROM pending_total WHERE id = 1").first?.decode(Int.self) ?? 0
         }
     }
 
     /// Outcomes of requests that reached a final state after `since` (unix ms), at most `limit`.
-    public func outcomes(finishedAfter since: Int64, limit: Int) throws -> [RequestOutcome] {
+    package func outcomes(finishedAfter since: Int64, limit: Int) throws -> [RequestOutcome] {
         try reader.run { session in
             try session.query(
                 """
@@ -73,14 +73,14 @@ extension PostgresStore {
 
     /// One page of records, newest first (`received_at` descending, then `id` descending), and
     /// the cursor of the next page, nil on the last; the cursors are ``SQLiteStore``'s.
-    public func list(_ query: RequestQuery) throws -> (records: [RequestRecord], next: String?) {
+    package func list(_ query: RequestQuery) throws -> (records: [RequestRecord], next: String?) {
         try page(
             deadLetters: false, state: query.state, device: query.device, operation: query.operation,
             limit: query.limit, before: query.before)
     }
 
     /// Dead letters (state `failed` or `rejected`), paged like ``list(_:)``.
-    public func deadLetters(limit: Int, before: String?) throws -> (records: [RequestRecord], next: String?) {
+    package func deadLetters(limit: Int, before: String?) throws -> (records: [RequestRecord], next: String?) {
         try page(deadLetters: true, state: nil, device: nil, operation: nil, limit: limit, before: before)
     }
 
@@ -119,7 +119,7 @@ extension PostgresStore {
     /// Deletes up to `limit` final records last updated before `cutoff`, except dead letters,
     /// kept until `deadLetterCutoff`, whose identity is cleared at `cutoff` instead (up to
     /// `limit` of them). Returns how many records were deleted or cleared.
-    public func purge(finishedBefore cutoff: Int64, deadLettersBefore deadLetterCutoff: Int64, limit: Int) throws -> Int {
+    package func purge(finishedBefore cutoff: Int64, deadLettersBefore deadLetterCutoff: Int64, limit: Int) throws -> Int {
         try writer.run { session in
             try session.transaction {
                 let deleted = try session.query(

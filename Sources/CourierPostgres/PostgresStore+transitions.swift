@@ -6,7 +6,7 @@ extension PostgresStore {
     /// Stores final outcomes on the requests still in one of each outcome's `onlyFrom` states
     /// (compare-and-set) and marks replies delivered, in one transaction. One stored record
     /// per outcome, nil where the request was missing or in another state.
-    public func finish(_ outcomes: [FinalOutcome], markingDelivered delivered: [String], now: Int64) throws -> [RequestRecord?] {
+    package func finish(_ outcomes: [FinalOutcome], markingDelivered delivered: [String], now: Int64) throws -> [RequestRecord?] {
         try writer.run { session in
             try session.transaction {
                 let records = try outcomes.map { try Self.finish(session, $0, owner: bridgeID, now: now) }
@@ -18,7 +18,7 @@ extension PostgresStore {
 
     /// Starts attempt `afterAttempts + 1` of this bridge's request waiting in `received` after
     /// exactly `afterAttempts` attempts; nil when it is not (compare-and-set).
-    public func claimAttempt(id: String, afterAttempts: Int, wakeAt: Int64, now: Int64) throws -> RequestRecord? {
+    package func claimAttempt(id: String, afterAttempts: Int, wakeAt: Int64, now: Int64) throws -> RequestRecord? {
         try writer.run { session in
             try session.record(
                 """
@@ -31,7 +31,7 @@ extension PostgresStore {
 
     /// Puts this bridge's request back to `received`, to start again at `wakeAt`, if attempt
     /// `attempt` is still the one running; nil otherwise.
-    public func requeue(id: String, attempt: Int, wakeAt: Int64, now: Int64) throws -> RequestRecord? {
+    package func requeue(id: String, attempt: Int, wakeAt: Int64, now: Int64) throws -> RequestRecord? {
         try writer.run { session in
             try session.record(
                 """
@@ -44,7 +44,7 @@ extension PostgresStore {
 
     /// Moves the timer of this bridge's attempt `attempt` to `wakeAt`, if it is still the
     /// running one (`acknowledged`: `reply_status` 202 too); nil otherwise.
-    public func extendAttempt(id: String, attempt: Int, wakeAt: Int64, acknowledged: Bool, now: Int64) throws -> RequestRecord? {
+    package func extendAttempt(id: String, attempt: Int, wakeAt: Int64, acknowledged: Bool, now: Int64) throws -> RequestRecord? {
         let replyStatus: Int? = acknowledged ? 202 : nil
         return try writer.run { session in
             try session.record(

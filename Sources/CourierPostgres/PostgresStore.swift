@@ -23,11 +23,11 @@ import Synchronization
 /// Either reconnects on the call after it was lost: while PostgreSQL is down, calls throw.
 ///
 /// Durability is the server's: a call returns once PostgreSQL has committed.
-public final class PostgresStore: Sendable {
+package final class PostgresStore: Sendable {
     /// The database's URL without the password.
-    public let location: String
+    package let location: String
     /// The bridge this store works for: it owns the requests it stores (see ``SharedRequestStore``).
-    public let bridgeID: String
+    package let bridgeID: String
     private let group: MultiThreadedEventLoopGroup
     private let closed = Atomic<Bool>(false)
     let writer: ConnectionSlot
@@ -39,7 +39,7 @@ public final class PostgresStore: Sendable {
     ///   - bridgeID: the bridge this store works for.
     ///   - timeout: the longest a call waits for one answer from PostgreSQL (and for a connection).
     ///   - logger: for postgres-nio's connection events.
-    public init(
+    package init(
         url: PostgresURL, bridgeID: String, timeout: Duration = .seconds(10), logger: Logger = Logger(label: "courier.store")
     ) throws {
         var configuration = PostgresConnection.Configuration(
@@ -61,7 +61,7 @@ public final class PostgresStore: Sendable {
     }
 
     /// Closes the connections and stops the event loop. Any later call throws.
-    public func close() throws {
+    package func close() throws {
         guard !closed.exchange(true, ordering: .relaxed) else { return }
         writer.close()
         reader.close()

@@ -1,7 +1,7 @@
 import PostgresNIO
 
 /// Errors of ``PostgresStore`` beyond the ``StoreError``s every store raises.
-public enum PostgresStoreError: Error, Sendable, Equatable, CustomStringConvertible {
+package enum PostgresStoreError: Error, Sendable, Equatable, CustomStringConvertible {
     /// The store was closed.
     case closed
     /// PostgreSQL did not answer within the store's timeout; the connection was dropped and
@@ -13,7 +13,7 @@ public enum PostgresStoreError: Error, Sendable, Equatable, CustomStringConverti
     /// The database holds schema versions this build does not know: a newer Courier migrated it.
     case unknownSchemaVersions([String])
 
-    public var description: String {
+    package var description: String {
         switch self {
         case .closed: "the store is closed"
         case .timedOut(let limit): "PostgreSQL did not answer within \(limit)"

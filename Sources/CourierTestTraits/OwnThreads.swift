@@ -9,16 +9,16 @@ import Testing
 /// miss their bounds. Swift Testing's exit tests read their child's output with blocking
 /// reads for as long as the child runs, and CPU-heavy test bodies (thousands of generated
 /// messages, the fuzzing corpus, in a debug build) hold a thread just as long.
-public func withOwnThreads<T>(_ body: () async throws -> T) async rethrows -> T {
+package func withOwnThreads<T>(_ body: () async throws -> T) async rethrows -> T {
     try await withTaskExecutorPreference(ThreadPerJobExecutor.shared, operation: body)
 }
 
 /// A suite or test whose body runs on threads of its own (``withOwnThreads(_:)``), for
 /// bodies that block or compute for long: `@Suite(.ownThreads)`.
-public struct OwnThreadsTrait: SuiteTrait, TestTrait, TestScoping {
-    public var isRecursive: Bool { true }
+package struct OwnThreadsTrait: SuiteTrait, TestTrait, TestScoping {
+    package var isRecursive: Bool { true }
 
-    public func provideScope(
+    package func provideScope(
         for test: Test,
         testCase: Test.Case?,
         performing function: @Sendable () async throws -> Void
@@ -29,7 +29,7 @@ public struct OwnThreadsTrait: SuiteTrait, TestTrait, TestScoping {
 
 extension Trait where Self == OwnThreadsTrait {
     /// Runs the body on threads of its own rather than the shared cooperative pool.
-    public static var ownThreads: Self { Self() }
+    package static var ownThreads: Self { Self() }
 }
 
 /// Runs every job on a new thread: jobs that block wait for nobody but themselves.

@@ -19,7 +19,7 @@ struct DevicesCommandLineTests {
             try Data(("topics:\n" + layout.map { "  \($0.key): \"\($0.value)\"\n" }.joined()).utf8).write(to: URL(fileURLWithPath: config))
             let prefix = "cli-\(UUID().uuidString.prefix(6))"
             let profile = directory.appendingPathComponent("p.yaml").path
-            try Data("name: p\ndevices: { count: 1, idPrefix: \(prefix) }\ncommands:\n  - command: ping\nduration: 3s\n".utf8).write(to: URL(fileURLWithPath: profile))
+            try Data("name: p\ndevices: { count: 1, idPrefix: \(prefix) }\ncommands:\n  - command: ping\nduration: 8s\n".utf8).write(to: URL(fileURLWithPath: profile))
             async let run = Command.run(CourierDaemon.binary, [
                 "devices", "--profile", profile, "--config", config, "--broker", broker.url, "--json", "--progress-every", "1s",
             ])

@@ -241,7 +241,7 @@ struct TestBridge {
     /// Waits for the reply with this correlation data (and that satisfies `predicate`).
     func reply(
         _ correlation: Data,
-        within limit: Duration = .seconds(10),
+        within limit: Duration = .seconds(30),
         where predicate: @escaping @Sendable (MQTTMessage) -> Bool = { _ in true }
     ) async throws -> MQTTMessage {
         try await inbox.wait(within: limit) {
@@ -256,7 +256,8 @@ struct TestBridge {
     @discardableResult
     func awaitPresence(of worker: WorkerService) async throws -> WorkerPresence {
         let topic = Topics().presence(worker.workerID)
-        let message = try await inbox.wait { $0.topic == topic && !$0.payload.isEmpty }[0]
+        // Generous: the whole suite runs in parallel on two cores, clusters of processes included.
+        let message = try await inbox.wait(within: .seconds(30)) { $0.topic == topic && !$0.payload.isEmpty }[0]
         return try #require(WorkerPresence.decode(message.payload))
     }
 
