@@ -74,7 +74,7 @@ struct SimulatorTests {
         }
     }
 
-    @Test
+    @Test(.ownThreads)  // A duration-bound run: its senders must not wait for the shared pool.
     func theShippedLegacyProfileRunsForItsDuration() async throws {
         try await Self.withCourier { broker in
             var profile = try DeviceProfile.load(path: DeviceProfileTests.profiles.appendingPathComponent("legacy-311.yaml").path)
