@@ -41,8 +41,8 @@ extension Bridge {
                 } catch {
                     logger.error("store write failed", metadata: ["request.id": "\(id)", "error": "\(error)"])
                 }
-            case .progress(let report, let reply):
-                if let reply = progress.update(report, reply: reply) { publishProgress(reply) }
+            case .progress(let report, let reply, let deadline):
+                if let reply = progress.update(report, reply: reply, until: deadline) { publishProgress(reply) }
                 watchers.notify(report.requestID, .progress(report))
             case .cancelWork(let id):
                 dispatcher.cancel(requestID: id)

@@ -87,11 +87,6 @@ final class MQTTDispatcher: WorkDispatcher {
         assignments.withLock { $0.assignments.end(requestID) }
     }
 
-    /// Attempts in flight with a worker (direct dispatch); for tests.
-    func inFlight(with worker: String) -> Int {
-        assignments.withLock { $0.assignments.inFlight(worker) }
-    }
-
     /// Picks the worker for a direct attempt and counts it in flight there.
     private func route(_ request: HandlerRequest) -> String? {
         let workers = directory.workers(serving: request.operation)

@@ -3,7 +3,9 @@ import Synchronization
 
 /// The latest progress of each request in flight, and the throttle on what reaches devices:
 /// at most one progress reply per request per interval, the latest winning, none after the
-/// final reply (``end(_:)``). Written on the network thread, read by the HTTP API.
+/// final reply (``end(_:)``). A request that ends elsewhere (cancelled through another bridge,
+/// taken over) is forgotten at its deadline. Written on the network thread, read by the HTTP
+/// API.
 final class ProgressBoard: Sendable {
     private struct Entry {
         var latest: ProgressReport
@@ -11,6 +13,8 @@ final class ProgressBoard: Sendable {
         var held: DeviceReply?
         /// Unix ms when a reply was last sent to the device.
         var sentAt: Int64
+        /// The request's deadline: past it the entry goes.
+        var until: Int64
     }
 
     private let interval: Int64
@@ -21,12 +25,13 @@ final class ProgressBoard: Sendable {
         self.interval = interval
     }
 
-    /// Keeps `report` as the request's latest; the reply to send now, or nil when one was
-    /// sent less than an interval ago (this one is then held, replacing any held before).
-    func update(_ report: ProgressReport, reply: DeviceReply?) -> DeviceReply? {
+    /// Keeps `report` as the request's latest until the request ends, or `until` (unix ms);
+    /// the reply to send now, or nil when one was sent less than an interval ago (this one is
+    /// then held, replacing any held before).
+    func update(_ report: ProgressReport, reply: DeviceReply?, until: Int64) -> DeviceReply? {
         entries.withLock { entries in
             guard var entry = entries[report.requestID] else {
-                entries[report.requestID] = Entry(latest: report, held: nil, sentAt: report.at)
+                entries[report.requestID] = Entry(latest: report, held: nil, sentAt: report.at, until: until)
                 return reply
             }
             entry.latest = report
@@ -42,11 +47,16 @@ final class ProgressBoard: Sendable {
         }
     }
 
-    /// The held replies whose interval has passed at `now`, taken off the board.
+    /// The held replies whose interval has passed at `now`, taken off the board; entries past
+    /// their request's deadline go.
     func due(now: Int64) -> [DeviceReply] {
         entries.withLock { entries in
             var due: [DeviceReply] = []
             for (id, entry) in entries {
+                if now > entry.until {
+                    entries[id] = nil
+                    continue
+                }
                 guard let held = entry.held, now - entry.sentAt >= interval else { continue }
                 due.append(held)
                 entries[id]?.held = nil
@@ -65,6 +75,4 @@ final class ProgressBoard: Sendable {
     func end(_ id: String) {
         _ = entries.withLock { $0.removeValue(forKey: id) }
     }
-
-    var count: Int { entries.withLock { $0.count } }
 }

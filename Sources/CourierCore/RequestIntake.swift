@@ -99,16 +99,17 @@ public struct RequestIntake: Sendable {
         return check(record, messageExpiry: nil, now: now)
     }
 
-    /// The checks every request goes through once its addressing is known: operation name and
-    /// configuration, deadline, payload size and content.
-    private func check(_ record: RequestRecord, messageExpiry: UInt32?, now: Int64) -> IntakeDecision {
+    /// The checks every request (and every command) goes through once its addressing is
+    /// known: operation (command) name and configuration, deadline, payload size and content.
+    public func check(_ record: RequestRecord, messageExpiry: UInt32?, now: Int64) -> IntakeDecision {
         var record = record
+        let noun = record.kind == .command ? "command" : "operation"
         guard Topics.isValidID(record.operation) else {
-            return reject(record, .badRequest, "operation must match [A-Za-z0-9_.-]{1,64}")
+            return reject(record, .badRequest, "\(noun) must match [A-Za-z0-9_.-]{1,64}")
         }
         record.identity = Self.identity(of: record)
-        guard let operation = configuration.operation(named: record.operation) else {
-            return reject(record, .unknownOperation, "operation \(record.operation) is not configured")
+        guard let operation = configuration.settings(for: record.kind, record.operation) else {
+            return reject(record, .unknownOperation, "\(noun) \(record.operation) is not configured")
         }
         let timeout = min(operation.timeout.milliseconds, messageExpiry.map { Int64($0) * 1000 } ?? .max)
         record.deadline = now + timeout
@@ -125,9 +126,14 @@ public struct RequestIntake: Sendable {
     }
 
     /// The duplicate-suppression key: (device, correlation data) for MQTT 5, (device,
-    /// operation, request id) for 3.1.1; nil when the request carries neither.
+    /// operation, request id) for 3.1.1; nil when the request carries neither. A command's is
+    /// (device, command, its `Idempotency-Key`, or over MQTT its submitter's Correlation Data).
     public static func identity(of record: RequestRecord) -> String? {
-        switch record.deviceProtocol {
+        if record.kind == .command {
+            if let key = record.requestId { return "c|\(record.device)|\(record.operation)|\(key)" }
+            return record.correlationData.map { "cm|\(record.device)|\(record.operation)|\($0.base64EncodedString())" }
+        }
+        return switch record.deviceProtocol {
         case .mqtt5:
             record.correlationData.map { "m5|\(record.device)|\($0.base64EncodedString())" }
         case .mqtt311:

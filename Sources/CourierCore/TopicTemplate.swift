@@ -80,8 +80,10 @@ public struct TopicTemplate: Sendable, Equatable, CustomStringConvertible {
     /// The placeholders' values and the `suffix` levels after the template, when `topic` has
     /// exactly the template's levels plus `suffix` more; nil otherwise. Values are not checked.
     func match(_ topic: String, suffix: Int = 0) -> (values: [Placeholder: String], suffix: [String])? {
+        // Most topics a bridge tries are of another shape: count levels before allocating any.
+        let separators = topic.utf8.reduce(0) { $1 == UInt8(ascii: "/") ? $0 + 1 : $0 }
+        guard separators + 1 == levels.count + suffix else { return nil }
         let parts = topic.utf8.split(separator: UInt8(ascii: "/"), omittingEmptySubsequences: false)
-        guard parts.count == levels.count + suffix else { return nil }
         var values: [Placeholder: String] = [:]
         for (level, part) in zip(levels, parts) {
             switch level {

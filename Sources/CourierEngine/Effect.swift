@@ -23,9 +23,10 @@ package enum Effect: Sendable, Equatable {
     /// Move the timer of a running attempt (a worker's heartbeat) if it is still the running
     /// one; `acknowledged`: a device said 202 to a command (its state becomes `acknowledged`).
     case extendAttempt(id: String, attempt: Int, wakeAt: Int64, acknowledged: Bool)
-    /// A worker's progress: keep it as the request's latest, and send the device `reply` (at
-    /// most one per `progressInterval`, the latest winning; none after the final reply).
-    case progress(ProgressReport, reply: DeviceReply?)
+    /// A worker's progress: keep it as the request's latest until it ends (at the latest at its
+    /// `deadline`), and send the device `reply` (at most one per `progressInterval`, the latest
+    /// winning; none after the final reply).
+    case progress(ProgressReport, reply: DeviceReply?, deadline: Int64)
     /// Tell the worker holding this request's attempt to stop: the request ended without it.
     case cancelWork(String)
     /// Answer the HTTP client that submitted this arrival.

@@ -19,24 +19,12 @@ extension RequestEngine {
             return .done(effects)
         }
         guard Topics.isValidID(command.device) else { return refuse(.badRequest, "device must match [A-Za-z0-9_.-]{1,64}") }
-        guard Topics.isValidID(command.command) else { return refuse(.badRequest, "command must match [A-Za-z0-9_.-]{1,64}") }
         if let key = command.idempotencyKey, !Topics.isValidID(key) {
             return refuse(.badRequest, "Idempotency-Key must match [A-Za-z0-9_.-]{1,64}")
         }
         if let correlation = command.correlationData, correlation.count > configuration.limits.maxCorrelationDataBytes {
             return refuse(.badRequest, "correlation data is longer than \(configuration.limits.maxCorrelationDataBytes) bytes")
         }
-        guard let settings = configuration.command(named: command.command) else {
-            return refuse(.unknownOperation, "command \(command.command) is not configured")
-        }
-        guard command.payload.count <= settings.maxPayloadBytes else {
-            return refuse(.payloadTooLarge, "the payload is larger than \(settings.maxPayloadBytes) bytes, the limit for \(settings.name)")
-        }
-        if settings.content == .json, (try? JSONSerialization.jsonObject(with: command.payload, options: [.fragmentsAllowed])) == nil {
-            return refuse(.badRequest, "payload is not valid JSON, which \(settings.name) requires")
-        }
-        var timeout = settings.timeout.milliseconds
-        if let expiry = command.messageExpiry { timeout = min(timeout, Int64(expiry) * 1000) }
         var record = RequestRecord(
             id: RequestRecord.newID(now: now),
             device: command.device,
@@ -49,22 +37,19 @@ extension RequestEngine {
             payload: command.payload,
             contentType: command.contentType,
             receivedAt: now,
-            deadline: now + timeout
+            deadline: now
         )
         record.kind = .command
-        record.identity = Self.commandIdentity(command)
+        switch intake.check(record, messageExpiry: command.messageExpiry, now: now) {
+        case .accept(let checked): record = checked
+        case .reject(_, let code, let message): return refuse(code, message)
+        case .drop(let reason): return refuse(.badRequest, reason)
+        }
         if conditions.stopping {
             record.wakeAt = now
             return .store(Admitted(record: record, plan: .work(ack: false, send: false), answersCaller: answersCaller))
         }
         return .store(Admitted(record: startedAsFirstAttempt(record, now: now), plan: .work(ack: false, send: true), answersCaller: answersCaller))
-    }
-
-    /// The duplicate-suppression key of a command: its `Idempotency-Key`, or over MQTT its
-    /// Correlation Data, with the device and command; nil without either.
-    static func commandIdentity(_ command: CommandSubmission) -> String? {
-        if let key = command.idempotencyKey { return "c|\(command.device)|\(command.command)|\(key)" }
-        return command.correlationData.map { "cm|\(command.device)|\(command.command)|\($0.base64EncodedString())" }
     }
 
     /// An error answer to a command submitted over MQTT, on its Response Topic.

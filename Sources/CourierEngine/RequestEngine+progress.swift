@@ -28,7 +28,7 @@ extension RequestEngine {
             let reply = DeviceReply.make(
                 for: record, status: 102, code: nil, payload: payload, contentType: contentType,
                 extraProperties: percent.map { [UserProperty("progress", "\($0)")] } ?? [], topics: topics)
-            effects.append(.progress(report, reply: reply))
+            effects.append(.progress(report, reply: reply, deadline: record.deadline))
         }
         return effects
     }

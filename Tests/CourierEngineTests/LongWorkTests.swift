@@ -38,7 +38,7 @@ struct LongWorkTests {
         let effects = fixture.engine.workerReported(
             status: 102, percent: 140, payload: Data("most".utf8), contentType: "text/plain", record: record, now: fixture.now)
         #expect(effects.first == .extendAttempt(id: record.id, attempt: 1, wakeAt: fixture.now + 3_000, acknowledged: false))
-        guard case .progress(let report, let reply?) = effects.last else {
+        guard case .progress(let report, let reply?, record.deadline) = effects.last else {
             Issue.record("no progress effect in \(effects)")
             return
         }
@@ -54,7 +54,7 @@ struct LongWorkTests {
         let record = try running(fixture, EngineFixture.legacy())
         let effects = fixture.engine.workerReported(
             status: 102, percent: nil, payload: Data("working".utf8), contentType: nil, record: record, now: fixture.now)
-        guard case .progress(_, let reply?) = effects.last else {
+        guard case .progress(_, let reply?, _) = effects.last else {
             Issue.record("no progress reply in \(effects)")
             return
         }
