@@ -121,10 +121,12 @@ struct RequestRow: FetchableRecord, TableRecord {
         ]
     }
 
-    /// `INSERT` of a whole row, for a cached statement.
+    /// `INSERT` of a whole row that a stored row with the same id or identity makes do
+    /// nothing, for a cached statement.
     static let insertSQL = """
         INSERT INTO requests (\(columnNames.joined(separator: ", ")))
         VALUES (\(Array(repeating: "?", count: columnNames.count).joined(separator: ", ")))
+        ON CONFLICT DO NOTHING
         """
 
     /// `UPDATE` of every column but `id` of the row with `id` (the last argument).
@@ -133,9 +135,11 @@ struct RequestRow: FetchableRecord, TableRecord {
         WHERE id = ?
         """
 
-    /// Inserts the row through a cached statement.
-    func insert(_ db: Database) throws {
+    /// Inserts the row through a cached statement unless a row with its id or identity is
+    /// stored already; whether it did.
+    func insertUnlessStored(_ db: Database) throws -> Bool {
         try db.cachedStatement(sql: Self.insertSQL).execute(arguments: StatementArguments(try values()))
+        return db.changesCount > 0
     }
 
     /// Writes every column of the existing row through a cached statement.

@@ -8,16 +8,15 @@ extension SQLiteStore {
     /// Pending records whose timer is due (`wakeAt <= now`), earliest first, at most `limit`.
     public func due(now: Int64, limit: Int) throws -> [RequestRecord] {
         try pool.read { db in
-            try RequestRow.fetchAll(
-                db,
+            // Cached: the timer loop asks every tick.
+            let statement = try db.cachedStatement(
                 sql: """
                     SELECT * FROM requests
                     WHERE state IN \(RequestState.pendingSQL) AND wakeAt <= ?
                     ORDER BY wakeAt, id
                     LIMIT ?
-                    """,
-                arguments: [now, max(0, limit)]
-            ).map(\.record)
+                    """)
+            return try RequestRow.fetchAll(statement, arguments: [now, max(0, limit)]).map(\.record)
         }
     }
 
@@ -51,14 +50,14 @@ extension SQLiteStore {
 
     // MARK: Counts
 
-    /// Pending (received or dispatched) requests in the store. O(1).
+    /// Pending (received or dispatched) requests in the store, as this process counts them. O(1).
     public func pendingCount() throws -> Int {
-        try pool.read { db in try Self.pendingCount(db) }
+        pending.withLock(\.total)
     }
 
-    /// Pending (received or dispatched) requests of one device. O(1).
+    /// Pending (received or dispatched) requests of one device, as this process counts them. O(1).
     public func pendingCount(device: String) throws -> Int {
-        try pool.read { db in try Self.pendingCount(db, device: device) }
+        pending.withLock { $0[device] }
     }
 
     /// How many records are in each state; every state is present, 0 when it has none.
@@ -76,15 +75,6 @@ extension SQLiteStore {
             }
             return counts
         }
-    }
-
-    static func pendingCount(_ db: Database) throws -> Int {
-        try Int.fetchOne(db.cachedStatement(sql: "SELECT count FROM pending_total WHERE id = 1")) ?? 0
-    }
-
-    static func pendingCount(_ db: Database, device: String) throws -> Int {
-        try Int.fetchOne(
-            db.cachedStatement(sql: "SELECT count FROM device_pending WHERE device = ?"), arguments: [device]) ?? 0
     }
 
     // MARK: Listing

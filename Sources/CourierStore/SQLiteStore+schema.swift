@@ -27,6 +27,11 @@ extension SQLiteStore {
         migrator.registerMigration("v5") { db in
             try db.execute(sql: schemaV5)
         }
+        migrator.registerMigration("v6") { db in
+            for statement in schemaV6 {
+                try db.execute(sql: statement)
+            }
+        }
         return migrator
     }
 
@@ -177,6 +182,18 @@ extension SQLiteStore {
     /// every dead letter kept.
     /// Version 5: a record's `kind`, a device's request or a command to a device.
     private static let schemaV5 = "ALTER TABLE requests ADD COLUMN kind TEXT NOT NULL DEFAULT 'request'"
+
+    /// Version 6: the pending counts move into the process that writes the store
+    /// (``PendingCounts``): the counter tables and the four triggers that kept them cost five
+    /// statements on each request's way in and out.
+    private static let schemaV6: [String] = [
+        "DROP TRIGGER requests_pending_insert",
+        "DROP TRIGGER requests_pending_delete",
+        "DROP TRIGGER requests_pending_leave",
+        "DROP TRIGGER requests_pending_enter",
+        "DROP TABLE device_pending",
+        "DROP TABLE pending_total",
+    ]
 
     private static let schemaV4 = """
         CREATE INDEX requests_dead_letter_identities ON requests (updatedAt)

@@ -51,14 +51,19 @@ extension SQLiteStore {
     public func finish(_ outcomes: [FinalOutcome], markingDelivered delivered: [String] = [], now: Int64) throws
         -> [RequestRecord?]
     {
-        try pool.write { db in
-            let records = try outcomes.map { try Self.finish(db, $0, now: now) }
+        try write { db, changes in
+            let records = try outcomes.map { try Self.finish(db, $0, now: now, &changes) }
             try Self.markDelivered(db, ids: delivered, now: now)
             return records
         }
     }
 
-    static func finish(_ db: Database, _ outcome: FinalOutcome, now: Int64) throws -> RequestRecord? {
+    static func finish(_ db: Database, _ outcome: FinalOutcome, now: Int64, _ changes: inout PendingCounts) throws -> RequestRecord? {
+        // Whether the record was pending, when `onlyFrom` does not tell.
+        let wasPending: Bool? =
+            if outcome.onlyFrom.allSatisfy({ !$0.isFinal }) { true }
+            else if outcome.onlyFrom.allSatisfy(\.isFinal) { false }
+            else { try fetch(db, id: outcome.id).map { !$0.state.isFinal } }
         let states = outcome.onlyFrom.map { "'\($0.rawValue)'" }.joined(separator: ", ")
         let statement = try db.cachedStatement(
             sql: """
@@ -73,7 +78,9 @@ extension SQLiteStore {
             outcome.state.rawValue, reply.status, reply.code, reply.payload, reply.contentType,
             try StoredProperties.json(reply.userProperties), reply.reason, now, outcome.delivered ? now : nil, outcome.id,
         ]
-        return try RequestRow.fetchOne(statement, arguments: arguments)?.record
+        guard let record = try RequestRow.fetchOne(statement, arguments: arguments)?.record else { return nil }
+        changes.add((record.state.isFinal ? 0 : 1) - (wasPending == true ? 1 : 0), device: record.device)
+        return record
     }
 
     /// Records that the final replies were acknowledged by the broker, in one transaction: sets
@@ -106,15 +113,16 @@ extension SQLiteStore {
     public func update(id: String, _ body: (inout RequestRecord) throws -> Void) throws
         -> RequestRecord?
     {
-        try pool.write { db in
+        try write { db, changes in
             guard var record = try Self.fetch(db, id: id) else { return nil }
-            let before = record.updatedAt
+            let original = record
             try body(&record)
             guard record.id == id else { throw StoreError.idChanged(from: id, to: record.id) }
-            if record.updatedAt == before {
+            if record.updatedAt == original.updatedAt {
                 record.updatedAt = unixMillis()
             }
             try RequestRow(record).save(db)
+            changes.record(from: original, to: record)
             return record
         }
     }
@@ -126,13 +134,23 @@ extension SQLiteStore {
         where condition: (RequestRecord) -> Bool = { _ in true },
         _ change: (inout RequestRecord) -> Void
     ) throws -> RequestRecord? {
-        try pool.write { db in
+        try write { db, changes in
             guard var record = try Self.fetch(db, id: id), states.contains(record.state), condition(record) else {
                 return nil
             }
+            let original = record
             change(&record)
             try RequestRow(record).save(db)
+            changes.record(from: original, to: record)
             return record
         }
+    }
+}
+
+extension PendingCounts {
+    /// Adds what a stored record's change from `original` to `record` does to the counts.
+    mutating func record(from original: RequestRecord, to record: RequestRecord) {
+        if !original.state.isFinal { add(-1, device: original.device) }
+        if !record.state.isFinal { add(1, device: record.device) }
     }
 }

@@ -1,6 +1,7 @@
 import CourierCore
 import Foundation
 import GRDB
+import Synchronization
 
 /// The durable store of requests (pending correlations and their outcomes): one SQLite file
 /// accessed through a GRDB `DatabasePool`.
@@ -11,9 +12,14 @@ import GRDB
 ///
 /// Every method is synchronous and may block on disk I/O; writes are serialized, reads run
 /// concurrently with them. Each method runs in one transaction.
+///
+/// One process writes a store file: the quota checks read pending counts that this object
+/// keeps in memory (counted from the file when it opens), not the file.
 public final class SQLiteStore: Sendable {
     let pool: DatabasePool
     private let checkpointer: Checkpointer?
+    /// Pending requests per device and in all, as of the last committed write.
+    let pending: Mutex<PendingCounts>
 
     /// The file this store was opened on.
     public let path: String
@@ -54,6 +60,7 @@ public final class SQLiteStore: Sendable {
         self.path = path
         self.pool = try DatabasePool(path: path, configuration: configuration)
         try Self.migrator.migrate(pool)
+        pending = Mutex(try pool.read(Self.countPending))
         checkpointer = try checkpointInterval.map { interval in try Checkpointer(path: path, interval: interval) }
     }
 
@@ -89,8 +96,8 @@ public final class SQLiteStore: Sendable {
         maxPendingPerDevice: Int,
         maxPendingTotal: Int
     ) throws -> [AcceptOutcome] {
-        try pool.write { db in
-            try records.map { try Self.accept(db, $0, maxPendingPerDevice: maxPendingPerDevice, maxPendingTotal: maxPendingTotal) }
+        try write { db, changes in
+            try records.map { try accept(db, $0, maxPendingPerDevice: maxPendingPerDevice, maxPendingTotal: maxPendingTotal, &changes) }
         }
     }
 
@@ -105,34 +112,72 @@ public final class SQLiteStore: Sendable {
         markingDelivered delivered: [String],
         now: Int64
     ) throws -> (accepted: [AcceptOutcome], finished: [RequestRecord?]) {
-        try pool.write { db in
+        try write { db, changes in
             let accepted = try records.map {
-                try Self.accept(db, $0, maxPendingPerDevice: maxPendingPerDevice, maxPendingTotal: maxPendingTotal)
+                try accept(db, $0, maxPendingPerDevice: maxPendingPerDevice, maxPendingTotal: maxPendingTotal, &changes)
             }
-            let finished = try outcomes.map { try Self.finish(db, $0, now: now) }
+            let finished = try outcomes.map { try Self.finish(db, $0, now: now, &changes) }
             try Self.markDelivered(db, ids: delivered, now: now)
             return (accepted, finished)
         }
     }
 
-    private static func accept(_ db: Database, _ record: RequestRecord, maxPendingPerDevice: Int, maxPendingTotal: Int) throws
-        -> AcceptOutcome
-    {
-        if let identity = record.identity, let existing = try fetch(db, identity: identity) {
-            return .duplicate(existing)
+    /// Decides and inserts one record within a write. The duplicate check is the insert itself
+    /// (the identity index is unique): the stored record is read only when the insert found
+    /// one, or when a quota refuses the record, which a duplicate is never.
+    private func accept(
+        _ db: Database, _ record: RequestRecord, maxPendingPerDevice: Int, maxPendingTotal: Int, _ changes: inout PendingCounts
+    ) throws -> AcceptOutcome {
+        if record.state.isFinal {
+            return try RequestRow(record).insertUnlessStored(db) ? .accepted : try duplicate(db, of: record)
         }
-        if !record.state.isFinal {
-            let device = try pendingCount(db, device: record.device)
-            if device >= maxPendingPerDevice {
-                return .deviceOverQuota(pending: device)
-            }
-            let total = try pendingCount(db)
-            if total >= maxPendingTotal {
-                return .totalOverQuota(pending: total)
-            }
+        let counts = pending.withLock { ($0[record.device], $0.total) }
+        let device = counts.0 + changes[record.device]
+        if device >= maxPendingPerDevice {
+            return try existing(db, identity: record.identity).map(AcceptOutcome.duplicate) ?? .deviceOverQuota(pending: device)
         }
-        try RequestRow(record).insert(db)
+        let total = counts.1 + changes.total
+        if total >= maxPendingTotal {
+            return try existing(db, identity: record.identity).map(AcceptOutcome.duplicate) ?? .totalOverQuota(pending: total)
+        }
+        guard try RequestRow(record).insertUnlessStored(db) else { return try duplicate(db, of: record) }
+        changes.add(1, device: record.device)
         return .accepted
+    }
+
+    /// The stored record whose identity `record` has: the insert of `record` found one (or,
+    /// with no record of that identity, one with its id).
+    private func duplicate(_ db: Database, of record: RequestRecord) throws -> AcceptOutcome {
+        guard let existing = try existing(db, identity: record.identity) else { throw StoreError.idTaken(record.id) }
+        return .duplicate(existing)
+    }
+
+    private func existing(_ db: Database, identity: String?) throws -> RequestRecord? {
+        guard let identity else { return nil }
+        return try Self.fetch(db, identity: identity)
+    }
+
+    /// A write transaction that may change pending counts: `body` records its changes, which
+    /// take effect once the transaction commits (and not when it fails).
+    func write<T>(_ body: (Database, inout PendingCounts) throws -> T) throws -> T {
+        var changes = PendingCounts()
+        let result = try pool.write { db in
+            changes = PendingCounts()
+            return try body(db, &changes)
+        }
+        pending.withLock { $0.add(changes) }
+        return result
+    }
+
+    /// Pending requests per device, counted from the file (when it opens).
+    private static func countPending(_ db: Database) throws -> PendingCounts {
+        var counts = PendingCounts()
+        let rows = try Row.fetchCursor(
+            db, sql: "SELECT device, COUNT(*) FROM requests WHERE state IN \(RequestState.pendingSQL) GROUP BY device")
+        while let row = try rows.next() {
+            counts.add(row[1], device: row[0])
+        }
+        return counts
     }
 
     // MARK: Lookup

@@ -63,6 +63,31 @@ struct SQLiteStoreTests {
         #expect(counts.count == RequestState.allCases.count)
     }
 
+    /// The quota checks read counts kept in memory: a transaction that fails changes none.
+    @Test func aFailedGroupCommitLeavesThePendingCountsAsTheyWere() throws {
+        let fixture = try SQLiteFixture()
+        defer { fixture.remove() }
+        let store = fixture.store
+        try store.insert(makeRecord(id: "taken", device: "a", identity: "a/1"))
+        #expect(throws: StoreError.idTaken("taken")) {
+            // The first record is inserted, then the second's id is found taken: all rolled back.
+            try store.commit(
+                accepting: [makeRecord(id: "new", device: "a", identity: "a/2"), makeRecord(id: "taken", device: "b", identity: "b/1")],
+                maxPendingPerDevice: 10, maxPendingTotal: 10,
+                finishing: [FinalOutcome(id: "taken", state: .completed, reply: StoredReply(status: 200, code: "ok"))],
+                markingDelivered: [], now: 2_000)
+        }
+        #expect(try store.record(id: "new") == nil)
+        #expect(try store.pendingCount() == 1)
+        #expect(try store.pendingCount(device: "a") == 1)
+        #expect(try store.pendingCount(device: "b") == 0)
+        // The counts still bite where the file says they should.
+        let outcomes = try store.accept(
+            [makeRecord(device: "a", identity: "a/3"), makeRecord(device: "a", identity: "a/4")], maxPendingPerDevice: 2, maxPendingTotal: 10)
+        #expect(outcomes[0] == .accepted)
+        #expect(outcomes[1] == .deviceOverQuota(pending: 2))
+    }
+
     @Test func markDispatchedOnlyMovesPendingRecords() throws {
         let fixture = try SQLiteFixture()
         defer { fixture.remove() }
