@@ -47,8 +47,10 @@ public final class SQLiteStore: Sendable {
             // In WAL mode, NORMAL syncs at checkpoints only: committed transactions survive a
             // process crash, not necessarily a power loss.
             try db.execute(sql: "PRAGMA synchronous = NORMAL")
-            // 16 MB of pages per connection, so the indexes' hot pages stay in memory.
-            try db.execute(sql: "PRAGMA cache_size = -16000")
+            // SQLite's default page cache (2 MB a connection), not more: profiled, the commits
+            // spent a good part of their time walking the cache's hash table (libsqlite3 3.40's
+            // pcache1 truncation), so a 16 MB cache cost more CPU than the reads it saved
+            // (Benchmarks/README.md).
             // Checkpoints are the only fsyncs in WAL mode with synchronous = NORMAL. The
             // automatic one, run by a committing writer, is the backstop for the checkpoint
             // thread; the WAL file is truncated back to 64 MB after it is reset.
