@@ -95,6 +95,18 @@ final class ContinuousLoad: Sendable {
         return problems
     }
 
+    /// Asks once more, with the same correlation data, every acknowledged request that has no
+    /// final reply yet: what a device does when its answer is late. A duplicate gets the
+    /// stored reply (or 202 while in progress); a request the broker lost gets its first.
+    func askAgainUnanswered() async {
+        let asked = acknowledged.withLock { $0 }
+        for device in devices {
+            for correlation in (asked[device.id] ?? []).subtracting(answered(on: device)).sorted() {
+                _ = try? await device.ask("echo", Data(correlation.utf8), correlation: correlation)
+            }
+        }
+    }
+
     /// Whether every acknowledged request has a final reply.
     var everyAcknowledgedRequestIsAnswered: Bool {
         let asked = acknowledged.withLock { $0 }
