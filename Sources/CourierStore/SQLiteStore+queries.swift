@@ -20,15 +20,6 @@ extension SQLiteStore {
         }
     }
 
-    /// The earliest timer among pending records, nil when none is set.
-    public func nextWake() throws -> Int64? {
-        try pool.read { db in
-            try Int64.fetchOne(
-                db,
-                sql: "SELECT MIN(wakeAt) FROM requests WHERE state IN \(RequestState.pendingSQL)")
-        }
-    }
-
     // MARK: Delivery
 
     /// Final records with a reply to publish (a response topic) that the broker has not
@@ -53,28 +44,6 @@ extension SQLiteStore {
     /// Pending (received or dispatched) requests in the store, as this process counts them. O(1).
     public func pendingCount() throws -> Int {
         pending.withLock(\.total)
-    }
-
-    /// Pending (received or dispatched) requests of one device, as this process counts them. O(1).
-    public func pendingCount(device: String) throws -> Int {
-        pending.withLock { $0[device] }
-    }
-
-    /// How many records are in each state; every state is present, 0 when it has none.
-    public func countsByState() throws -> [RequestState: Int] {
-        try pool.read { db in
-            var counts = Dictionary(uniqueKeysWithValues: RequestState.allCases.map { ($0, 0) })
-            let rows = try Row.fetchAll(
-                db, sql: "SELECT state, COUNT(*) AS n FROM requests GROUP BY state")
-            for row in rows {
-                let raw: String = row["state"]
-                guard let state = RequestState(rawValue: raw) else {
-                    throw StoreError.corruptRecord(id: "", column: "state")
-                }
-                counts[state] = row["n"]
-            }
-            return counts
-        }
     }
 
     // MARK: Listing

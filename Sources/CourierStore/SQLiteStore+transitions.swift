@@ -3,51 +3,11 @@ import Foundation
 import GRDB
 
 extension SQLiteStore {
-    /// Records that attempt `attempt` was handed to a worker, with its timer at `wakeAt`.
-    ///
-    /// Only a pending record (received or dispatched) moves; returns the updated record, or nil
-    /// when the record is missing or already final.
-    public func markDispatched(id: String, attempt: Int, wakeAt: Int64, now: Int64) throws
-        -> RequestRecord?
-    {
-        try modify(id: id, onlyFrom: RequestState.pending) { record in
-            record.state = .dispatched
-            record.attempts = attempt
-            record.wakeAt = wakeAt
-            record.updatedAt = now
-        }
-    }
-
-    /// Moves (or with nil clears) the timer of a pending record, e.g. for a retry backoff.
-    /// A final or missing record is left alone.
-    public func setWake(id: String, wakeAt: Int64?, now: Int64) throws {
-        _ = try modify(id: id, onlyFrom: RequestState.pending) { record in
-            record.wakeAt = wakeAt
-            record.updatedAt = now
-        }
-    }
-
-    /// Stores a final outcome if, and only if, the record is currently in one of `onlyFrom`
-    /// (compare-and-set): sets `state`, the reply fields and reason, clears the timer, and sets
-    /// `deliveredAt` to `now` when `delivered` (nothing to publish) or nil.
-    ///
-    /// Returns the updated record, or nil when the record is missing or in another state: this is
-    /// how late and duplicate worker replies are ignored.
-    public func finish(
-        id: String,
-        state: RequestState,
-        reply: StoredReply,
-        onlyFrom: [RequestState],
-        now: Int64,
-        delivered: Bool = false
-    ) throws -> RequestRecord? {
-        let outcome = FinalOutcome(id: id, state: state, reply: reply, onlyFrom: onlyFrom, delivered: delivered)
-        return try finish([outcome], now: now)[0]
-    }
-
-    /// ``finish(id:state:reply:onlyFrom:now:delivered:)`` for many records, and
-    /// ``markDelivered(ids:now:)`` for `delivered`, in one transaction (a group commit).
-    /// Returns one updated record or nil per outcome, in order.
+    /// Stores final outcomes, each only if its record is in one of the outcome's `onlyFrom`
+    /// states (compare-and-set), and ``markDelivered(ids:now:)`` for `delivered`, in one
+    /// transaction (a group commit). Returns one updated record or nil per outcome, in order:
+    /// nil when the record is missing or in another state, which is how late and duplicate
+    /// worker replies are ignored.
     public func finish(_ outcomes: [FinalOutcome], markingDelivered delivered: [String] = [], now: Int64) throws
         -> [RequestRecord?]
     {
@@ -102,28 +62,6 @@ extension SQLiteStore {
                 """)
         for id in ids {
             try statement.execute(arguments: [now, id])
-        }
-    }
-
-    /// Reads, changes and writes back one record in a single write transaction (cancel, replay).
-    ///
-    /// `body` may change any field but `id`. When it leaves `updatedAt` as it was, `updatedAt`
-    /// is set to the current time. Returns the stored record, or nil (and `body` is not called)
-    /// when there is no record with this id.
-    public func update(id: String, _ body: (inout RequestRecord) throws -> Void) throws
-        -> RequestRecord?
-    {
-        try write { db, changes in
-            guard var record = try Self.fetch(db, id: id) else { return nil }
-            let original = record
-            try body(&record)
-            guard record.id == id else { throw StoreError.idChanged(from: id, to: record.id) }
-            if record.updatedAt == original.updatedAt {
-                record.updatedAt = unixMillis()
-            }
-            try RequestRow(record).save(db)
-            changes.record(from: original, to: record)
-            return record
         }
     }
 

@@ -4,8 +4,6 @@ public enum StoreError: Error, Sendable, Equatable {
     case badCursor
     /// A stored column holds a value the current code cannot read (for example an unknown state).
     case corruptRecord(id: String, column: String)
-    /// ``SQLiteStore/update(id:_:)`` was asked to change a record's id, which is immutable.
-    case idChanged(from: String, to: String)
     /// A new record's id is already another record's.
     case idTaken(String)
 }

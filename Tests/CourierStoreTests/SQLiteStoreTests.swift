@@ -6,61 +6,33 @@ import Testing
 /// What only ``SQLiteStore`` has, beyond the contract every store keeps (``StoreContractTests``).
 @Suite("SQLiteStore", .timeLimit(.minutes(1)))
 struct SQLiteStoreTests {
-    @Test func updateIsReadModifyWrite() throws {
+    /// The counts follow every transition the bridge makes, and a reopened store counts the
+    /// same from its file.
+    @Test func pendingCountsFollowEveryTransitionAndSurviveReopening() throws {
         let fixture = try SQLiteFixture()
         defer { fixture.remove() }
-        try fixture.store.insert(makeRecord(id: "u", receivedAt: 1_000))
-        let cancelled = try #require(
-            try fixture.store.update(id: "u") { record in
-                record.state = .cancelled
-                record.replyStatus = 410
-                record.replyCode = "cancelled"
-            })
-        #expect(cancelled.state == .cancelled)
-        #expect(cancelled.updatedAt > 1_000)  // set to the wall clock by the store
-        #expect(try fixture.store.record(id: "u") == cancelled)
-        #expect(try fixture.store.pendingCount() == 0)
-
-        let replayed = try #require(
-            try fixture.store.update(id: "u") { record in
-                record.state = .received
-                record.updatedAt = 9_999
-            })
-        #expect(replayed.updatedAt == 9_999)
-        #expect(try fixture.store.pendingCount(device: "dev-1") == 1)
-
-        #expect(try fixture.store.update(id: "missing") { $0.state = .failed } == nil)
-        #expect(throws: StoreError.idChanged(from: "u", to: "v")) {
-            try fixture.store.update(id: "u") { $0.id = "v" }
-        }
-        #expect(try fixture.store.record(id: "u") == replayed)
-    }
-
-    @Test func countsByStateFollowUpdates() throws {
-        let fixture = try SQLiteFixture()
-        defer { fixture.remove() }
-        let store = fixture.store
+        var store = fixture.store
         for i in 0..<5 {
             try store.insert(makeRecord(id: "p\(i)", device: i.isMultiple(of: 2) ? "even" : "odd"))
         }
         try store.insert(makeRecord(id: "r", device: "even", state: .rejected))
-        _ = try store.markDispatched(id: "p0", attempt: 1, wakeAt: 2_000, now: 1_000)
-        _ = try store.finish(
-            id: "p1", state: .failed, reply: StoredReply(status: 500, code: "worker_error"),
-            onlyFrom: RequestState.pending, now: 1_000)
-        _ = try store.update(id: "p2") { $0.state = .cancelled }
-        _ = try store.update(id: "r") { $0.state = .received }  // a rejection made pending again
-        #expect(try store.pendingCount() == 4)
-        #expect(try store.pendingCount(device: "even") == 3)
+        #expect(try store.pendingCount() == 5)
+        _ = try #require(try store.claimAttempt(id: "p0", afterAttempts: 0, wakeAt: 2_000, now: 1_000))
+        _ = try #require(try store.requeue(id: "p0", attempt: 1, wakeAt: 3_000, now: 2_000))
+        _ = try store.finish(id: "p1", state: .failed, reply: StoredReply(status: 500, code: "worker_error"), onlyFrom: RequestState.pending, now: 2_000)
+        _ = try store.finish(id: "p2", state: .cancelled, reply: StoredReply(status: 410, code: "cancelled"), onlyFrom: RequestState.pending, now: 2_000)
+        // Not pending any more: nothing changes.
+        #expect(try store.finish(id: "p2", state: .expired, reply: StoredReply(status: 504, code: "timeout"), onlyFrom: RequestState.pending, now: 2_000) == nil)
+        #expect(try store.pendingCount() == 3)
+        #expect(try store.pendingCount(device: "even") == 2)
         #expect(try store.pendingCount(device: "odd") == 1)
 
-        let counts = try store.countsByState()
-        #expect(counts[.received] == 3)
-        #expect(counts[.dispatched] == 1)
-        #expect(counts[.failed] == 1)
-        #expect(counts[.cancelled] == 1)
-        #expect(counts[.delivered] == 0)
-        #expect(counts.count == RequestState.allCases.count)
+        try store.close()
+        store = try SQLiteStore(path: fixture.path)
+        #expect(try store.pendingCount() == 3)
+        #expect(try store.pendingCount(device: "even") == 2)
+        #expect(try store.pendingCount(device: "odd") == 1)
+        try store.close()
     }
 
     /// The quota checks read counts kept in memory: a transaction that fails changes none.
@@ -86,51 +58,6 @@ struct SQLiteStoreTests {
             [makeRecord(device: "a", identity: "a/3"), makeRecord(device: "a", identity: "a/4")], maxPendingPerDevice: 2, maxPendingTotal: 10)
         #expect(outcomes[0] == .accepted)
         #expect(outcomes[1] == .deviceOverQuota(pending: 2))
-    }
-
-    @Test func markDispatchedOnlyMovesPendingRecords() throws {
-        let fixture = try SQLiteFixture()
-        defer { fixture.remove() }
-        let store = fixture.store
-        try store.insert(makeRecord(id: "d"))
-        let first = try #require(try store.markDispatched(id: "d", attempt: 1, wakeAt: 5_000, now: 1_100))
-        #expect(first.state == .dispatched)
-        #expect(first.attempts == 1)
-        #expect(first.wakeAt == 5_000)
-        #expect(first.updatedAt == 1_100)
-        let second = try #require(try store.markDispatched(id: "d", attempt: 2, wakeAt: 9_000, now: 5_100))
-        #expect(second.attempts == 2)
-        #expect(try store.record(id: "d") == second)
-
-        _ = try store.finish(id: "d", state: .completed, reply: okReply, onlyFrom: [.dispatched], now: 6_000)
-        #expect(try store.markDispatched(id: "d", attempt: 3, wakeAt: 9_500, now: 7_000) == nil)
-        #expect(try store.record(id: "d")?.state == .completed)
-        #expect(try store.markDispatched(id: "none", attempt: 1, wakeAt: 1, now: 1) == nil)
-    }
-
-    @Test func setWakeAndNextWake() throws {
-        let fixture = try SQLiteFixture()
-        defer { fixture.remove() }
-        let store = fixture.store
-        #expect(try store.nextWake() == nil)
-        try store.insert(makeRecord(id: "late", wakeAt: 3_000))
-        try store.insert(makeRecord(id: "early", wakeAt: 1_000))
-        try store.insert(makeRecord(id: "middle", wakeAt: 2_000))
-        try store.insert(makeRecord(id: "final", state: .rejected, wakeAt: 500))
-        #expect(try store.nextWake() == 1_000)
-
-        // Backoff moves a timer; a final record's timer stops counting.
-        try store.setWake(id: "early", wakeAt: 4_000, now: 1_000)
-        #expect(try store.nextWake() == 2_000)
-        #expect(try store.due(now: 10_000, limit: 10).map(\.id) == ["middle", "late", "early"])
-        _ = try store.finish(id: "middle", state: .completed, reply: okReply, onlyFrom: RequestState.pending, now: 2_100)
-        #expect(try store.nextWake() == 3_000)
-        try store.setWake(id: "middle", wakeAt: 1, now: 2_200)  // final: ignored
-        #expect(try store.record(id: "middle")?.wakeAt == nil)
-        try store.setWake(id: "late", wakeAt: nil, now: 2_200)
-        try store.setWake(id: "early", wakeAt: nil, now: 2_200)
-        #expect(try store.nextWake() == nil)
-        #expect(try store.due(now: .max, limit: 10).isEmpty)
     }
 
     @Test func theCheckpointThreadMovesTheWALIntoTheDatabaseAndStopsWithTheStore() async throws {
