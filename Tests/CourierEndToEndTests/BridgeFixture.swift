@@ -43,10 +43,13 @@ struct BridgeFixture {
         }
     }
 
-    /// - Parameter store: the store's path, when not in the fixture's directory.
+    /// - Parameters:
+    ///   - store: the store's path, when not in the fixture's directory.
+    ///   - operations: the `operations:` entries of the bridge's config.
     static func with(
         limits: String = "",
         store: String? = nil,
+        operations: String = BridgeFixture.operations,
         policy: @escaping FakeWorker.Policy = BridgeFixture.policy,
         _ body: (BridgeFixture) async throws -> Void
     ) async throws {
