@@ -49,16 +49,11 @@ extension Bridge {
             perform([.count(.ignoredCommandReply), .log(LogLine(.warning, "command reply without a command id ignored", ["mqtt.topic": message.topic]))])
             return
         }
-        let record: RequestRecord?
-        do {
-            record = try store.record(id: commandID)
-        } catch {
-            logger.error("store read failed", metadata: ["request.id": "\(commandID)", "error": "\(error)"])
-            return
+        withStoredRecord(id: commandID) { record in
+            perform(engine.deviceAnswered(
+                record, device: parsed.device, command: parsed.command, status: status, percent: percent, payload: message.payload,
+                contentType: message.properties.contentType, userProperties: userProperties, now: unixMillis()))
         }
-        perform(engine.deviceAnswered(
-            record, device: parsed.device, command: parsed.command, status: status, percent: percent, payload: message.payload,
-            contentType: message.properties.contentType, userProperties: userProperties, now: unixMillis()))
     }
 }
 

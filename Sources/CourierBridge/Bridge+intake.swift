@@ -82,16 +82,24 @@ extension Bridge {
 
     /// A worker's interim reply (102 progress, 202 still working), on the network thread.
     func workerReported(_ requestID: String, _ result: HandlerResponse, percent: Int?) {
+        withStoredRecord(id: requestID) { record in
+            perform(engine.workerReported(
+                status: result.status, percent: percent, payload: result.payload, contentType: result.contentType,
+                record: record, now: unixMillis()))
+        }
+    }
+
+    /// Hands the record with this id (nil when there is none) to `body`; a failed read is
+    /// logged, and `body` is not called.
+    func withStoredRecord(id: String, _ body: (RequestRecord?) -> Void) {
         let record: RequestRecord?
         do {
-            record = try store.record(id: requestID)
+            record = try store.record(id: id)
         } catch {
-            logger.error("store read failed", metadata: ["request.id": "\(requestID)", "error": "\(error)"])
+            logger.error("store read failed", metadata: ["request.id": "\(id)", "error": "\(error)"])
             return
         }
-        perform(engine.workerReported(
-            status: result.status, percent: percent, payload: result.payload, contentType: result.contentType,
-            record: record, now: unixMillis()))
+        body(record)
     }
 
     /// On the network thread after a run of messages (before their PUBACKs are written), or

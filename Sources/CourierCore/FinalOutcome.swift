@@ -5,7 +5,8 @@ public struct FinalOutcome: Sendable, Equatable {
     /// The final state to move to.
     public var state: RequestState
     public var reply: StoredReply
-    /// The states the record may be in for the outcome to apply (compare-and-set).
+    /// The pending states the record may be in for the outcome to apply (compare-and-set):
+    /// a final outcome ends a pending request, never changes one that has ended.
     public var onlyFrom: [RequestState]
     /// Nothing to publish: `deliveredAt` is set at once.
     public var delivered: Bool

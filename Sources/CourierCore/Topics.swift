@@ -69,19 +69,20 @@ public struct Topics: Sendable, Equatable {
         ]
         for (index, entry) in patterns.enumerated() {
             if let other = patterns.prefix(index).first(where: { $0.key != entry.key && $0.pattern.overlaps(entry.pattern) }) {
-                let (template, earlier) = (self.template(entry.key), self.template(other.key))
+                let (template, earlier) = (self.template(named: entry.key), self.template(named: other.key))
                 throw TopicLayoutError(
                     key: entry.key,
                     message: "\"\(template)\" can name the same topics as topics.\(other.key) (\"\(earlier)\"): each template needs topics of its own"
                 )
             }
             if let own = fixed.first(where: { TopicPattern($0).overlaps(entry.pattern) }) {
-                throw TopicLayoutError(key: entry.key, message: "\"\(template(entry.key))\" can name the same topics as Courier's own \(own)")
+                throw TopicLayoutError(key: entry.key, message: "\"\(template(named: entry.key))\" can name the same topics as Courier's own \(own)")
             }
         }
     }
 
-    private func template(_ key: String) -> TopicTemplate {
+    /// The template of a `topics:` key (one of ``keys``).
+    func template(named key: String) -> TopicTemplate {
         switch key {
         case "request": request
         case "replies": replies

@@ -19,11 +19,7 @@ extension SQLiteStore {
     }
 
     static func finish(_ db: Database, _ outcome: FinalOutcome, now: Int64, _ changes: inout PendingCounts) throws -> RequestRecord? {
-        // Whether the record was pending, when `onlyFrom` does not tell.
-        let wasPending: Bool? =
-            if outcome.onlyFrom.allSatisfy({ !$0.isFinal }) { true }
-            else if outcome.onlyFrom.allSatisfy(\.isFinal) { false }
-            else { try fetch(db, id: outcome.id).map { !$0.state.isFinal } }
+        precondition(outcome.onlyFrom.allSatisfy { !$0.isFinal }, "a final outcome applies to pending requests only")
         let states = outcome.onlyFrom.map { "'\($0.rawValue)'" }.joined(separator: ", ")
         let statement = try db.cachedStatement(
             sql: """
@@ -39,7 +35,8 @@ extension SQLiteStore {
             try StoredProperties.json(reply.userProperties), reply.reason, now, outcome.delivered ? now : nil, outcome.id,
         ]
         guard let record = try RequestRow.fetchOne(statement, arguments: arguments)?.record else { return nil }
-        changes.add((record.state.isFinal ? 0 : 1) - (wasPending == true ? 1 : 0), device: record.device)
+        // It was pending (`onlyFrom`); it is not if its new state is final.
+        if record.state.isFinal { changes.add(-1, device: record.device) }
         return record
     }
 

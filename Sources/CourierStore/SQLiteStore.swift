@@ -163,10 +163,7 @@ public final class SQLiteStore: Sendable {
     /// take effect once the transaction commits (and not when it fails).
     func write<T>(_ body: (Database, inout PendingCounts) throws -> T) throws -> T {
         var changes = PendingCounts()
-        let result = try pool.write { db in
-            changes = PendingCounts()
-            return try body(db, &changes)
-        }
+        let result = try pool.write { db in try body(db, &changes) }
         pending.withLock { $0.add(changes) }
         return result
     }

@@ -1,6 +1,7 @@
 import CourierConfig
-import CourierCore
 import Testing
+
+@testable import CourierCore
 
 /// `topics:` templates: which are valid, what each key's error says, and every topic, filter
 /// and parser on a layout other than the default.
@@ -191,19 +192,6 @@ struct TopicLayoutTests {
             _ = try ConfigLoader.parse(yaml: yaml, file: "t.yaml")
         } throws: { error in
             "\(error)".hasPrefix(start)
-        }
-    }
-}
-
-extension Topics {
-    func template(named key: String) -> TopicTemplate {
-        switch key {
-        case "request": request
-        case "replies": replies
-        case "cancel": cancel
-        case "command": command
-        case "commandReplies": commandReplies
-        default: work
         }
     }
 }

@@ -36,11 +36,7 @@ struct DirectDispatchTests {
                         group.addTask {
                             var statuses: [String?] = []
                             for index in 0..<10 {
-                                let correlation = Data("l\(loop)-\(index)".utf8)
-                                try await device.publish(
-                                    "devices/dev-1/requests/work", payload: Data("x".utf8),
-                                    properties: MQTTProperties(responseTopic: "devices/dev-1/replies/rpc", correlationData: correlation))
-                                let reply = try await replies.wait(within: .seconds(30)) { $0.properties.correlationData == correlation }[0]
+                                let reply = try await Self.ask(device, replies, "l\(loop)-\(index)", within: .seconds(30))
                                 statuses.append(reply.properties.userProperty("status"))
                             }
                             return statuses
@@ -82,12 +78,8 @@ struct DirectDispatchTests {
                 let replies = MessageInbox.draining(device)
                 try await device.subscribe("devices/dev-1/replies/#")
                 for index in 0..<3 {
-                    let correlation = Data("g-\(index)".utf8)
-                    try await device.publish(
-                        "devices/dev-1/requests/work", payload: Data("x".utf8),
-                        properties: MQTTProperties(responseTopic: "devices/dev-1/replies/rpc", correlationData: correlation))
                     // Well within the 10 s attempt timeout: not left to the attempt timer.
-                    let reply = try await replies.wait(within: .seconds(5)) { $0.properties.correlationData == correlation }[0]
+                    let reply = try await Self.ask(device, replies, "g-\(index)", within: .seconds(5))
                     #expect(reply.properties.userProperty("status") == "200")
                 }
                 await device.shutdown()
@@ -95,6 +87,15 @@ struct DirectDispatchTests {
                 #expect(tally.counts == ["live": 3])
             }
         }
+    }
+
+    /// Publishes a `work` request of dev-1 and waits for its reply.
+    static func ask(_ device: MQTTClient, _ replies: MessageInbox, _ correlation: String, within limit: Duration) async throws -> MQTTMessage {
+        let correlation = Data(correlation.utf8)
+        try await device.publish(
+            "devices/dev-1/requests/work", payload: Data("x".utf8),
+            properties: MQTTProperties(responseTopic: "devices/dev-1/replies/rpc", correlationData: correlation))
+        return try await replies.wait(within: limit) { $0.properties.correlationData == correlation }[0]
     }
 
     static func writeConfig(in directory: URL, broker: MosquittoBroker) throws -> String {

@@ -8,9 +8,14 @@ import Testing
 /// The pool's queue, deadlines, cancellation and progress, with handlers the tests control.
 @Suite(.timeLimit(.minutes(1)))
 struct WorkerPoolSchedulingTests {
-    @Test func waitingWorkRunsEarliestDeadlineFirst() async throws {
+    /// Earliest deadline first by default; first come, first served when asked.
+    @Test(arguments: [
+        (WorkerPool.Scheduling.deadlineAware, ["first", "a", "b", "c"]),
+        (WorkerPool.Scheduling.arrivalOrder, ["first", "c", "a", "b"]),
+    ])
+    func waitingWorkRunsInTheSchedulingsOrder(_ scheduling: WorkerPool.Scheduling, _ expected: [String]) async throws {
         let recorder = Recorder()
-        let pool = WorkerPool(handlers: [RecordingBlocker(recorder: recorder)], concurrency: 1)
+        let pool = WorkerPool(handlers: [RecordingBlocker(recorder: recorder)], concurrency: 1, scheduling: scheduling)
         let now = unixMillis()
         let first = Task { await pool.perform(request("block", "first", deadline: now + 60_000)) }
         await recorder.waitUntil { $0.entered == 1 }
@@ -22,24 +27,7 @@ struct WorkerPoolSchedulingTests {
         }
         await recorder.release(4)
         for task in [first] + queued { #expect(await task.value.status == 200) }
-        #expect(await recorder.started == ["first", "a", "b", "c"])
-    }
-
-    @Test func arrivalOrderRunsFirstComeFirstServed() async throws {
-        let recorder = Recorder()
-        let pool = WorkerPool(handlers: [RecordingBlocker(recorder: recorder)], concurrency: 1, scheduling: .arrivalOrder)
-        let now = unixMillis()
-        let first = Task { await pool.perform(request("block", "first", deadline: now + 60_000)) }
-        await recorder.waitUntil { $0.entered == 1 }
-        var queued: [Task<HandlerResponse, Never>] = []
-        for (name, seconds) in [("c", 50), ("a", 20), ("b", 30)] as [(String, Int64)] {
-            queued.append(Task { await pool.perform(request("block", name, deadline: now + seconds * 1000)) })
-            let count = queued.count
-            await until { pool.waiting == count }
-        }
-        await recorder.release(4)
-        for task in [first] + queued { #expect(await task.value.status == 200) }
-        #expect(await recorder.started == ["first", "c", "a", "b"])
+        #expect(await recorder.started == expected)
     }
 
     @Test func workThatCannotFinishBeforeItsDeadlineIsAnswered504WithoutRunning() async throws {
