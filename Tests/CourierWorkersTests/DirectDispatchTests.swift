@@ -15,12 +15,13 @@ struct DirectDispatchTests {
             let tally = Tally()
             let suffix = UUID().uuidString.prefix(8)
             // Equal concurrency, unequal cost: the broker's shared-subscription round robin
-            // would give each half the work.
+            // would give each half the work. The slow worker's cost is long enough that, once
+            // it holds two attempts, the loops go to the fast one however loaded the machine.
             let fast = makeWorker(
                 broker, pool: WorkerPool(handlers: [CostlyEcho(name: "fast", cost: .milliseconds(5), tally: tally)], concurrency: 2),
                 workerID: "a-fast-\(suffix)", dispatch: .direct)
             let slow = makeWorker(
-                broker, pool: WorkerPool(handlers: [CostlyEcho(name: "slow", cost: .milliseconds(300), tally: tally)], concurrency: 2),
+                broker, pool: WorkerPool(handlers: [CostlyEcho(name: "slow", cost: .seconds(2), tally: tally)], concurrency: 2),
                 workerID: "b-slow-\(suffix)", dispatch: .direct)
             try await withWorkers([fast, slow]) { _ in
                 let directory = FileManager.default.temporaryDirectory.appendingPathComponent("courier-direct-\(suffix)")
@@ -50,8 +51,8 @@ struct DirectDispatchTests {
                 #expect(statuses.allSatisfy { $0 == "200" })
                 let counts = tally.counts
                 #expect(counts["fast", default: 0] + counts["slow", default: 0] == 40)
-                // Most of it: shared dispatch would split it evenly. (37 of 40 alone; on two
-                // cores loaded by the whole suite the fast worker is slower, and gets less.)
+                // Most of it: shared dispatch would split it evenly. (With a 300 ms slow worker
+                // the whole suite on two cores once brought the fast one down to 24 of 40.)
                 #expect(counts["fast", default: 0] * 5 > 40 * 3, "\(counts)")
             }
         }
