@@ -35,6 +35,16 @@ struct BridgeFixture {
           - name: orphan
         """
 
+    /// `echo` with a deadline and an attempt timeout far beyond any test's own time, for tests
+    /// that hold a request across a kill or a full disk. With the whole suite in parallel on
+    /// two cores such a test has taken 26-35 s, and `operations`' 10 s deadline then rightly
+    /// answered the held requests 504.
+    static let unhurried = """
+          - name: echo
+            timeout: 5m
+            attemptTimeout: 5m
+        """
+
     static let policy: FakeWorker.Policy = { work in
         switch work.message.topic.split(separator: "/").last {
         case "slow": nil

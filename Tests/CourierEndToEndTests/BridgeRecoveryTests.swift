@@ -6,19 +6,9 @@ import Testing
 /// The guarantees under crashes: a killed bridge, a restarted broker, a killed worker.
 @Suite(.timeLimit(.minutes(3)))
 struct BridgeRecoveryTests {
-    /// Deadlines and attempt timeouts far beyond the test's own time: with the whole suite in
-    /// parallel on two cores, 100 requests, a kill and a restart once took 26 s, and 10 s
-    /// deadlines answered the first requests 504 (rightly) before the restarted bridge read
-    /// the worker's replies.
-    static let unhurried = """
-          - name: echo
-            timeout: 5m
-            attemptTimeout: 5m
-        """
-
     @Test
     func aKilledBridgeAnswersEveryAcceptedRequestExactlyOnceAfterRestart() async throws {
-        try await BridgeFixture.with(limits: "  maxPendingPerDevice: 200", operations: Self.unhurried, policy: FakeWorker.silent) { fixture in
+        try await BridgeFixture.with(limits: "  maxPendingPerDevice: 200", operations: BridgeFixture.unhurried, policy: FakeWorker.silent) { fixture in
             let device = try await Device.connect("d-crash", to: fixture.broker)
             let count = 100
             for index in 0..<count {

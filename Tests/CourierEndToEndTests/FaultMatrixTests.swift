@@ -74,7 +74,7 @@ struct FaultMatrixTests {
     func aFullDiskRefusesNewRequestsAndServiceResumesWhenSpaceReturns() async throws {
         try await withStoreMount { mount in
             let holdEarly: FakeWorker.Policy = { $0.message.text == "early" ? nil : (200, $0.message.payload) }
-            try await BridgeFixture.with(store: mount.appendingPathComponent("courier.sqlite").path, policy: holdEarly) { fixture in
+            try await BridgeFixture.with(store: mount.appendingPathComponent("courier.sqlite").path, operations: BridgeFixture.unhurried, policy: holdEarly) { fixture in
                 let device = try await Device.connect("full", to: fixture.broker)
                 // Accepted before the disk fills, held by the worker meanwhile.
                 try await device.ask("echo", Data("early".utf8), correlation: "early")
