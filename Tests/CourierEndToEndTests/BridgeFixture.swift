@@ -35,14 +35,15 @@ struct BridgeFixture {
           - name: orphan
         """
 
-    /// `echo` with a deadline and an attempt timeout far beyond any test's own time, for tests
-    /// that hold a request across a kill or a full disk. With the whole suite in parallel on
-    /// two cores such a test has taken 26-35 s, and `operations`' 10 s deadline then rightly
-    /// answered the held requests 504.
+    /// `echo` with a deadline far beyond any test's own time, for tests that hold a request
+    /// across a kill or a full disk: with the whole suite in parallel on two cores such a test
+    /// has taken 26-35 s, and `operations`' 10 s deadline then rightly answered the held
+    /// requests 504. Attempts still time out after 3 s, so an outcome the full disk refused is
+    /// retried soon; the last attempt has until the deadline.
     static let unhurried = """
           - name: echo
             timeout: 5m
-            attemptTimeout: 5m
+            attemptTimeout: 3s
         """
 
     static let policy: FakeWorker.Policy = { work in
