@@ -180,10 +180,15 @@ struct SimulatorVerificationTests {
         await serving.value
     }
 
+    /// How long the mismatch tests' devices wait: each wrong reply must arrive within it to
+    /// count as a mismatch rather than as late, and each request then waits it out. 1 s was
+    /// once too short for a reply with the whole suite in parallel on two cores.
+    static let mismatchTimeout = Duration.seconds(3)
+
     @Test
     func aReplyDeliveredToAnotherDeviceIsAMismatch() async throws {
         try await withBroker { broker in
-            let profile = Self.profile(devices: 2, timeout: .seconds(1))
+            let profile = Self.profile(devices: 2, timeout: Self.mismatchTimeout)
             // Sends device 1's replies to device 2 and the other way round.
             let swap: @Sendable (String) -> String = { topic in
                 let first = "\(profile.idPrefix)-1/", second = "\(profile.idPrefix)-2/"
@@ -203,7 +208,7 @@ struct SimulatorVerificationTests {
     @Test
     func anEchoWithOtherBytesIsAMismatch() async throws {
         try await withBroker { broker in
-            let profile = Self.profile(devices: 1, timeout: .seconds(1))
+            let profile = Self.profile(devices: 1, timeout: Self.mismatchTimeout)
             try await Self.withResponder(on: broker, route: { $0 }, payload: { _ in Data("tampered".utf8) }) {
                 let report = try await Simulator(profile: profile, broker: broker.url, logger: .test("sim")).run { _ in }
                 #expect(report.mismatches == 3, "\(report.summary)")
