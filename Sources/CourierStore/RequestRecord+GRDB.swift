@@ -121,32 +121,17 @@ struct RequestRow: FetchableRecord, TableRecord {
         ]
     }
 
-    /// `INSERT` of a whole row that a stored row with the same id or identity makes do
-    /// nothing, for a cached statement.
-    static let insertSQL = """
+    /// `INSERT` of a whole row, or, when a row with its id is stored, `UPDATE` of every other
+    /// column, for a cached statement.
+    static let upsertSQL = """
         INSERT INTO requests (\(columnNames.joined(separator: ", ")))
         VALUES (\(Array(repeating: "?", count: columnNames.count).joined(separator: ", ")))
-        ON CONFLICT DO NOTHING
+        ON CONFLICT (id) DO UPDATE SET \(columnNames.dropFirst().map { "\($0) = excluded.\($0)" }.joined(separator: ", "))
         """
 
-    /// `UPDATE` of every column but `id` of the row with `id` (the last argument).
-    static let updateSQL = """
-        UPDATE requests SET \(columnNames.dropFirst().map { "\($0) = ?" }.joined(separator: ", "))
-        WHERE id = ?
-        """
-
-    /// Inserts the row through a cached statement unless a row with its id or identity is
-    /// stored already; whether it did.
-    func insertUnlessStored(_ db: Database) throws -> Bool {
-        try db.cachedStatement(sql: Self.insertSQL).execute(arguments: StatementArguments(try values()))
-        return db.changesCount > 0
-    }
-
-    /// Writes every column of the existing row through a cached statement.
-    func save(_ db: Database) throws {
-        var values = try values()
-        values.append(values.removeFirst())  // id last, for the WHERE
-        try db.cachedStatement(sql: Self.updateSQL).execute(arguments: StatementArguments(values))
+    /// Writes the whole row through a cached statement, inserting or replacing it.
+    func upsert(_ db: Database) throws {
+        try db.cachedStatement(sql: Self.upsertSQL).execute(arguments: StatementArguments(try values()))
     }
 }
 

@@ -7,7 +7,7 @@ extension SQLiteStore {
 
     /// Pending records whose timer is due (`wakeAt <= now`), earliest first, at most `limit`.
     public func due(now: Int64, limit: Int) throws -> [RequestRecord] {
-        try pool.read { db in
+        try newest(limit: limit, by: { ($0.wakeAt ?? 0, $0.id) }, where: { !$0.state.isFinal && $0.wakeAt.map { $0 <= now } ?? false }) { db in
             // Cached: the timer loop asks every tick.
             let statement = try db.cachedStatement(
                 sql: """
@@ -25,7 +25,7 @@ extension SQLiteStore {
     /// Final records with a reply to publish (a response topic) that the broker has not
     /// acknowledged: to be republished after a restart. Oldest outcome first, at most `limit`.
     public func undelivered(limit: Int) throws -> [RequestRecord] {
-        try pool.read { db in
+        try newest(limit: limit, by: { ($0.updatedAt, $0.id) }, where: \.isUndelivered) { db in
             try RequestRow.fetchAll(
                 db,
                 sql: """
@@ -39,11 +39,27 @@ extension SQLiteStore {
         }
     }
 
+    /// The records that `query` finds in the file and `matches` finds among the unapplied
+    /// versions, each in its newest version, in `order`, at most `limit`. Read under the write
+    /// lock, so no version leaves the unapplied ones before the file has it.
+    private func newest(
+        limit: Int,
+        by order: @Sendable (RequestRecord) -> (Int64, String),
+        where matches: @Sendable (RequestRecord) -> Bool,
+        _ query: @Sendable (Database) throws -> [RequestRecord]
+    ) throws -> [RequestRecord] {
+        try writes.withLock { writes in
+            let stored = try file.inDatabase(query).filter { !writes.unapplied.contains($0.id) }
+            let merged = (stored + writes.unapplied.all.filter(matches)).sorted { order($0) < order($1) }
+            return Array(merged.prefix(max(0, limit)))
+        }
+    }
+
     // MARK: Counts
 
     /// Pending (received or dispatched) requests in the store, as this process counts them. O(1).
     public func pendingCount() throws -> Int {
-        pending.withLock(\.total)
+        writes.withLock(\.pending.total)
     }
 
     // MARK: Listing
@@ -82,6 +98,7 @@ extension SQLiteStore {
     ) throws -> (records: [RequestRecord], next: String?) {
         let limit = max(1, limit)
         let cursor = try before.map(PageCursor.init)
+        try apply()
         return try pool.read { db in
             typealias Columns = RequestRow.Columns
             var request = RequestRow.all()
@@ -120,7 +137,8 @@ extension SQLiteStore {
     /// single transaction holds the writer for long.
     @discardableResult
     public func purge(finishedBefore cutoff: Int64, deadLettersBefore deadLetterCutoff: Int64, limit: Int = .max) throws -> Int {
-        try pool.write { db in
+        try apply()
+        return try pool.write { db in
             try db.execute(
                 sql: """
                     DELETE FROM requests WHERE id IN (

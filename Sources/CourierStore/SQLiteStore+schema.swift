@@ -32,6 +32,11 @@ extension SQLiteStore {
                 try db.execute(sql: statement)
             }
         }
+        migrator.registerMigration("v7") { db in
+            for statement in schemaV7 {
+                try db.execute(sql: statement)
+            }
+        }
         return migrator
     }
 
@@ -193,6 +198,13 @@ extension SQLiteStore {
         "DROP TRIGGER requests_pending_enter",
         "DROP TABLE device_pending",
         "DROP TABLE pending_total",
+    ]
+
+    /// Version 7: writes go to the intake journal first (``IntakeJournal``); the number of the
+    /// last journal segment applied to this file is kept with what it applied.
+    private static let schemaV7: [String] = [
+        "CREATE TABLE journal_applied (id INTEGER PRIMARY KEY CHECK (id = 1), segment INTEGER NOT NULL)",
+        "INSERT INTO journal_applied (id, segment) VALUES (1, 0)",
     ]
 
     private static let schemaV4 = """

@@ -4,41 +4,62 @@ import GRDB
 import Synchronization
 
 /// The durable store of requests (pending correlations and their outcomes): one SQLite file
-/// accessed through a GRDB `DatabasePool`.
+/// accessed through a GRDB `DatabasePool`, written behind an intake journal.
 ///
-/// Durability: the database runs in WAL mode with `synchronous = NORMAL`. A committed write
-/// survives a crash of the process (including SIGKILL), which is the guarantee Courier makes; the
-/// last transactions before a power loss or OS crash may be rolled back (never corrupted).
+/// Writes: a write decides its record versions in memory, appends them to the intake journal
+/// (``IntakeJournal``, one `write(2)` per group commit) and returns. A thread of the store's own
+/// applies the journaled versions to the SQLite file in large transactions, every few
+/// milliseconds, so a request's insert, outcome and delivery mark usually reach the file as one
+/// row insert. Reads see the versions not yet applied before the file's.
+///
+/// Durability: a write that returned survives a crash of the process (including SIGKILL): the
+/// journal is replayed into the file when the store opens again. Neither the journal nor the
+/// database (WAL mode, `synchronous = NORMAL`) syncs at commit, so the last writes before a
+/// power loss or OS crash may be lost (never corrupted).
 ///
 /// Every method is synchronous and may block on disk I/O; writes are serialized, reads run
-/// concurrently with them. Each method runs in one transaction.
-///
-/// One process writes a store file: the quota checks read pending counts that this object
-/// keeps in memory (counted from the file when it opens), not the file.
+/// concurrently with the applying thread. One process writes a store (the journal directory's
+/// lock says which): the quota checks read pending counts that this object keeps in memory
+/// (counted from the file when it opens), not the file.
 public final class SQLiteStore: Sendable {
     let pool: DatabasePool
+    /// Reads of single records and timers, outside transactions, under the write lock.
+    let file: DatabaseQueue
+    let writes: Mutex<Writes>
+    /// Serializes applying; holds the last segment applied.
+    let applying: Mutex<UInt64>
+    private let applier: Applier
     private let checkpointer: Checkpointer?
-    /// Pending requests per device and in all, as of the last committed write.
-    let pending: Mutex<PendingCounts>
+
+    /// What the writers share: the journal, the versions not yet applied, the pending counts.
+    struct Writes {
+        var journal: IntakeJournal?
+        let unapplied = UnappliedRecords()
+        /// Pending requests per device and in all, as of the last write.
+        var pending: PendingCounts
+    }
 
     /// The file this store was opened on.
     public let path: String
 
-    /// Opens (creating it and its parent directories if needed) the store at `path` and brings
-    /// its schema up to date.
+    /// Unapplied versions beyond which a write applies them itself before going on.
+    static let unappliedLimit = 50_000
+
+    /// Opens (creating it and its parent directories if needed) the store at `path`, brings
+    /// its schema up to date and applies what its journal (`<path>.intake/`) still holds.
     ///
     /// - Parameter checkpointInterval: with a value, a thread of the store's own moves committed
     ///   transactions from the WAL into the database file this often, so that writers never
     ///   pay for it; nil leaves it to SQLite's automatic checkpoint, which
     ///   the committing writer runs every 64 MB of WAL.
-    public init(path: String, checkpointInterval: Duration? = nil) throws {
+    /// - Parameter applyInterval: how often the journal is applied to the file.
+    public init(path: String, checkpointInterval: Duration? = nil, applyInterval: Duration = .milliseconds(50)) throws {
         let parent = URL(fileURLWithPath: path).deletingLastPathComponent()
         try FileManager.default.createDirectory(at: parent, withIntermediateDirectories: true)
 
         var configuration = Configuration()
         configuration.journalMode = .wal
-        // Wait for a lock held by another process (a second bridge on the same file, the sqlite3
-        // shell) instead of failing at once.
+        // Wait for a lock held by another process (the sqlite3 shell) instead of failing at once.
         configuration.busyMode = .timeout(5)
         configuration.prepareDatabase { db in
             // Small pages: a commit writes every page it changed to the WAL, and a request
@@ -60,28 +81,55 @@ public final class SQLiteStore: Sendable {
         configuration.label = "courier.store"
 
         self.path = path
-        self.pool = try DatabasePool(path: path, configuration: configuration)
-        try Self.migrator.migrate(pool)
-        pending = Mutex(try pool.read(Self.countPending))
+        let journalDirectory = path + ".intake"
+        // The journal's lock first: it says this process is the one writer.
+        let journal = try IntakeJournal(directory: journalDirectory)
+        do {
+            pool = try DatabasePool(path: path, configuration: configuration)
+            try Self.migrator.migrate(pool)
+            let applied = try Self.replay(journalDirectory, into: pool)
+            try journal.start(segment: applied + 1)
+            applying = Mutex(applied)
+            var reading = Configuration()
+            reading.readonly = true
+            reading.label = "courier.store.lookups"
+            file = try DatabaseQueue(path: path, configuration: reading)
+            writes = Mutex(Writes(journal: journal, pending: try pool.read(Self.countPending)))
+        } catch {
+            journal.close()
+            throw error
+        }
+        applier = Applier(interval: applyInterval)
         checkpointer = try checkpointInterval.map { interval in try Checkpointer(path: path, interval: interval) }
+        applier.start { [weak self] in try? self?.apply() }
     }
 
-    /// Stops the checkpoint thread and closes the database connections. Any later call throws.
+    /// Applies what is left of the journal, stops the store's threads and closes the database
+    /// connections. Any later call but `close()` throws.
     public func close() throws {
+        guard writes.withLock({ $0.journal != nil }) else { return }
+        applier.stop()
+        defer {
+            writes.withLock { writes in
+                writes.journal?.close()
+                writes.journal = nil
+            }
+        }
+        try apply()
         try checkpointer?.stop()
+        try file.close()
         try pool.close()
     }
 
     // MARK: Intake
 
-    /// Records a new request unless it is a duplicate or over quota, deciding and inserting in
-    /// one write transaction.
+    /// Records a new request unless it is a duplicate or over quota.
     ///
     /// In order: a record whose `identity` is already stored yields `.duplicate` with the stored
     /// record; a pending record (state received or dispatched) is refused when its device already
     /// has `maxPendingPerDevice` pending requests, then when the store holds `maxPendingTotal`;
     /// otherwise it is inserted. Records in a final state (a rejection) skip the quota checks but
-    /// are still deduplicated.
+    /// are still deduplicated. Throws ``StoreError/idTaken(_:)`` for an id already stored.
     public func accept(
         _ record: RequestRecord,
         maxPendingPerDevice: Int,
@@ -91,21 +139,21 @@ public final class SQLiteStore: Sendable {
     }
 
     /// ``accept(_:maxPendingPerDevice:maxPendingTotal:)`` for many records, in order, in one
-    /// transaction (a group commit): a record sees the ones before it, so a duplicate within the
+    /// write (a group commit): a record sees the ones before it, so a duplicate within the
     /// batch is found and the quotas count the batch's own records.
     public func accept(
         _ records: [RequestRecord],
         maxPendingPerDevice: Int,
         maxPendingTotal: Int
     ) throws -> [AcceptOutcome] {
-        try write { db, changes in
-            try records.map { try accept(db, $0, maxPendingPerDevice: maxPendingPerDevice, maxPendingTotal: maxPendingTotal, &changes) }
+        try write { transaction, pending in
+            try records.map { try Self.accept($0, &transaction, pending, maxPendingPerDevice: maxPendingPerDevice, maxPendingTotal: maxPendingTotal) }
         }
     }
 
     /// One group commit: new requests (as ``accept(_:maxPendingPerDevice:maxPendingTotal:)``),
     /// then final outcomes and delivery marks (as ``finish(_:markingDelivered:now:)``), all in
-    /// one transaction. Returns the requests' outcomes and the finished records, in order.
+    /// one write. Returns the requests' outcomes and the finished records, in order.
     public func commit(
         accepting records: [RequestRecord],
         maxPendingPerDevice: Int,
@@ -114,58 +162,57 @@ public final class SQLiteStore: Sendable {
         markingDelivered delivered: [String],
         now: Int64
     ) throws -> (accepted: [AcceptOutcome], finished: [RequestRecord?]) {
-        try write { db, changes in
+        try write { transaction, pending in
             let accepted = try records.map {
-                try accept(db, $0, maxPendingPerDevice: maxPendingPerDevice, maxPendingTotal: maxPendingTotal, &changes)
+                try Self.accept($0, &transaction, pending, maxPendingPerDevice: maxPendingPerDevice, maxPendingTotal: maxPendingTotal)
             }
-            let finished = try outcomes.map { try Self.finish(db, $0, now: now, &changes) }
-            try Self.markDelivered(db, ids: delivered, now: now)
+            let finished = try outcomes.map { try Self.finish($0, &transaction, now: now) }
+            try Self.markDelivered(delivered, &transaction, now: now)
             return (accepted, finished)
         }
     }
 
-    /// Decides and inserts one record within a write. The duplicate check is the insert itself
-    /// (the identity index is unique): the stored record is read only when the insert found
-    /// one, or when a quota refuses the record, which a duplicate is never.
-    private func accept(
-        _ db: Database, _ record: RequestRecord, maxPendingPerDevice: Int, maxPendingTotal: Int, _ changes: inout PendingCounts
+    /// Decides one record within a write.
+    private static func accept(
+        _ record: RequestRecord, _ transaction: inout StoreTransaction, _ pending: PendingCounts,
+        maxPendingPerDevice: Int, maxPendingTotal: Int
     ) throws -> AcceptOutcome {
-        if record.state.isFinal {
-            return try RequestRow(record).insertUnlessStored(db) ? .accepted : try duplicate(db, of: record)
+        let conflict = try transaction.conflict(with: record)
+        if let existing = conflict.duplicate { return .duplicate(existing) }
+        if !record.state.isFinal {
+            let device = pending[record.device] + transaction.changes[record.device]
+            if device >= maxPendingPerDevice { return .deviceOverQuota(pending: device) }
+            let total = pending.total + transaction.changes.total
+            if total >= maxPendingTotal { return .totalOverQuota(pending: total) }
         }
-        let counts = pending.withLock { ($0[record.device], $0.total) }
-        let device = counts.0 + changes[record.device]
-        if device >= maxPendingPerDevice {
-            return try existing(db, identity: record.identity).map(AcceptOutcome.duplicate) ?? .deviceOverQuota(pending: device)
-        }
-        let total = counts.1 + changes.total
-        if total >= maxPendingTotal {
-            return try existing(db, identity: record.identity).map(AcceptOutcome.duplicate) ?? .totalOverQuota(pending: total)
-        }
-        guard try RequestRow(record).insertUnlessStored(db) else { return try duplicate(db, of: record) }
-        changes.add(1, device: record.device)
+        guard !conflict.idTaken else { throw StoreError.idTaken(record.id) }
+        transaction.insert(record)
         return .accepted
     }
 
-    /// The stored record whose identity `record` has: the insert of `record` found one (or,
-    /// with no record of that identity, one with its id).
-    private func duplicate(_ db: Database, of record: RequestRecord) throws -> AcceptOutcome {
-        guard let existing = try existing(db, identity: record.identity) else { throw StoreError.idTaken(record.id) }
-        return .duplicate(existing)
-    }
-
-    private func existing(_ db: Database, identity: String?) throws -> RequestRecord? {
-        guard let identity else { return nil }
-        return try Self.fetch(db, identity: identity)
-    }
-
-    /// A write transaction that may change pending counts: `body` records its changes, which
-    /// take effect once the transaction commits (and not when it fails).
-    func write<T>(_ body: (Database, inout PendingCounts) throws -> T) throws -> T {
-        var changes = PendingCounts()
-        let result = try pool.write { db in try body(db, &changes) }
-        pending.withLock { $0.add(changes) }
-        return result
+    /// A write: `body` decides its record versions in a transaction, given the pending counts
+    /// before it; they are journaled and become the newest versions, or, if `body` or the
+    /// journal throws, nothing changes.
+    func write<T>(_ body: (inout StoreTransaction, PendingCounts) throws -> T) throws -> T {
+        if writes.withLock({ $0.unapplied.count }) > Self.unappliedLimit { try apply() }
+        return try writes.withLock { writes in
+            guard let journal = writes.journal else { throw DatabaseError(resultCode: .SQLITE_MISUSE, message: "the store is closed") }
+            var transaction = StoreTransaction(unapplied: writes.unapplied, file: file)
+            let result = try body(&transaction, writes.pending)
+            let records = transaction.records
+            guard !records.isEmpty else { return result }
+            var frames: [UInt8] = []
+            frames.reserveCapacity(records.count * 512)
+            for record in records {
+                IntakeJournal.frame(record, into: &frames)
+            }
+            try journal.append(frames)
+            for record in records {
+                writes.unapplied.put(record)
+            }
+            writes.pending.add(transaction.changes)
+            return result
+        }
     }
 
     /// Pending requests per device, counted from the file (when it opens).
@@ -183,12 +230,16 @@ public final class SQLiteStore: Sendable {
 
     /// The record with this bridge id.
     public func record(id: String) throws -> RequestRecord? {
-        try pool.read { db in try Self.fetch(db, id: id) }
+        try writes.withLock { writes in
+            try writes.unapplied[id: id] ?? file.inDatabase { db in try Self.fetch(db, id: id) }
+        }
     }
 
     /// The record with this duplicate-suppression identity.
     public func record(identity: String) throws -> RequestRecord? {
-        try pool.read { db in try Self.fetch(db, identity: identity) }
+        try writes.withLock { writes in
+            try writes.unapplied[identity: identity] ?? file.inDatabase { db in try Self.fetch(db, identity: identity) }
+        }
     }
 
     static func fetch(_ db: Database, id: String) throws -> RequestRecord? {

@@ -60,6 +60,60 @@ struct SQLiteStoreTests {
         #expect(outcomes[1] == .deviceOverQuota(pending: 2))
     }
 
+    /// The files as a crash (SIGKILL) leaves them, copied while the store runs and before it
+    /// has applied anything: the store opened on the copy replays its journal, and has every
+    /// write that returned.
+    @Test func whatOnlyTheJournalHoldsSurvivesACrash() throws {
+        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("courier-crash-\(UUID().uuidString)")
+        defer { try? FileManager.default.removeItem(at: directory) }
+        let live = directory.appendingPathComponent("live")
+        let store = try SQLiteStore(path: live.appendingPathComponent("courier.sqlite").path, applyInterval: .seconds(3600))
+        defer { try? store.close() }
+        let a = makeRecord(id: "a", identity: "d/a", wakeAt: 5_000)
+        let b = makeRecord(id: "b", identity: "d/b", wakeAt: 6_000)
+        try store.insert(a)
+        try store.insert(b)
+        _ = try store.finish(id: "a", state: .completed, reply: okReply, onlyFrom: RequestState.pending, now: 2_000)
+        try store.markDelivered(ids: ["a"], now: 2_100)
+        _ = try #require(try store.claimAttempt(id: "b", afterAttempts: 0, wakeAt: 7_000, now: 2_200))
+        let expected = [try store.record(id: "a"), try store.record(id: "b")]
+
+        let crashed = directory.appendingPathComponent("crashed")
+        try FileManager.default.copyItem(at: live, to: crashed)
+        let reopened = try SQLiteStore(path: crashed.appendingPathComponent("courier.sqlite").path)
+        defer { try? reopened.close() }
+        #expect([try reopened.record(id: "a"), try reopened.record(id: "b")] == expected)
+        #expect(try reopened.record(identity: "d/b")?.state == .dispatched)
+        #expect(try reopened.pendingCount() == 1)
+        #expect(try reopened.due(now: 10_000, limit: 10).map(\.id) == ["b"])
+    }
+
+    /// Reads see each record's newest version, whether it is applied to the file, waiting in
+    /// the journal, or both (an older version applied, a newer one not).
+    @Test func readsSeeTheNewestVersionAppliedOrNot() throws {
+        let fixture = try SQLiteFixture()
+        defer { fixture.remove() }
+        try fixture.store.close()
+        let store = try SQLiteStore(path: fixture.path, applyInterval: .seconds(3600))
+        defer { try? store.close() }
+        try store.insert(makeRecord(id: "a", wakeAt: 100))
+        try store.insert(makeRecord(id: "b", wakeAt: 200))
+        _ = try store.list(RequestQuery())  // applies both
+        _ = try store.finish(id: "a", state: .completed, reply: okReply, onlyFrom: RequestState.pending, now: 2_000)
+        try store.insert(makeRecord(id: "c", wakeAt: 50))
+
+        // a's applied version is due, its newer one is final; c is only in the journal.
+        #expect(try store.due(now: 1_000, limit: 10).map(\.id) == ["c", "b"])
+        #expect(try store.due(now: 1_000, limit: 1).map(\.id) == ["c"])
+        #expect(try store.undelivered(limit: 10).map(\.id) == ["a"])
+        #expect(try store.record(id: "a")?.replyStatus == 200)
+        try store.markDelivered(ids: ["a"], now: 2_100)
+        #expect(try store.undelivered(limit: 10).isEmpty)
+        #expect(try store.record(id: "a")?.state == .delivered)
+        #expect(try store.list(RequestQuery(state: .delivered)).records.map(\.id) == ["a"])
+        #expect(try store.pendingCount() == 2)
+    }
+
     @Test func theCheckpointThreadMovesTheWALIntoTheDatabaseAndStopsWithTheStore() async throws {
         let fixture = try SQLiteFixture()
         defer { fixture.remove() }

@@ -1,0 +1,51 @@
+import CourierCore
+import GRDB
+
+extension SQLiteStore {
+    /// Applies every journaled version to the SQLite file in one transaction, with the number
+    /// of the last journal segment it covers; then deletes the segments it covered. The store's
+    /// applying thread calls it every interval, reads that need the file up to date call it
+    /// first, and a write calls it when too much is waiting.
+    func apply() throws {
+        try applying.withLock { applied in
+            let taken = try writes.withLock { writes -> (snapshot: [(record: RequestRecord, version: UInt64)], segment: UInt64)? in
+                guard let journal = writes.journal, writes.unapplied.count > 0 || !journal.isEmpty else { return nil }
+                return (writes.unapplied.snapshot(), try journal.rotate())
+            }
+            guard let (snapshot, segment) = taken else { return }
+            try pool.write { db in
+                for (record, _) in snapshot {
+                    try RequestRow(record).upsert(db)
+                }
+                try Self.setApplied(db, segment)
+            }
+            writes.withLock { $0.unapplied.forget(snapshot) }
+            applied = segment
+            try IntakeJournal.remove(path + ".intake", through: segment)
+        }
+    }
+
+    /// Applies the journal segments that `directory` holds beyond the last one applied (a
+    /// crash kept them from being applied), deletes them, and returns the last segment's number.
+    static func replay(_ directory: String, into pool: DatabasePool) throws -> UInt64 {
+        let segments = try IntakeJournal.segments(in: directory)
+        let last = try pool.write { db in
+            let applied = try UInt64.fetchOne(db, sql: "SELECT segment FROM journal_applied") ?? 0
+            let pending = segments.filter { $0 > applied }
+            for segment in pending {
+                for record in try IntakeJournal.records(directory, segment: segment) {
+                    try RequestRow(record).upsert(db)
+                }
+            }
+            guard let last = pending.last else { return applied }
+            try setApplied(db, last)
+            return last
+        }
+        try IntakeJournal.remove(directory, through: max(last, segments.last ?? 0))
+        return max(last, segments.last ?? 0)
+    }
+
+    private static func setApplied(_ db: Database, _ segment: UInt64) throws {
+        try db.cachedStatement(sql: "UPDATE journal_applied SET segment = ?").execute(arguments: [segment])
+    }
+}

@@ -1,0 +1,75 @@
+import CourierCore
+import GRDB
+
+/// One write of ``SQLiteStore``, staged in memory: the record versions it writes and what they
+/// do to the pending counts. It reads through its own versions, then the store's unapplied
+/// ones, then the SQLite file, so each record it reads is the newest. The store journals the
+/// versions once the body has decided them all, or nothing if the body throws.
+struct StoreTransaction {
+    private(set) var records: [RequestRecord] = []
+    private(set) var changes = PendingCounts()
+    private var newest: [String: Int] = [:]
+    private var identities: [String: String] = [:]
+    private let unapplied: UnappliedRecords
+    private let file: DatabaseQueue
+
+    init(unapplied: UnappliedRecords, file: DatabaseQueue) {
+        self.unapplied = unapplied
+        self.file = file
+    }
+
+    /// The newest version of the record with this id.
+    func record(id: String) throws -> RequestRecord? {
+        if let index = newest[id] { return records[index] }
+        if let record = unapplied[id: id] { return record }
+        return try file.inDatabase { db in try SQLiteStore.fetch(db, id: id) }
+    }
+
+    /// What stands in the way of inserting `record`: the newest version of the record with its
+    /// identity (a duplicate), or else whether its id is taken. One read of the file at most.
+    func conflict(with record: RequestRecord) throws -> (duplicate: RequestRecord?, idTaken: Bool) {
+        if let identity = record.identity {
+            if let id = identities[identity], let index = newest[id] { return (records[index], false) }
+            if let stored = unapplied[identity: identity] { return (stored, false) }
+        }
+        if newest[record.id] != nil || unapplied.contains(record.id) {
+            return (nil, true)
+        }
+        let stored = try file.inDatabase { db in
+            try RequestRow.fetchAll(
+                db.cachedStatement(sql: "SELECT * FROM requests WHERE identity = ? OR id = ? LIMIT 2"),
+                arguments: [record.identity, record.id])
+        }.map(\.record)
+        guard let identity = record.identity, let duplicate = stored.first(where: { $0.identity == identity }) else {
+            return (nil, !stored.isEmpty)
+        }
+        return (unapplied[id: duplicate.id] ?? duplicate, false)
+    }
+
+    /// Writes a new record.
+    mutating func insert(_ record: RequestRecord) {
+        append(record)
+        if !record.state.isFinal { changes.add(1, device: record.device) }
+    }
+
+    /// Writes `record`, a changed version of `original`.
+    mutating func update(_ original: RequestRecord, to record: RequestRecord) {
+        append(record)
+        changes.record(from: original, to: record)
+    }
+
+    private mutating func append(_ record: RequestRecord) {
+        newest[record.id] = records.count
+        if let identity = record.identity { identities[identity] = record.id }
+        records.append(record)
+    }
+
+}
+
+extension PendingCounts {
+    /// Adds what a stored record's change from `original` to `record` does to the counts.
+    mutating func record(from original: RequestRecord, to record: RequestRecord) {
+        if !original.state.isFinal { add(-1, device: original.device) }
+        if !record.state.isFinal { add(1, device: record.device) }
+    }
+}
