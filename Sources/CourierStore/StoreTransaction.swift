@@ -35,14 +35,16 @@ struct StoreTransaction {
         if newest[record.id] != nil || unapplied.contains(record.id) {
             return (nil, true)
         }
-        let stored = try file.inDatabase { db in
-            try RequestRow.fetchAll(
-                db.cachedStatement(sql: "SELECT * FROM requests WHERE identity = ? OR id = ? LIMIT 2"),
+        let stored = try file.inDatabase { db -> (duplicate: RequestRecord?, idTaken: Bool) in
+            // Two columns rather than rows: the usual answer is that neither is stored.
+            let row = try Row.fetchOne(
+                db.cachedStatement(
+                    sql: "SELECT (SELECT id FROM requests WHERE identity = ?), EXISTS (SELECT 1 FROM requests WHERE id = ?)"),
                 arguments: [record.identity, record.id])
-        }.map(\.record)
-        guard let identity = record.identity, let duplicate = stored.first(where: { $0.identity == identity }) else {
-            return (nil, !stored.isEmpty)
+            guard let duplicate = row?[0] as String? else { return (nil, row?[1] ?? false) }
+            return (try SQLiteStore.fetch(db, id: duplicate), false)
         }
+        guard let duplicate = stored.duplicate else { return (nil, stored.idTaken) }
         return (unapplied[id: duplicate.id] ?? duplicate, false)
     }
 
