@@ -22,7 +22,34 @@ extension SQLiteStore {
             writes.withLock { $0.unapplied.forget(snapshot) }
             applied = segment
             try IntakeJournal.remove(path + ".intake", through: segment)
+            if writes.withLock({ $0.keys.isFull }) { try rebuildKeys() }
         }
+    }
+
+    /// Replaces a full key filter with one sized for the file, while applying is held (so the
+    /// file does not change meanwhile): the file's keys, then the unapplied records' (which
+    /// include every record written since the file was read).
+    private func rebuildKeys() throws {
+        let keys = try pool.read(Self.storedKeys)
+        writes.withLock { writes in
+            for record in writes.unapplied.all {
+                keys.insert(record)
+            }
+            writes.keys = keys
+        }
+    }
+
+    /// A key filter holding the id and identity of every record in the file, with room for as
+    /// many again (and for 32,768 records at least).
+    static func storedKeys(_ db: Database) throws -> KeyFilter {
+        let count = try Int.fetchOne(db, sql: "SELECT COUNT(*) FROM requests") ?? 0
+        let keys = KeyFilter(capacity: max(4 * count, 1 << 16))
+        let rows = try Row.fetchCursor(db, sql: "SELECT id, identity FROM requests")
+        while let row = try rows.next() {
+            keys.insert(row[0] as String)
+            if let identity = row[1] as String? { keys.insert(identity) }
+        }
+        return keys
     }
 
     /// Applies the journal segments that `directory` holds beyond the last one applied (a

@@ -31,10 +31,12 @@ public final class SQLiteStore: Sendable {
     private let applier: Applier
     private let checkpointer: Checkpointer?
 
-    /// What the writers share: the journal, the versions not yet applied, the pending counts.
+    /// What the writers share: the journal, the versions not yet applied, the keys stored, the
+    /// pending counts.
     struct Writes {
         var journal: IntakeJournal?
         let unapplied = UnappliedRecords()
+        var keys: KeyFilter
         /// Pending requests per device and in all, as of the last write.
         var pending: PendingCounts
     }
@@ -94,7 +96,7 @@ public final class SQLiteStore: Sendable {
             reading.readonly = true
             reading.label = "courier.store.lookups"
             file = try DatabaseQueue(path: path, configuration: reading)
-            writes = Mutex(Writes(journal: journal, pending: try pool.read(Self.countPending)))
+            writes = Mutex(Writes(journal: journal, keys: try pool.read(Self.storedKeys), pending: try pool.read(Self.countPending)))
         } catch {
             journal.close()
             throw error
@@ -197,7 +199,7 @@ public final class SQLiteStore: Sendable {
         if writes.withLock({ $0.unapplied.count }) > Self.unappliedLimit { try apply() }
         return try writes.withLock { writes in
             guard let journal = writes.journal else { throw DatabaseError(resultCode: .SQLITE_MISUSE, message: "the store is closed") }
-            var transaction = StoreTransaction(unapplied: writes.unapplied, file: file)
+            var transaction = StoreTransaction(unapplied: writes.unapplied, keys: writes.keys, file: file)
             let result = try body(&transaction, writes.pending)
             let records = transaction.records
             guard !records.isEmpty else { return result }
@@ -209,6 +211,9 @@ public final class SQLiteStore: Sendable {
             try journal.append(frames)
             for record in records {
                 writes.unapplied.put(record)
+            }
+            for record in transaction.inserted {
+                writes.keys.insert(record)
             }
             writes.pending.add(transaction.changes)
             return result

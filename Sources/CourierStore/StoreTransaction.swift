@@ -8,13 +8,17 @@ import GRDB
 struct StoreTransaction {
     private(set) var records: [RequestRecord] = []
     private(set) var changes = PendingCounts()
+    /// The new records among ``records``.
+    private(set) var inserted: [RequestRecord] = []
     private var newest: [String: Int] = [:]
     private var identities: [String: String] = [:]
     private let unapplied: UnappliedRecords
+    private let keys: KeyFilter
     private let file: DatabaseQueue
 
-    init(unapplied: UnappliedRecords, file: DatabaseQueue) {
+    init(unapplied: UnappliedRecords, keys: KeyFilter, file: DatabaseQueue) {
         self.unapplied = unapplied
+        self.keys = keys
         self.file = file
     }
 
@@ -35,6 +39,7 @@ struct StoreTransaction {
         if newest[record.id] != nil || unapplied.contains(record.id) {
             return (nil, true)
         }
+        guard record.identity.map(keys.mayContain) ?? false || keys.mayContain(record.id) else { return (nil, false) }
         let stored = try file.inDatabase { db -> (duplicate: RequestRecord?, idTaken: Bool) in
             // Two columns rather than rows: the usual answer is that neither is stored.
             let row = try Row.fetchOne(
@@ -50,6 +55,7 @@ struct StoreTransaction {
 
     /// Writes a new record.
     mutating func insert(_ record: RequestRecord) {
+        inserted.append(record)
         append(record)
         if !record.state.isFinal { changes.add(1, device: record.device) }
     }
