@@ -1,6 +1,10 @@
 import Foundation
 import Synchronization
 
+#if canImport(Glibc)
+import Glibc
+#endif
+
 /// A thread that runs a job every `interval` until ``stop()``: the store's applying of its
 /// journal to the SQLite file, off the threads that write requests.
 final class Applier: Sendable {
@@ -18,6 +22,9 @@ final class Applier: Sendable {
         let nanoseconds = Int(interval.components.seconds * 1_000_000_000 + interval.components.attoseconds / 1_000_000_000)
         Thread.detachNewThread { [self] in
             Thread.current.name = "courier.apply"
+            // Behind the threads that answer requests when they compete for a core: applying
+            // can wait, a device's reply should not (on Linux the nice value is the calling thread's).
+            _ = setpriority(__priority_which_t(PRIO_PROCESS.rawValue), 0, 10)
             while wake.wait(timeout: .now() + .nanoseconds(nanoseconds)) == .timedOut, !stopping.load(ordering: .relaxed) {
                 job()
             }
