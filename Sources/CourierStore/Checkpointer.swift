@@ -20,7 +20,7 @@ final class Checkpointer: Sendable {
         self.connection = connection
         let nanoseconds = Int(interval.components.seconds * 1_000_000_000 + interval.components.attoseconds / 1_000_000_000)
         Thread.detachNewThread { [self] in
-            Thread.current.name = "courier.checkpoint"
+            Thread.current.name = "courier.ckpt"  // Linux thread names have 15 characters at most
             while wake.wait(timeout: .now() + .nanoseconds(nanoseconds)) == .timedOut, !stopping.load(ordering: .relaxed) {
                 // A failed checkpoint is retried at the next interval; the writer's own
                 // automatic checkpoint is the backstop.
