@@ -218,7 +218,7 @@ let package = Package(
         .testTarget(
             name: "CourierEndToEndTests",
             dependencies: [
-                "CourierProcess", "CourierTesting", "MQTT", "CourierCore", "CourierDevices",
+                "CourierTestTraits", "CourierProcess", "CourierTesting", "MQTT", "CourierCore", "CourierDevices",
                 .product(name: "GRDB", package: "GRDB.swift"),
             ],
             swiftSettings: strict

@@ -16,7 +16,7 @@ struct TenThousandDevicesTests {
     /// Runs in a process of its own (an exit test), for the open-file limit it raises and the
     /// 10,000 descriptors it opens. The broker started there inherits the raised limit. On
     /// threads of its own: the exit test blocks the thread that reads the child's output.
-    @Test(.ownThreads, .enabled(
+    @Test(.ownThreads, .heavyLoad, .enabled(
         if: MQTTEventLoop.raiseOpenFileLimit() >= devices * MQTTEventLoop.descriptorsPerClient + 6000,
         "needs about 16,000 open files (ulimit -n)"
     ))

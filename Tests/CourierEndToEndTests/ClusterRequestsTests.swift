@@ -1,3 +1,4 @@
+import CourierTestTraits
 import CourierTesting
 import Foundation
 import MQTT
@@ -62,7 +63,7 @@ struct ClusterRequestsTests {
     /// PostgreSQL restarted under load: the bridges say they are not ready while it is down,
     /// then go on; every request the devices sent gets its final reply (503 for those that
     /// could not be stored), and nothing stays pending.
-    @Test func aPostgresRestartUnderLoadLosesNothing() async throws {
+    @Test(.heavyLoad) func aPostgresRestartUnderLoadLosesNothing() async throws {
         try await Cluster.with(bridges: 2, workers: 1, ownPostgres: true) { cluster in
             let devices = try await cluster.startDevices(
                 profile: """

@@ -1,4 +1,5 @@
 import CourierDevices
+import CourierTestTraits
 import CourierTesting
 import Foundation
 import Testing
@@ -12,7 +13,7 @@ struct ClusterTakeoverTests {
     /// give up on a request after 15 s. As after a crash of a lone bridge (guarantee 1), a
     /// reply may come twice, only ever the same stored reply: one the killed bridge published
     /// without living to see its PUBACK is published again by the bridge that took over.
-    @Test func aKilledBridgesRequestsAreAnsweredByTheOthers() async throws {
+    @Test(.heavyLoad) func aKilledBridgesRequestsAreAnsweredByTheOthers() async throws {
         try await Cluster.with(bridges: 3, workers: 2) { cluster in
             let devices = try await cluster.startDevices(
                 profile: """

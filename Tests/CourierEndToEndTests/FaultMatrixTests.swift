@@ -1,4 +1,5 @@
 import CourierProcess
+import CourierTestTraits
 import CourierTesting
 import Foundation
 import MQTT
@@ -11,7 +12,7 @@ import Testing
 struct FaultMatrixTests {
     // MARK: Crashes
 
-    @Test
+    @Test(.heavyLoad)
     func theBridgeKilledTenTimesUnderLoadAnswersEveryAcknowledgedRequest() async throws {
         try await withBroker(persistence: true) { broker in
             let directory = FileManager.default.temporaryDirectory.appendingPathComponent("courier-kills-\(UUID().uuidString)")

@@ -1,3 +1,4 @@
+import CourierTestTraits
 import CourierTesting
 import Foundation
 import MQTT
@@ -7,7 +8,7 @@ import Testing
 /// storm` sends generated bad input from MQTT 5 and 3.1.1 clients and raw connections (every
 /// category of `HostileInput`, each variant at least once), with good requests in among it,
 /// while the test watches the bridge process. The short version of `courier-bench storm`.
-@Suite(.timeLimit(.minutes(3)))
+@Suite(.timeLimit(.minutes(3)), .heavyLoad)
 struct HostileStormTests {
     /// The parts of `courier devices storm --json` the assertions read.
     struct Report: Decodable {

@@ -1,4 +1,5 @@
 import CourierProcess
+import CourierTestTraits
 import CourierTesting
 import Foundation
 import MQTT
@@ -63,12 +64,12 @@ struct ServeTests {
         }
     }
 
-    @Test
+    @Test(.heavyLoad)
     func aHundredDevicesTimesTwentyRequestsGetTheirOwnReplies() async throws {
         try await withServe { broker, _ in try await Self.hundredDevicesTimesTwenty(on: broker) }
     }
 
-    @Test
+    @Test(.heavyLoad)
     func aHundredDevicesTimesTwentyRequestsGetTheirOwnRepliesThroughBridgeAndWorker() async throws {
         try await withBroker { broker in
             let directory = FileManager.default.temporaryDirectory.appendingPathComponent("courier-fleet-\(UUID().uuidString)")
