@@ -20,11 +20,9 @@ struct KeyFilterTests {
     /// A full filter is replaced, at the next apply, by one built from the file: the
     /// duplicates of records written before and after are still found.
     @Test func aFullFilterIsRebuiltFromTheFile() throws {
-        let fixture = try SQLiteFixture()
+        let fixture = try SQLiteFixture(applyInterval: .seconds(3600))
         defer { fixture.remove() }
-        try fixture.store.close()
-        let store = try SQLiteStore(path: fixture.path, applyInterval: .seconds(3600))
-        defer { try? store.close() }
+        let store = fixture.store
         let a = makeRecord(id: "a", identity: "d/a")
         try store.insert(a)
         _ = try store.list(RequestQuery())  // applies

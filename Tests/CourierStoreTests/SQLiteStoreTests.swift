@@ -91,11 +91,9 @@ struct SQLiteStoreTests {
     /// Reads see each record's newest version, whether it is applied to the file, waiting in
     /// the journal, or both (an older version applied, a newer one not).
     @Test func readsSeeTheNewestVersionAppliedOrNot() throws {
-        let fixture = try SQLiteFixture()
+        let fixture = try SQLiteFixture(applyInterval: .seconds(3600))
         defer { fixture.remove() }
-        try fixture.store.close()
-        let store = try SQLiteStore(path: fixture.path, applyInterval: .seconds(3600))
-        defer { try? store.close() }
+        let store = fixture.store
         try store.insert(makeRecord(id: "a", wakeAt: 100))
         try store.insert(makeRecord(id: "b", wakeAt: 200))
         _ = try store.list(RequestQuery())  // applies both
