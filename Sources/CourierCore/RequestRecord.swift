@@ -113,13 +113,20 @@ extension RequestRecord {
     /// instead of changing a random page for every request.
     public static func newID(now: Int64 = unixMillis()) -> String {
         var generator = SystemRandomNumberGenerator()
-        let high = generator.next() as UInt64
-        let low = generator.next() as UInt64
-        return String(hex(UInt64(max(0, now))).suffix(12)) + hex(high) + hex(low)
+        let random = (generator.next() as UInt64, generator.next() as UInt64)
+        // Written into the string's own storage: no intermediate strings per request.
+        return String(unsafeUninitializedCapacity: 44) { buffer in
+            func put(_ value: UInt64, digits count: Int, at offset: Int) {
+                for index in 0..<count {
+                    buffer[offset + index] = hexDigits[Int((value >> UInt64(4 * (count - 1 - index))) & 0xf)]
+                }
+            }
+            put(UInt64(max(0, now)), digits: 12, at: 0)
+            put(random.0, digits: 16, at: 12)
+            put(random.1, digits: 16, at: 28)
+            return 44
+        }
     }
 
-    private static func hex(_ value: UInt64) -> String {
-        let digits = String(value, radix: 16)
-        return String(repeating: "0", count: 16 - digits.count) + digits
-    }
+    private static let hexDigits: [UInt8] = Array("0123456789abcdef".utf8)
 }

@@ -39,8 +39,8 @@ extension SQLiteStore {
         }
     }
 
-    /// The records that `query` finds in the file and `matches` finds among the unapplied
-    /// versions, each in its newest version, in `order`, at most `limit`. Read under the write
+    /// The records that `query` finds in the file and `matches` finds among the unsettled
+    /// unapplied versions (`matches` must hold for none other), each in its newest version, in `order`, at most `limit`. Read under the write
     /// lock, so no version leaves the unapplied ones before the file has it.
     private func newest(
         limit: Int,
@@ -50,7 +50,7 @@ extension SQLiteStore {
     ) throws -> [RequestRecord] {
         try writes.withLock { writes in
             let stored = try file.inDatabase(query).filter { !writes.unapplied.contains($0.id) }
-            let merged = (stored + writes.unapplied.all.filter(matches)).sorted { order($0) < order($1) }
+            let merged = (stored + writes.unapplied.unsettledRecords.filter(matches)).sorted { order($0) < order($1) }
             return Array(merged.prefix(max(0, limit)))
         }
     }

@@ -11,6 +11,10 @@ import CourierCore
 final class UnappliedRecords {
     private var records: [String: (record: RequestRecord, version: UInt64)] = [:]
     private var identities: [String: String] = [:]
+    /// Ids whose newest version a timer or the delivery sweep may still want: pending, or
+    /// final with a reply not yet published. Most requests leave it within milliseconds, so
+    /// the timers' query, every tick, looks at a few records instead of every unapplied one.
+    private var unsettled: Set<String> = []
     private var lastVersion: UInt64 = 0
 
     var count: Int { records.count }
@@ -29,6 +33,9 @@ final class UnappliedRecords {
     /// Every unapplied record.
     var all: some Sequence<RequestRecord> { records.values.lazy.map(\.record) }
 
+    /// The unapplied records that are pending, or final with a reply still to publish.
+    var unsettledRecords: [RequestRecord] { unsettled.compactMap { records[$0]?.record } }
+
     /// Makes `record` its id's newest version.
     func put(_ record: RequestRecord) {
         lastVersion += 1
@@ -39,6 +46,11 @@ final class UnappliedRecords {
             identities[identity] = record.id
         }
         records[record.id] = (record, lastVersion)
+        if !record.state.isFinal || record.isUndelivered {
+            unsettled.insert(record.id)
+        } else {
+            unsettled.remove(record.id)
+        }
     }
 
     /// The versions to apply, oldest first.
@@ -50,6 +62,7 @@ final class UnappliedRecords {
     func forget(_ applied: [(record: RequestRecord, version: UInt64)]) {
         for (record, version) in applied where records[record.id]?.version == version {
             records[record.id] = nil
+            unsettled.remove(record.id)
             if let identity = record.identity, identities[identity] == record.id {
                 identities[identity] = nil
             }
