@@ -76,8 +76,10 @@ public final class SQLiteStore: Sendable {
             try db.execute(sql: "PRAGMA synchronous = NORMAL")
             // Checkpoints are the only fsyncs in WAL mode with synchronous = NORMAL. The
             // automatic one, run by a committing writer, is the backstop for the checkpoint
-            // thread; the WAL file is truncated back to 64 MB after it is reset.
-            try db.execute(sql: "PRAGMA wal_autocheckpoint = 65536")
+            // thread, at 16,384 pages (64 MB of 4 KB pages; a file created with 1 KB pages by
+            // an older Courier keeps them, and checkpoints at 16 MB); the WAL file is truncated
+            // back to 64 MB after it is reset.
+            try db.execute(sql: "PRAGMA wal_autocheckpoint = 16384")
             try db.execute(sql: "PRAGMA journal_size_limit = 67108864")
         }
         configuration.label = "courier.store"
