@@ -1,6 +1,4 @@
-import Foundation
 import GRDB
-import Synchronization
 
 /// Moves committed transactions from the WAL into the database file every `interval`, on a
 /// thread and a connection of its own (passive checkpoints: writers and readers go on
@@ -8,9 +6,7 @@ import Synchronization
 /// write requests.
 final class Checkpointer: Sendable {
     private let connection: DatabaseQueue
-    private let stopping = Atomic<Bool>(false)
-    private let wake = DispatchSemaphore(value: 0)
-    private let exited = DispatchSemaphore(value: 0)
+    private let thread: PeriodicThread
 
     init(path: String, interval: Duration) throws {
         var configuration = Configuration()
@@ -18,23 +14,17 @@ final class Checkpointer: Sendable {
         configuration.label = "courier.store.checkpoint"
         let connection = try DatabaseQueue(path: path, configuration: configuration)
         self.connection = connection
-        let nanoseconds = Int(interval.components.seconds * 1_000_000_000 + interval.components.attoseconds / 1_000_000_000)
-        Thread.detachNewThread { [self] in
-            Thread.current.name = "courier.ckpt"  // Linux thread names have 15 characters at most
-            while wake.wait(timeout: .now() + .nanoseconds(nanoseconds)) == .timedOut, !stopping.load(ordering: .relaxed) {
-                // A failed checkpoint is retried at the next interval; the writer's own
-                // automatic checkpoint is the backstop.
-                _ = try? connection.writeWithoutTransaction { db in try db.checkpoint(.passive) }
-            }
-            exited.signal()
+        thread = PeriodicThread(name: "courier.ckpt", interval: interval)
+        thread.start {
+            // A failed checkpoint is retried at the next interval; the writer's own automatic
+            // checkpoint is the backstop.
+            _ = try? connection.writeWithoutTransaction { db in try db.checkpoint(.passive) }
         }
     }
 
     /// Stops the thread, waits until it has ended, and closes the connection.
     func stop() throws {
-        stopping.store(true, ordering: .relaxed)
-        wake.signal()
-        exited.wait()
+        thread.stop()
         try connection.close()
     }
 }

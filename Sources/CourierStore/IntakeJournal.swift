@@ -19,7 +19,7 @@ import Glibc
 final class IntakeJournal {
     let directory: String
     /// The segment being appended to.
-    private(set) var segment: UInt64 = 0
+    private var segment: UInt64 = 0
     private var file: Int32 = -1
     private var size: Int64 = 0
     private let lock: Int32

@@ -2,8 +2,9 @@ import CourierCore
 
 /// Which ids and identities the store may hold: a Bloom filter, so that the intake reads the
 /// SQLite file only for a key it may hold (about 2 % of new keys, at capacity), not for every
-/// request. It never forgets a key; ``SQLiteStore`` builds a larger one from the file when it
-/// is full, which also drops the keys purged since.
+/// request. It never forgets a key; ``SQLiteStore`` builds one from the file on its applying
+/// thread after it opens, and a larger one when it is full, which also drops the keys purged
+/// since.
 ///
 /// A class, used under the store's write lock only, like ``UnappliedRecords``. Unchecked
 /// `Sendable` because a new one is built by a database read, outside the lock, and then handed

@@ -7,7 +7,7 @@ extension SQLiteStore {
     /// applying thread calls it every interval, reads that need the file up to date call it
     /// first, and a write calls it when too much is waiting.
     func apply() throws {
-        try applying.withLock { applied in
+        try applying.withLock { _ in
             let taken = try writes.withLock { writes -> (snapshot: [(record: RequestRecord, version: UInt64)], segment: UInt64)? in
                 guard let journal = writes.journal, writes.unapplied.count > 0 || !journal.isEmpty else { return nil }
                 return (writes.unapplied.snapshot(), try journal.rotate())
@@ -20,22 +20,24 @@ extension SQLiteStore {
                 try Self.setApplied(db, segment)
             }
             writes.withLock { $0.unapplied.forget(snapshot) }
-            applied = segment
-            try IntakeJournal.remove(path + ".intake", through: segment)
-            if writes.withLock({ $0.keys.isFull }) { try rebuildKeys() }
+            try IntakeJournal.remove(journalDirectory, through: segment)
         }
     }
 
-    /// Replaces a full key filter with one sized for the file, while applying is held (so the
-    /// file does not change meanwhile): the file's keys, then the unapplied records' (which
-    /// include every record written since the file was read).
-    private func rebuildKeys() throws {
-        let keys = try pool.read(Self.storedKeys)
-        writes.withLock { writes in
-            for record in writes.unapplied.all {
-                keys.insert(record)
+    /// Builds the key filter when there is none yet (after the store opened) or it is full:
+    /// the file's keys, read while applying is held so that the file does not change meanwhile,
+    /// then the unapplied records' (which include every record written since). The applying
+    /// thread calls it after each apply.
+    func refreshKeys() throws {
+        guard writes.withLock({ $0.keys?.isFull ?? true }) else { return }
+        try applying.withLock { _ in
+            let keys = try pool.read(Self.storedKeys)
+            writes.withLock { writes in
+                for record in writes.unapplied.all {
+                    keys.insert(record)
+                }
+                writes.keys = keys
             }
-            writes.keys = keys
         }
     }
 
@@ -68,8 +70,10 @@ extension SQLiteStore {
             try setApplied(db, last)
             return last
         }
-        try IntakeJournal.remove(directory, through: max(last, segments.last ?? 0))
-        return max(last, segments.last ?? 0)
+        // Segments up to the last applied may be left too: a crash came before their deletion.
+        let newest = max(last, segments.last ?? 0)
+        try IntakeJournal.remove(directory, through: newest)
+        return newest
     }
 
     private static func setApplied(_ db: Database, _ segment: UInt64) throws {

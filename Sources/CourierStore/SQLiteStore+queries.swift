@@ -40,8 +40,9 @@ extension SQLiteStore {
     }
 
     /// The records that `query` finds in the file and `matches` finds among the unsettled
-    /// unapplied versions (`matches` must hold for none other), each in its newest version, in `order`, at most `limit`. Read under the write
-    /// lock, so no version leaves the unapplied ones before the file has it.
+    /// unapplied versions (`matches` must hold for none other), each in its newest version, in
+    /// `order`, at most `limit`. Read under the write lock, so no version leaves the unapplied
+    /// ones before the file has it.
     private func newest(
         limit: Int,
         by order: @Sendable (RequestRecord) -> (Int64, String),

@@ -26,9 +26,11 @@ public final class SQLiteStore: Sendable {
     /// Reads of single records and timers, outside transactions, under the write lock.
     let file: DatabaseQueue
     let writes: Mutex<Writes>
-    /// Serializes applying; holds the last segment applied.
-    let applying: Mutex<UInt64>
-    private let applier: Applier
+    /// Held while the journal is applied: one apply at a time.
+    let applying = Mutex(())
+    /// `<path>.intake`, the journal's directory.
+    let journalDirectory: String
+    private let applier: PeriodicThread
     private let checkpointer: Checkpointer?
 
     /// What the writers share: the journal, the versions not yet applied, the keys stored, the
@@ -36,7 +38,8 @@ public final class SQLiteStore: Sendable {
     struct Writes {
         var journal: IntakeJournal?
         let unapplied = UnappliedRecords()
-        var keys: KeyFilter
+        /// Nil until the applying thread has read the file's keys: built there, not at start-up.
+        var keys: KeyFilter?
         /// Pending requests per device and in all, as of the last write.
         var pending: PendingCounts
     }
@@ -85,7 +88,7 @@ public final class SQLiteStore: Sendable {
         configuration.label = "courier.store"
 
         self.path = path
-        let journalDirectory = path + ".intake"
+        journalDirectory = path + ".intake"
         // The journal's lock first: it says this process is the one writer.
         let journal = try IntakeJournal(directory: journalDirectory)
         do {
@@ -93,19 +96,21 @@ public final class SQLiteStore: Sendable {
             try Self.migrator.migrate(pool)
             let applied = try Self.replay(journalDirectory, into: pool)
             try journal.start(segment: applied + 1)
-            applying = Mutex(applied)
             var reading = Configuration()
             reading.readonly = true
             reading.label = "courier.store.lookups"
             file = try DatabaseQueue(path: path, configuration: reading)
-            writes = Mutex(Writes(journal: journal, keys: try pool.read(Self.storedKeys), pending: try pool.read(Self.countPending)))
+            writes = Mutex(Writes(journal: journal, pending: try pool.read(Self.countPending)))
         } catch {
             journal.close()
             throw error
         }
-        applier = Applier(interval: applyInterval)
+        applier = PeriodicThread(name: "courier.apply", interval: applyInterval, niceness: 10)
         checkpointer = try checkpointInterval.map { interval in try Checkpointer(path: path, interval: interval) }
-        applier.start { [weak self] in try? self?.apply() }
+        applier.start { [weak self] in
+            try? self?.apply()
+            try? self?.refreshKeys()
+        }
     }
 
     /// Applies what is left of the journal, stops the store's threads and closes the database
@@ -215,7 +220,7 @@ public final class SQLiteStore: Sendable {
                 writes.unapplied.put(record)
             }
             for record in transaction.inserted {
-                writes.keys.insert(record)
+                writes.keys?.insert(record)
             }
             writes.pending.add(transaction.changes)
             return result

@@ -13,10 +13,10 @@ struct StoreTransaction {
     private var newest: [String: Int] = [:]
     private var identities: [String: String] = [:]
     private let unapplied: UnappliedRecords
-    private let keys: KeyFilter
+    private let keys: KeyFilter?
     private let file: DatabaseQueue
 
-    init(unapplied: UnappliedRecords, keys: KeyFilter, file: DatabaseQueue) {
+    init(unapplied: UnappliedRecords, keys: KeyFilter?, file: DatabaseQueue) {
         self.unapplied = unapplied
         self.keys = keys
         self.file = file
@@ -39,7 +39,9 @@ struct StoreTransaction {
         if newest[record.id] != nil || unapplied.contains(record.id) {
             return (nil, true)
         }
-        guard record.identity.map(keys.mayContain) ?? false || keys.mayContain(record.id) else { return (nil, false) }
+        if let keys, !(record.identity.map(keys.mayContain) ?? false), !keys.mayContain(record.id) {
+            return (nil, false)
+        }
         let stored = try file.inDatabase { db -> (duplicate: RequestRecord?, idTaken: Bool) in
             // Two columns rather than rows: the usual answer is that neither is stored.
             let row = try Row.fetchOne(
@@ -71,7 +73,6 @@ struct StoreTransaction {
         if let identity = record.identity { identities[identity] = record.id }
         records.append(record)
     }
-
 }
 
 extension PendingCounts {

@@ -17,26 +17,37 @@ struct KeyFilterTests {
         #expect(falsePositives < 300, "\(falsePositives) of 10,000 keys never inserted")
     }
 
-    /// A full filter is replaced, at the next apply, by one built from the file: the
-    /// duplicates of records written before and after are still found.
-    @Test func aFullFilterIsRebuiltFromTheFile() throws {
+    /// The filter is built by the applying thread, not when the store opens, and built again
+    /// when full: from the file, plus the records not yet applied. Duplicates of records on
+    /// either side are found once they are all applied (and only the filter stands between a
+    /// new request and a read of the file).
+    @Test func theFilterIsBuiltAfterOpeningAndAgainWhenFull() throws {
         let fixture = try SQLiteFixture(applyInterval: .seconds(3600))
         defer { fixture.remove() }
         let store = fixture.store
         let a = makeRecord(id: "a", identity: "d/a")
         try store.insert(a)
-        _ = try store.list(RequestQuery())  // applies
+        _ = try store.list(RequestQuery())  // applies a
+        #expect(store.writes.withLock { $0.keys == nil })
+        let c = makeRecord(id: "c", identity: "d/c")
+        try store.insert(c)  // not applied when the filter is built
+        try store.refreshKeys()
+        #expect(store.writes.withLock { $0.keys?.count } == 4)
+
         store.writes.withLock { writes in
             let full = KeyFilter(capacity: 1)
             full.insert(a)
+            full.insert(c)
             writes.keys = full
         }
         let b = makeRecord(id: "b", identity: "d/b")
         try store.insert(b)
-        _ = try store.list(RequestQuery())  // applies, and rebuilds the full filter
-        #expect(store.writes.withLock { !$0.keys.isFull && $0.keys.capacity >= 1 << 16 })
-        #expect(try store.insert(makeRecord(id: "a2", identity: "d/a")) == .duplicate(a))
-        #expect(try store.insert(makeRecord(id: "b2", identity: "d/b")) == .duplicate(b))
+        _ = try store.list(RequestQuery())  // applies b and c
+        try store.refreshKeys()
+        #expect(store.writes.withLock { $0.keys.map { !$0.isFull && $0.capacity >= 1 << 16 } } == true)
+        for record in [a, b, c] {
+            #expect(try store.insert(makeRecord(id: record.id + "2", identity: record.identity)) == .duplicate(record))
+        }
         #expect(throws: StoreError.idTaken("a")) { try store.insert(makeRecord(id: "a", identity: "d/a3")) }
     }
 }
