@@ -121,17 +121,27 @@ struct RequestRow: FetchableRecord, TableRecord {
         ]
     }
 
-    /// `INSERT` of a whole row, or, when a row with its id is stored, `UPDATE` of every other
-    /// column, for a cached statement.
+    /// The columns a request's transitions change once it is stored. The others are set at
+    /// intake and never rewritten (the purge clears `identity` in SQL of its own).
+    static let changingColumns: Set<String> = [
+        "state", "attempts", "updatedAt", "deadline", "wakeAt", "replyStatus", "replyCode",
+        "replyPayload", "replyContentType", "replyUserProperties", "deliveredAt", "reason",
+    ]
+
+    /// `INSERT` of a whole row, or, when a row with its id is stored, `UPDATE` of the columns
+    /// that change (``changingColumns``), for a cached statement. Leaving the others out of the
+    /// `SET` keeps SQLite from rewriting the indexes on them (identity, device, arrival order):
+    /// the identity index's entries are random pages of the file.
     static let upsertSQL = """
         INSERT INTO requests (\(columnNames.joined(separator: ", ")))
         VALUES (\(Array(repeating: "?", count: columnNames.count).joined(separator: ", ")))
-        ON CONFLICT (id) DO UPDATE SET \(columnNames.dropFirst().map { "\($0) = excluded.\($0)" }.joined(separator: ", "))
+        ON CONFLICT (id) DO UPDATE SET \(columnNames.filter(changingColumns.contains).map { "\($0) = excluded.\($0)" }.joined(separator: ", "))
         """
 
-    /// Writes the whole row through a cached statement, inserting or replacing it.
-    func upsert(_ db: Database) throws {
-        try db.cachedStatement(sql: Self.upsertSQL).execute(arguments: StatementArguments(try values()))
+    /// Writes the whole row through `statement`, an ``upsertSQL`` statement: inserts it, or
+    /// updates the columns that change.
+    func upsert(_ statement: Statement) throws {
+        try statement.execute(arguments: StatementArguments(try values()))
     }
 }
 

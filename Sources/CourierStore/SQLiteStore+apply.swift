@@ -14,8 +14,9 @@ extension SQLiteStore {
             }
             guard let (snapshot, segment) = taken else { return }
             try pool.write { db in
+                let upsert = try db.cachedStatement(sql: RequestRow.upsertSQL)
                 for (record, _) in snapshot {
-                    try RequestRow(record).upsert(db)
+                    try RequestRow(record).upsert(upsert)
                 }
                 try Self.setApplied(db, segment)
             }
@@ -61,9 +62,10 @@ extension SQLiteStore {
         let last = try pool.write { db in
             let applied = try UInt64.fetchOne(db, sql: "SELECT segment FROM journal_applied") ?? 0
             let pending = segments.filter { $0 > applied }
+            let upsert = try db.cachedStatement(sql: RequestRow.upsertSQL)
             for segment in pending {
                 for record in try IntakeJournal.records(directory, segment: segment) {
-                    try RequestRow(record).upsert(db)
+                    try RequestRow(record).upsert(upsert)
                 }
             }
             guard let last = pending.last else { return applied }
