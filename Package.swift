@@ -11,14 +11,8 @@ let package = Package(
         .library(name: "MQTT", targets: ["MQTT"]),
         .library(name: "CourierWorkers", targets: ["CourierWorkers"]),
         // For the fuzzing package in Fuzz/ only: its harness runs these targets under libFuzzer.
+        // Their entry points are SPI (`@_spi(Fuzzing) import CourierFuzzing`), not API.
         .library(name: "CourierFuzzing", targets: ["CourierFuzzing"]),
-        // For the benchmark package in Benchmarks/ only: courier-bench starts a private broker and
-        // courier processes (CourierTesting), reads `courier devices --json` (CourierDevices) and
-        // times the store alone (CourierStore, CourierCore).
-        .library(
-            name: "CourierBenchmarkSupport",
-            targets: ["CourierCore", "CourierDevices", "CourierStore", "CourierTesting"]
-        ),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
@@ -154,6 +148,26 @@ let package = Package(
                 .product(name: "Prometheus", package: "swift-prometheus"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             ],
+            swiftSettings: strict
+        ),
+        // The benchmarks (Benchmarks/README.md): not part of the `courier` product. A target of this
+        // package rather than a package of its own because it starts private brokers and daemons
+        // (CourierTesting) and times the store alone, which are this package's own API.
+        .executableTarget(
+            name: "courier-bench",
+            dependencies: [
+                "CourierCore",
+                "CourierDevices",
+                "CourierProcess",
+                "CourierStore",
+                "CourierTesting",
+                "CourierWorkers",
+                "MQTT",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "GRDB", package: "GRDB.swift"),
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            path: "Benchmarks/Sources/courier-bench",
             swiftSettings: strict
         ),
         .target(

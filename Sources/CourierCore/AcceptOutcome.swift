@@ -1,7 +1,7 @@
 import Foundation
 
 /// What the store did with a record.
-public enum AcceptOutcome: Sendable, Equatable {
+package enum AcceptOutcome: Sendable, Equatable {
     /// Inserted.
     case accepted
     /// Not inserted: a record with the same identity is stored; here it is.

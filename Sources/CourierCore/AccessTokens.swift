@@ -1,5 +1,5 @@
 /// What a bearer token of the HTTP API may do.
-public enum AccessScope: String, Sendable, CaseIterable {
+package enum AccessScope: String, Sendable, CaseIterable {
     /// Reading: request status and results, the request and dead-letter lists, metrics (every
     /// `GET`).
     case read
@@ -7,7 +7,7 @@ public enum AccessScope: String, Sendable, CaseIterable {
     case write
 
     /// Whether a token of this scope may make a call that needs `required`.
-    public func grants(_ required: AccessScope) -> Bool {
+    package func grants(_ required: AccessScope) -> Bool {
         self == .write || required == .read
     }
 }
@@ -16,16 +16,16 @@ public enum AccessScope: String, Sendable, CaseIterable {
 ///
 /// The secret never shows in a description, a dump or a message: only the scope, the name and
 /// the line do.
-public struct AccessToken: Sendable, Equatable, CustomStringConvertible, CustomReflectable {
-    public var scope: AccessScope
+package struct AccessToken: Sendable, Equatable, CustomStringConvertible, CustomReflectable {
+    package var scope: AccessScope
     /// The token's bytes, as a client sends them after `Authorization: Bearer `.
-    public var secret: [UInt8]
+    package var secret: [UInt8]
     /// Who holds it, for logs: the optional third field of its line.
-    public var name: String?
+    package var name: String?
     /// Its line in the token file (from 1); 0 for a token made in code.
-    public var line: Int
+    package var line: Int
 
-    public init(scope: AccessScope, secret: String, name: String? = nil, line: Int = 0) {
+    package init(scope: AccessScope, secret: String, name: String? = nil, line: Int = 0) {
         self.scope = scope
         self.secret = Array(secret.utf8)
         self.name = name
@@ -33,11 +33,11 @@ public struct AccessToken: Sendable, Equatable, CustomStringConvertible, CustomR
     }
 
     /// How logs name the token: its name, else its line.
-    public var label: String { name ?? "line \(line)" }
+    package var label: String { name ?? "line \(line)" }
 
-    public var description: String { "\(scope.rawValue) token \(label)" }
+    package var description: String { "\(scope.rawValue) token \(label)" }
 
-    public var customMirror: Mirror {
+    package var customMirror: Mirror {
         Mirror(self, children: ["scope": scope, "name": name as Any, "line": line, "secret": "<redacted>"])
     }
 }
@@ -60,22 +60,22 @@ public struct AccessToken: Sendable, Equatable, CustomStringConvertible, CustomR
 ///
 /// Blank lines are ignored, and so is everything from a field that starts with `#`. A file without any token is an error: it
 /// would lock everyone out.
-public struct AccessTokens: Sendable, Equatable {
-    public var tokens: [AccessToken]
+package struct AccessTokens: Sendable, Equatable {
+    package var tokens: [AccessToken]
 
-    public init(_ tokens: [AccessToken]) {
+    package init(_ tokens: [AccessToken]) {
         self.tokens = tokens
     }
 
     /// The shortest token accepted: 16 characters.
-    public static let minimumLength = 16
+    package static let minimumLength = 16
 
     /// The longest token accepted: 4096 characters.
-    public static let maximumLength = 4096
+    package static let maximumLength = 4096
 
     /// Parses the text of a token file. A problem is a ``ConfigError`` with `file` and the line,
     /// whose message never repeats what the line holds (it may hold a secret).
-    public static func parse(_ text: String, file: String?) throws(ConfigError) -> AccessTokens {
+    package static func parse(_ text: String, file: String?) throws(ConfigError) -> AccessTokens {
         var tokens: [AccessToken] = []
         var lineOfSecret: [[UInt8]: Int] = [:]
         // "\r\n" is one Character: a file with Windows line ends splits on it too.

@@ -1,13 +1,13 @@
 import Foundation
 
 /// Wall-clock time in unix milliseconds, the unit of every stored timestamp.
-public func unixMillis(_ date: Date = Date()) -> Int64 {
+package func unixMillis(_ date: Date = Date()) -> Int64 {
     Int64((date.timeIntervalSince1970 * 1000).rounded())
 }
 
 extension Duration {
     /// Whole milliseconds, rounded down.
-    public var milliseconds: Int64 {
+    package var milliseconds: Int64 {
         let (seconds, attoseconds) = components
         return seconds * 1000 + attoseconds / 1_000_000_000_000_000
     }

@@ -4,25 +4,25 @@
 ///
 /// Its description reads like a compiler diagnostic:
 /// `Config/courier.yaml:12: operations[1].timeout: "5x" is not a duration (write 500ms, 10s, 2m or 1h)`.
-public struct ConfigError: Error, CustomStringConvertible, Equatable, Sendable {
+package struct ConfigError: Error, CustomStringConvertible, Equatable, Sendable {
     /// The file the problem is in; nil for environment variables and programmatic settings.
-    public var file: String?
+    package var file: String?
     /// The line (from 1) in `file`, when known.
-    public var line: Int?
+    package var line: Int?
     /// The key path (`broker.url`, `operations[0].name`) or the environment variable
     /// (`COURIER_BROKER_URL`); empty when the problem is not about one key (a YAML syntax error).
-    public var key: String
+    package var key: String
     /// What is wrong, and where it helps, what to write instead.
-    public var message: String
+    package var message: String
 
-    public init(file: String? = nil, line: Int? = nil, key: String, message: String) {
+    package init(file: String? = nil, line: Int? = nil, key: String, message: String) {
         self.file = file
         self.line = line
         self.key = key
         self.message = message
     }
 
-    public var description: String {
+    package var description: String {
         var text = ""
         if let file {
             text += file

@@ -1,53 +1,53 @@
 /// Everything a Courier daemon is configured with. `Config/courier.yaml` is its text form; flags
 /// and `COURIER_*` environment variables override it.
 public struct CourierConfiguration: Sendable, Equatable {
-    public struct TLS: Sendable, Equatable {
-        public var caFile: String?
-        public var certFile: String?
-        public var keyFile: String?
+    package struct TLS: Sendable, Equatable {
+        package var caFile: String?
+        package var certFile: String?
+        package var keyFile: String?
 
-        public init(caFile: String? = nil, certFile: String? = nil, keyFile: String? = nil) {
+        package init(caFile: String? = nil, certFile: String? = nil, keyFile: String? = nil) {
             self.caFile = caFile
             self.certFile = certFile
             self.keyFile = keyFile
         }
     }
 
-    public struct Broker: Sendable, Equatable {
-        public var url: String = "mqtt://127.0.0.1:1883"
-        public var username: String?
-        public var password: String?
-        public var passwordFile: String?
-        public var tls: TLS?
+    package struct Broker: Sendable, Equatable {
+        package var url: String = "mqtt://127.0.0.1:1883"
+        package var username: String?
+        package var password: String?
+        package var passwordFile: String?
+        package var tls: TLS?
 
-        public init() {}
+        package init() {}
     }
 
-    public struct Store: Sendable, Equatable {
+    package struct Store: Sendable, Equatable {
         /// The SQLite file, used when ``postgres`` is nil.
-        public var path: String = ".courier/courier.sqlite"
+        package var path: String = ".courier/courier.sqlite"
         /// The PostgreSQL database that holds the requests instead; nil for the SQLite file.
-        public var postgres: PostgresURL?
+        package var postgres: PostgresURL?
         /// How long finished requests answer duplicates and status queries.
-        public var retention: Duration = .seconds(600)
+        package var retention: Duration = .seconds(600)
         /// How long dead letters (`failed`, `rejected`) are kept for listing and replay.
-        public var deadLetterRetention: Duration = .seconds(7 * 86_400)
+        package var deadLetterRetention: Duration = .seconds(7 * 86_400)
 
-        public init() {}
+        package init() {}
 
         /// Where the store lives, for logs and banners: the SQLite file, or the PostgreSQL URL
         /// without its password.
-        public var location: String { postgres?.description ?? path }
+        package var location: String { postgres?.description ?? path }
 
         /// Uses the SQLite file at `path`.
-        public mutating func use(path: String) {
+        package mutating func use(path: String) {
             self.path = path
             postgres = nil
         }
 
         /// Uses what a `store.url` names: `postgres://...` (or `postgresql://...`), or
         /// `sqlite:PATH` for the SQLite file at PATH.
-        public mutating func use(url text: String) throws(StoreURLError) {
+        package mutating func use(url text: String) throws(StoreURLError) {
             if text.hasPrefix("sqlite:") {
                 let path = String(text.dropFirst("sqlite:".count))
                 guard !path.isEmpty else {
@@ -63,22 +63,22 @@ public struct CourierConfiguration: Sendable, Equatable {
         }
     }
 
-    public struct Limits: Sendable, Equatable {
-        public var maxPendingPerDevice: Int = 32
-        public var maxPendingTotal: Int = 100_000
-        public var maxCorrelationDataBytes: Int = 64
+    package struct Limits: Sendable, Equatable {
+        package var maxPendingPerDevice: Int = 32
+        package var maxPendingTotal: Int = 100_000
+        package var maxCorrelationDataBytes: Int = 64
 
-        public init() {}
+        package init() {}
     }
 
     public struct Workers: Sendable, Equatable {
-        public var concurrency: Int = 8
+        package var concurrency: Int = 8
         /// Operations this worker process serves; empty means every built-in one it has.
-        public var operations: [String] = []
+        package var operations: [String] = []
         /// Set to give a worker a stable id; by default each process makes a unique one.
-        public var id: String?
+        package var id: String?
         /// How the bridge hands attempts to worker daemons, and what workers subscribe to.
-        public var dispatch: Dispatch = .shared
+        package var dispatch: Dispatch = .shared
 
         /// `workers.dispatch`.
         public enum Dispatch: String, Sendable, Equatable, CaseIterable {
@@ -88,52 +88,52 @@ public struct CourierConfiguration: Sendable, Equatable {
             case direct
         }
 
-        public init() {}
+        package init() {}
     }
 
-    public var broker = Broker()
-    public var bridgeID: String = "bridge-1"
+    package var broker = Broker()
+    package var bridgeID: String = "bridge-1"
     /// How long a bridge's hold on its requests outlives its last renewal in a shared store;
     /// after that another bridge takes them over (`bridge.leaseTimeout`).
-    public var leaseTimeout: Duration = .seconds(10)
+    package var leaseTimeout: Duration = .seconds(10)
     /// The least time between two progress replies to a device for one request; the latest
     /// progress wins (`bridge.progressInterval`).
-    public var progressInterval: Duration = .seconds(1)
-    public var store = Store()
-    public var httpAddress: String = "127.0.0.1:8080"
+    package var progressInterval: Duration = .seconds(1)
+    package var store = Store()
+    package var httpAddress: String = "127.0.0.1:8080"
     /// The file of the HTTP API's bearer tokens (``AccessTokens``); nil leaves the API open,
     /// which is allowed only on a loopback address (``LoopbackRule``).
-    public var httpTokensFile: String?
-    public var limits = Limits()
-    public var operations: [OperationConfig] = CourierConfiguration.defaultOperations
+    package var httpTokensFile: String?
+    package var limits = Limits()
+    package var operations: [OperationConfig] = CourierConfiguration.defaultOperations
     /// Commands a backend may send to devices (`commands:`); none by default.
-    public var commands: [OperationConfig] = []
-    public var workers = Workers()
+    package var commands: [OperationConfig] = []
+    package var workers = Workers()
     /// The topic layout (`topics:`).
-    public var topics = Topics()
+    package var topics = Topics()
     /// QoS of replies to devices.
-    public var replyQoS: Int = 1
-    public var logLevel: String = "info"
+    package var replyQoS: Int = 1
+    package var logLevel: String = "info"
 
-    public init() {}
+    package init() {}
 
     /// The command with this name, if configured.
-    public func command(named name: String) -> OperationConfig? {
+    package func command(named name: String) -> OperationConfig? {
         commands.first { $0.name == name }
     }
 
     /// The settings of a record's operation, or of its command.
-    public func settings(for kind: RequestKind, _ name: String) -> OperationConfig? {
+    package func settings(for kind: RequestKind, _ name: String) -> OperationConfig? {
         kind == .command ? command(named: name) : operation(named: name)
     }
 
     /// The operation with this name, if configured.
-    public func operation(named name: String) -> OperationConfig? {
+    package func operation(named name: String) -> OperationConfig? {
         operations.first { $0.name == name }
     }
 
     /// The built-in operations, served when a file configures none.
-    public static let defaultOperations: [OperationConfig] = [
+    package static let defaultOperations: [OperationConfig] = [
         OperationConfig(name: "echo", content: .any, timeout: .seconds(10), attemptTimeout: .seconds(3)),
         OperationConfig(name: "telemetry.summary", content: .json, timeout: .seconds(5)),
         OperationConfig(name: "telemetry.anomalies", content: .json, timeout: .seconds(5)),

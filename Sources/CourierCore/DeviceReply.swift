@@ -2,17 +2,17 @@ import Foundation
 import MQTT
 
 /// A reply to a device, addressed and encoded as the contract says, independent of transport.
-public struct DeviceReply: Sendable, Equatable {
-    public var topic: String
-    public var payload: Data
-    public var contentType: String?
-    public var correlationData: Data?
-    public var userProperties: [UserProperty]
-    public var status: Int
+package struct DeviceReply: Sendable, Equatable {
+    package var topic: String
+    package var payload: Data
+    package var contentType: String?
+    package var correlationData: Data?
+    package var userProperties: [UserProperty]
+    package var status: Int
     /// True for an MQTT 3.1.1 device's reply, whose topic's last level is the status.
-    public var statusInTopic = false
+    package var statusInTopic = false
 
-    public init(
+    package init(
         topic: String, payload: Data, contentType: String? = nil, correlationData: Data? = nil, userProperties: [UserProperty],
         status: Int, statusInTopic: Bool = false
     ) {
@@ -27,7 +27,7 @@ public struct DeviceReply: Sendable, Equatable {
 
     /// The reply for a record and a status, or nil when nothing can be published (HTTP
     /// requests, MQTT 5 requests without a Response Topic).
-    public static func make(
+    package static func make(
         for record: RequestRecord,
         status: Int,
         code: String?,
@@ -68,7 +68,7 @@ public struct DeviceReply: Sendable, Equatable {
 
     /// A 500 `worker_error` to send in place of this reply when no broker can take it (too
     /// large, malformed), to the same topic with the same correlation data.
-    public func undeliverable(because reason: String) -> DeviceReply {
+    package func undeliverable(because reason: String) -> DeviceReply {
         var properties = [UserProperty("status", "500"), UserProperty("error", ReplyCode.workerError.rawValue)]
         if let traceparent = userProperties.first(named: "traceparent") { properties.append(UserProperty("traceparent", traceparent)) }
         let message = "the reply (status \(status), \(payload.count) bytes) cannot be delivered: \(reason)"
@@ -84,7 +84,7 @@ public struct DeviceReply: Sendable, Equatable {
     }
 
     /// The reply carrying a record's stored final answer.
-    public static func final(for record: RequestRecord, topics: Topics) -> DeviceReply? {
+    package static func final(for record: RequestRecord, topics: Topics) -> DeviceReply? {
         guard let status = record.replyStatus else { return nil }
         return make(
             for: record,

@@ -1,9 +1,9 @@
 import Foundation
 
 /// Parses and prints durations as the configuration writes them: `500ms`, `10s`, `2m`, `1h`, `7d`.
-public enum DurationText {
+package enum DurationText {
     /// Parses `<integer><unit>` with unit `ms`, `s`, `m`, `h` or `d`; nil when the text is not one.
-    public static func parse(_ text: String) -> Duration? {
+    package static func parse(_ text: String) -> Duration? {
         let trimmed = text.trimmingCharacters(in: .whitespaces)
         let units: [(String, (Int64) -> Duration)] = [
             ("ms", { .milliseconds($0) }),
@@ -23,7 +23,7 @@ public enum DurationText {
     }
 
     /// The shortest exact text for a duration (`1500ms`, `10s`, `2m`, `1h`).
-    public static func format(_ duration: Duration) -> String {
+    package static func format(_ duration: Duration) -> String {
         let ms = duration.milliseconds
         if ms % 86_400_000 == 0, ms > 0 { return "\(ms / 86_400_000)d" }
         if ms % 3_600_000 == 0, ms > 0 { return "\(ms / 3_600_000)h" }

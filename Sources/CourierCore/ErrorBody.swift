@@ -27,5 +27,5 @@ public struct ErrorBody: Codable, Sendable, Equatable {
     }
 
     /// The content type of error bodies.
-    public static let contentType = "application/json"
+    package static let contentType = "application/json"
 }

@@ -2,19 +2,19 @@ import Foundation
 import MQTT
 
 /// A device request as it arrived, before validation: the transport's fields, copied.
-public struct IncomingRequest: Sendable {
-    public var topic: String
-    public var payload: Data
-    public var qos: Int
-    public var responseTopic: String?
-    public var correlationData: Data?
+package struct IncomingRequest: Sendable {
+    package var topic: String
+    package var payload: Data
+    package var qos: Int
+    package var responseTopic: String?
+    package var correlationData: Data?
     /// Seconds, from the MQTT 5 Message Expiry Interval.
-    public var messageExpiry: UInt32?
-    public var contentType: String?
-    public var payloadFormatIndicator: Int?
-    public var userProperties: [UserProperty]
+    package var messageExpiry: UInt32?
+    package var contentType: String?
+    package var payloadFormatIndicator: Int?
+    package var userProperties: [UserProperty]
 
-    public init(
+    package init(
         topic: String,
         payload: Data,
         qos: Int = 1,

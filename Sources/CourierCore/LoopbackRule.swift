@@ -2,11 +2,11 @@ import Foundation
 
 /// The rule that keeps an HTTP API without tokens private to its machine: it may listen only on
 /// a loopback address.
-public enum LoopbackRule {
+package enum LoopbackRule {
     /// Whether `host` (as `http.address` writes it: a name, an IPv4 address or a bracketed IPv6
     /// address) is loopback only: `localhost`, `127.0.0.0/8`, `::1` (or `::ffff:127.x.x.x`).
     /// Every other name, and the wildcard addresses `0.0.0.0` and `::`, are not.
-    public static func isLoopback(host: String) -> Bool {
+    package static func isLoopback(host: String) -> Bool {
         var host = Substring(host)
         if host.hasPrefix("["), host.hasSuffix("]") { host = host.dropFirst().dropLast() }
         let lowered = host.lowercased()
@@ -26,13 +26,13 @@ public enum LoopbackRule {
     }
 
     /// The host of a `HOST:PORT` address (brackets kept around IPv6).
-    public static func host(ofAddress address: String) -> String {
+    package static func host(ofAddress address: String) -> String {
         guard let colon = address.lastIndex(of: ":"), !address.hasSuffix("]") else { return address }
         return String(address[..<colon])
     }
 
     /// Why an API at `address` cannot run without tokens; nil when it can (a loopback address).
-    public static func problem(address: String) -> String? {
+    package static func problem(address: String) -> String? {
         guard !isLoopback(host: host(ofAddress: address)) else { return nil }
         return "\"\(address)\" is not a loopback address, and without tokens anyone who can reach the HTTP API could "
             + "submit, cancel and replay requests: set http.tokens (or COURIER_HTTP_TOKENS_FILE) to a token file, "

@@ -1,5 +1,5 @@
 /// What an operation's payload must be for the bridge to accept it.
-public enum ContentCheck: String, Sendable, Codable {
+package enum ContentCheck: String, Sendable, Codable {
     /// Any bytes.
     case any
     /// A well-formed JSON document.
@@ -7,19 +7,19 @@ public enum ContentCheck: String, Sendable, Codable {
 }
 
 /// One configured operation: its checks, deadlines and retries.
-public struct OperationConfig: Sendable, Equatable {
-    public var name: String
-    public var content: ContentCheck
+package struct OperationConfig: Sendable, Equatable {
+    package var name: String
+    package var content: ContentCheck
     /// The whole deadline, retries included.
-    public var timeout: Duration
+    package var timeout: Duration
     /// How long one worker attempt may take before it is retried.
-    public var attemptTimeout: Duration
-    public var maxAttempts: Int
-    public var maxPayloadBytes: Int
+    package var attemptTimeout: Duration
+    package var maxAttempts: Int
+    package var maxPayloadBytes: Int
     /// Answer 202 on receipt, before the final reply.
-    public var ack: Bool
+    package var ack: Bool
 
-    public init(
+    package init(
         name: String,
         content: ContentCheck = .any,
         timeout: Duration = .seconds(10),

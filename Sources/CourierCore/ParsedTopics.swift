@@ -1,12 +1,12 @@
 /// The parts of a request topic, `devices/{device}/requests/{operation}[/{requestId}]`, not yet
 /// validated.
-public struct ParsedRequestTopic: Sendable, Equatable {
-    public var device: String
-    public var operation: String
+package struct ParsedRequestTopic: Sendable, Equatable {
+    package var device: String
+    package var operation: String
     /// The MQTT 3.1.1 request id; nil for the MQTT 5 shape.
-    public var requestId: String?
+    package var requestId: String?
 
-    public init(device: String, operation: String, requestId: String? = nil) {
+    package init(device: String, operation: String, requestId: String? = nil) {
         self.device = device
         self.operation = operation
         self.requestId = requestId
@@ -15,12 +15,12 @@ public struct ParsedRequestTopic: Sendable, Equatable {
 
 /// The parts of a cancel topic, `devices/{device}/cancel[/{operation}/{requestId}]`, not yet
 /// validated. MQTT 5 cancels name the request by Correlation Data, so both ids are nil.
-public struct ParsedCancelTopic: Sendable, Equatable {
-    public var device: String
-    public var operation: String?
-    public var requestId: String?
+package struct ParsedCancelTopic: Sendable, Equatable {
+    package var device: String
+    package var operation: String?
+    package var requestId: String?
 
-    public init(device: String, operation: String? = nil, requestId: String? = nil) {
+    package init(device: String, operation: String? = nil, requestId: String? = nil) {
         self.device = device
         self.operation = operation
         self.requestId = requestId
@@ -29,12 +29,12 @@ public struct ParsedCancelTopic: Sendable, Equatable {
 
 /// The parts of a command topic, `devices/{device}/commands/{command}[/{commandId}]`, not yet
 /// validated. MQTT 5 commands carry the command id as Correlation Data, so it is nil.
-public struct ParsedCommandTopic: Sendable, Equatable {
-    public var device: String
-    public var command: String
-    public var commandId: String?
+package struct ParsedCommandTopic: Sendable, Equatable {
+    package var device: String
+    package var command: String
+    package var commandId: String?
 
-    public init(device: String, command: String, commandId: String? = nil) {
+    package init(device: String, command: String, commandId: String? = nil) {
         self.device = device
         self.command = command
         self.commandId = commandId
@@ -43,13 +43,13 @@ public struct ParsedCommandTopic: Sendable, Equatable {
 
 /// The parts of a command reply topic, `devices/{device}/command-replies/{command}` (MQTT 5:
 /// id and status are in the properties) or `.../{command}/{commandId}/{status}` (3.1.1).
-public struct ParsedCommandReplyTopic: Sendable, Equatable {
-    public var device: String
-    public var command: String
-    public var commandId: String?
-    public var status: Int?
+package struct ParsedCommandReplyTopic: Sendable, Equatable {
+    package var device: String
+    package var command: String
+    package var commandId: String?
+    package var status: Int?
 
-    public init(device: String, command: String, commandId: String? = nil, status: Int? = nil) {
+    package init(device: String, command: String, commandId: String? = nil, status: Int? = nil) {
         self.device = device
         self.command = command
         self.commandId = commandId

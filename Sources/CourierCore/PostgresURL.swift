@@ -6,16 +6,16 @@ import Foundation
 ///
 /// Its description leaves the password out, so that interpolating it into a log line or an
 /// error message never shows it.
-public struct PostgresURL: Sendable, Equatable, CustomStringConvertible {
-    public var host: String
-    public var port: Int
-    public var username: String
-    public var password: String?
-    public var database: String
+package struct PostgresURL: Sendable, Equatable, CustomStringConvertible {
+    package var host: String
+    package var port: Int
+    package var username: String
+    package var password: String?
+    package var database: String
 
-    public static let schemes = ["postgres://", "postgresql://"]
+    package static let schemes = ["postgres://", "postgresql://"]
 
-    public init(host: String, port: Int = 5432, username: String, password: String? = nil, database: String) {
+    package init(host: String, port: Int = 5432, username: String, password: String? = nil, database: String) {
         self.host = host
         self.port = port
         self.username = username
@@ -24,7 +24,7 @@ public struct PostgresURL: Sendable, Equatable, CustomStringConvertible {
     }
 
     /// Parses a URL as written in `store.url`.
-    public init(parsing text: String) throws(StoreURLError) {
+    package init(parsing text: String) throws(StoreURLError) {
         let shown = "\"\(Self.redacted(text))\""
         let hint = "(write postgres://USER:PASSWORD@HOST:PORT/DATABASE)"
         func problem(_ what: String) -> StoreURLError { StoreURLError(message: "\(shown) \(what) \(hint)") }
@@ -49,7 +49,7 @@ public struct PostgresURL: Sendable, Equatable, CustomStringConvertible {
     }
 
     /// `postgres://USER@HOST:PORT/DATABASE`, without the password.
-    public var description: String {
+    package var description: String {
         let host = self.host.contains(":") ? "[\(self.host)]" : self.host
         return "postgres://\(username)@\(host):\(port)/\(database)"
     }
@@ -57,7 +57,7 @@ public struct PostgresURL: Sendable, Equatable, CustomStringConvertible {
     /// The URL with its password, percent-encoded so that ``init(parsing:)`` reads it back: for
     /// handing the store to a child process (through its environment, never its arguments).
     /// Never log it.
-    public var urlWithPassword: String {
+    package var urlWithPassword: String {
         var allowed = CharacterSet.alphanumerics
         allowed.insert(charactersIn: "-._~")
         func encoded(_ text: String) -> String { text.addingPercentEncoding(withAllowedCharacters: allowed) ?? text }
@@ -68,7 +68,7 @@ public struct PostgresURL: Sendable, Equatable, CustomStringConvertible {
 
     /// `text` with whatever stands between the user name's `:` and the last `@` replaced by
     /// `***`: a URL that could not be parsed, quoted in an error, shows no password either.
-    public static func redacted(_ text: String) -> String {
+    package static func redacted(_ text: String) -> String {
         guard let scheme = text.range(of: "://"), let at = text.lastIndex(of: "@"), at > scheme.upperBound,
             let colon = text[scheme.upperBound..<at].firstIndex(of: ":")
         else { return text }
@@ -77,6 +77,6 @@ public struct PostgresURL: Sendable, Equatable, CustomStringConvertible {
 }
 
 /// Why a `store.url` was refused; the message quotes the URL without its password.
-public struct StoreURLError: Error, Sendable {
-    public var message: String
+package struct StoreURLError: Error, Sendable {
+    package var message: String
 }

@@ -2,17 +2,17 @@ import Foundation
 
 /// A worker's latest progress on a request (status 102): what status queries and event
 /// streams show, and what the device is sent.
-public struct ProgressReport: Sendable, Equatable {
-    public var requestID: String
+package struct ProgressReport: Sendable, Equatable {
+    package var requestID: String
     /// 0-100, when the worker gave one.
-    public var percent: Int?
+    package var percent: Int?
     /// A status text or JSON, as the worker sent it.
-    public var payload: Data
-    public var contentType: String?
+    package var payload: Data
+    package var contentType: String?
     /// Unix ms when the bridge received it.
-    public var at: Int64
+    package var at: Int64
 
-    public init(requestID: String, percent: Int?, payload: Data, contentType: String?, at: Int64) {
+    package init(requestID: String, percent: Int?, payload: Data, contentType: String?, at: Int64) {
         self.requestID = requestID
         self.percent = percent
         self.payload = payload

@@ -32,7 +32,7 @@ public enum ReplyCode: String, Sendable, Codable, CaseIterable {
 
     /// The code a worker's bare status maps to, used when a worker replies with an error status
     /// of its own.
-    public static func forStatus(_ status: Int) -> ReplyCode? {
+    package static func forStatus(_ status: Int) -> ReplyCode? {
         switch status {
         case 200: .ok
         case 202: .accepted

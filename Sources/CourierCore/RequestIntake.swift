@@ -1,7 +1,7 @@
 import Foundation
 
 /// What intake decided about one incoming request.
-public enum IntakeDecision: Sendable, Equatable {
+package enum IntakeDecision: Sendable, Equatable {
     /// Valid: record it (quotas and duplicates are checked by the store).
     case accept(RequestRecord)
     /// Invalid: record it as a dead letter and answer with `code` where a reply can go.
@@ -11,24 +11,24 @@ public enum IntakeDecision: Sendable, Equatable {
 }
 
 /// Validates device requests against the contract and the configuration. Pure: no I/O.
-public struct RequestIntake: Sendable {
-    public var configuration: CourierConfiguration
+package struct RequestIntake: Sendable {
+    package var configuration: CourierConfiguration
     /// The layout request topics are parsed with: the configuration's.
-    public var topics: Topics { configuration.topics }
+    package var topics: Topics { configuration.topics }
 
     /// The most levels a Response Topic may have. mosquitto 2.0 disconnects a client that
     /// publishes to a topic of more than 201 levels (EMQX's default limit is 128): the bridge
     /// would be that client, and libmosquitto would publish its QoS 1 reply again after every
     /// reconnect, so one such request would keep the bridge off the broker. A deeper topic is
     /// one the bridge must not publish to, as one outside the device's namespace.
-    public static let maxResponseTopicLevels = 128
+    package static let maxResponseTopicLevels = 128
 
-    public init(configuration: CourierConfiguration) {
+    package init(configuration: CourierConfiguration) {
         self.configuration = configuration
     }
 
     /// Decides what to do with a request received at `now` (unix ms).
-    public func evaluate(_ request: IncomingRequest, now: Int64) -> IntakeDecision {
+    package func evaluate(_ request: IncomingRequest, now: Int64) -> IntakeDecision {
         guard let parsed = topics.parseRequest(request.topic) else {
             return .drop(reason: "not a request topic")
         }
@@ -78,7 +78,7 @@ public struct RequestIntake: Sendable {
     /// Decides what to do with a request submitted over HTTP for `device` (the Asynchronous
     /// Request-Reply pattern) at `now`: the same checks as a device's request. `requestId` is
     /// the `Idempotency-Key`.
-    public func evaluate(device: String, operation: String, payload: Data, contentType: String?, requestId: String?, now: Int64) -> IntakeDecision {
+    package func evaluate(device: String, operation: String, payload: Data, contentType: String?, requestId: String?, now: Int64) -> IntakeDecision {
         guard Topics.isValidID(device) else { return .drop(reason: "device must match [A-Za-z0-9_.-]{1,64}") }
         var record = RequestRecord(
             id: RequestRecord.newID(now: now),
@@ -101,7 +101,7 @@ public struct RequestIntake: Sendable {
 
     /// The checks every request (and every command) goes through once its addressing is
     /// known: operation (command) name and configuration, deadline, payload size and content.
-    public func check(_ record: RequestRecord, messageExpiry: UInt32?, now: Int64) -> IntakeDecision {
+    package func check(_ record: RequestRecord, messageExpiry: UInt32?, now: Int64) -> IntakeDecision {
         var record = record
         let noun = record.kind == .command ? "command" : "operation"
         guard Topics.isValidID(record.operation) else {
@@ -128,7 +128,7 @@ public struct RequestIntake: Sendable {
     /// The duplicate-suppression key: (device, correlation data) for MQTT 5, (device,
     /// operation, request id) for 3.1.1; nil when the request carries neither. A command's is
     /// (device, command, its `Idempotency-Key`, or over MQTT its submitter's Correlation Data).
-    public static func identity(of record: RequestRecord) -> String? {
+    package static func identity(of record: RequestRecord) -> String? {
         if record.kind == .command {
             if let key = record.requestId { return "c|\(record.device)|\(record.operation)|\(key)" }
             return record.correlationData.map { "cm|\(record.device)|\(record.operation)|\($0.base64EncodedString())" }

@@ -2,7 +2,7 @@ import Foundation
 import MQTT
 
 /// How the device asked, which decides how the reply is addressed.
-public enum DeviceProtocol: String, Sendable, Codable {
+package enum DeviceProtocol: String, Sendable, Codable {
     /// MQTT 5: the reply goes to the Response Topic with the Correlation Data.
     case mqtt5
     /// MQTT 3.1.1: the request id is a topic level and the status is the reply topic's last level.
@@ -13,7 +13,7 @@ public enum DeviceProtocol: String, Sendable, Codable {
 
 /// Which way a record goes: a device's request to a worker, or a backend's command to a
 /// device.
-public enum RequestKind: String, Sendable, Codable {
+package enum RequestKind: String, Sendable, Codable {
     /// A request from a device (or the HTTP API) for a worker.
     case request
     /// A command for a device (`deviceProtocol` is how the device talks); the device answers it
@@ -22,48 +22,48 @@ public enum RequestKind: String, Sendable, Codable {
 }
 
 /// One request, as the store keeps it: the pending correlation and, later, its outcome.
-public struct RequestRecord: Sendable, Equatable, Codable {
+package struct RequestRecord: Sendable, Equatable, Codable {
     /// The bridge's own id (``newID(now:)``): a time prefix and 128 random bits, hex. Workers echo
     /// it; devices never see it.
-    public var id: String
-    public var device: String
-    public var operation: String
-    public var deviceProtocol: DeviceProtocol
+    package var id: String
+    package var device: String
+    package var operation: String
+    package var deviceProtocol: DeviceProtocol
     /// MQTT 5 correlation data, echoed byte for byte.
-    public var correlationData: Data?
+    package var correlationData: Data?
     /// MQTT 3.1.1 request id, or the HTTP idempotency key.
-    public var requestId: String?
+    package var requestId: String?
     /// Key for duplicate suppression; nil when the request has no identity.
-    public var identity: String?
+    package var identity: String?
     /// Where the reply goes; nil when nobody is listening for one.
-    public var responseTopic: String?
-    public var qos: Int
-    public var payload: Data
-    public var contentType: String?
-    public var payloadFormatIndicator: Int?
-    public var userProperties: [UserProperty]
-    public var state: RequestState
-    public var attempts: Int
+    package var responseTopic: String?
+    package var qos: Int
+    package var payload: Data
+    package var contentType: String?
+    package var payloadFormatIndicator: Int?
+    package var userProperties: [UserProperty]
+    package var state: RequestState
+    package var attempts: Int
     /// Unix milliseconds.
-    public var receivedAt: Int64
-    public var updatedAt: Int64
-    public var deadline: Int64
+    package var receivedAt: Int64
+    package var updatedAt: Int64
+    package var deadline: Int64
     /// When the bridge must look at the request again (attempt timeout, retry, deadline); nil
     /// when no timer is due.
-    public var wakeAt: Int64?
-    public var replyStatus: Int?
-    public var replyCode: String?
-    public var replyPayload: Data?
-    public var replyContentType: String?
-    public var replyUserProperties: [UserProperty]
+    package var wakeAt: Int64?
+    package var replyStatus: Int?
+    package var replyCode: String?
+    package var replyPayload: Data?
+    package var replyContentType: String?
+    package var replyUserProperties: [UserProperty]
     /// Set once the broker acknowledged the final reply (or nothing had to be published).
-    public var deliveredAt: Int64?
+    package var deliveredAt: Int64?
     /// Why a dead letter is one (`forbidden_response_topic`, `worker_error`, ...).
-    public var reason: String?
+    package var reason: String?
     /// A device's request, or a command to a device.
-    public var kind: RequestKind = .request
+    package var kind: RequestKind = .request
 
-    public init(
+    package init(
         id: String,
         device: String,
         operation: String,
@@ -111,7 +111,7 @@ extension RequestRecord {
     /// bits (32 hex digits), all lowercase. The random part makes ids unguessable; the time in
     /// front makes new ids sort after old ones, so the store's id index grows at one end
     /// instead of changing a random page for every request.
-    public static func newID(now: Int64 = unixMillis()) -> String {
+    package static func newID(now: Int64 = unixMillis()) -> String {
         var generator = SystemRandomNumberGenerator()
         let random = (generator.next() as UInt64, generator.next() as UInt64)
         // Written into the string's own storage: no intermediate strings per request.

@@ -1,6 +1,6 @@
 /// Where a request is in its life: `received -> dispatched -> completed -> delivered`, or one of
 /// the other terminal states.
-public enum RequestState: String, Sendable, Codable, CaseIterable {
+package enum RequestState: String, Sendable, Codable, CaseIterable {
     /// Recorded by the bridge, not yet handed to a worker.
     case received
     /// Handed to a worker; `attempts` says which attempt.
@@ -19,11 +19,11 @@ public enum RequestState: String, Sendable, Codable, CaseIterable {
     case cancelled
 
     /// States in which the request still counts against quotas and timers.
-    public static let pending: [RequestState] = [.received, .dispatched]
+    package static let pending: [RequestState] = [.received, .dispatched]
 
     /// True once nothing more will happen to the request but its final reply's delivery.
-    public var isFinal: Bool { !Self.pending.contains(self) }
+    package var isFinal: Bool { !Self.pending.contains(self) }
 
     /// True for states that are kept as dead letters.
-    public var isDeadLetter: Bool { self == .failed || self == .rejected }
+    package var isDeadLetter: Bool { self == .failed || self == .rejected }
 }

@@ -2,18 +2,18 @@ import Foundation
 import MQTT
 
 /// A final reply as the store stores it.
-public struct StoredReply: Sendable, Equatable {
+package struct StoredReply: Sendable, Equatable {
     /// HTTP-style status (200, 4xx, 5xx).
-    public var status: Int
+    package var status: Int
     /// The error code (`timeout`, `worker_error`, ...), nil for a plain success.
-    public var code: String?
-    public var payload: Data
-    public var contentType: String?
-    public var userProperties: [UserProperty]
+    package var code: String?
+    package var payload: Data
+    package var contentType: String?
+    package var userProperties: [UserProperty]
     /// Why the request ended this way, kept for dead letters.
-    public var reason: String?
+    package var reason: String?
 
-    public init(
+    package init(
         status: Int,
         code: String? = nil,
         payload: Data = Data(),

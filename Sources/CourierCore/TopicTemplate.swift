@@ -3,9 +3,9 @@
 ///
 /// Topics are matched as bytes, as the broker matches them: compared as `String`s, a Kelvin sign
 /// would pass for a `K`, and a `/` followed by a combining mark would not split a level.
-public struct TopicTemplate: Sendable, Equatable, CustomStringConvertible {
+package struct TopicTemplate: Sendable, Equatable, CustomStringConvertible {
     /// What a placeholder level stands for.
-    public enum Placeholder: String, Sendable, CaseIterable {
+    package enum Placeholder: String, Sendable, CaseIterable {
         case device, operation, command
     }
 
@@ -15,7 +15,7 @@ public struct TopicTemplate: Sendable, Equatable, CustomStringConvertible {
     }
 
     /// The template as written.
-    public let description: String
+    package let description: String
     let levels: [Level]
 
     /// Parses `text`, allowing only the placeholders in `allowed` and requiring each of them once.

@@ -6,28 +6,28 @@
 /// `/{commandId}` to a command and `/{commandId}/{status}` to a command's reply.
 public struct Topics: Sendable, Equatable {
     /// The keys of the `topics:` section, in order.
-    public static let keys = ["request", "replies", "cancel", "command", "commandReplies", "work"]
+    package static let keys = ["request", "replies", "cancel", "command", "commandReplies", "work"]
 
     /// `devices/{device}/requests/{operation}`: where devices send requests.
-    public let request: TopicTemplate
+    package let request: TopicTemplate
     /// `devices/{device}/replies`: a device's reply namespace, this topic and everything below.
-    public let replies: TopicTemplate
+    package let replies: TopicTemplate
     /// `devices/{device}/cancel`: where a device cancels its request.
-    public let cancel: TopicTemplate
+    package let cancel: TopicTemplate
     /// `devices/{device}/commands/{command}`: where the bridge sends commands to a device.
-    public let command: TopicTemplate
+    package let command: TopicTemplate
     /// `devices/{device}/command-replies/{command}`: where a device answers a command.
-    public let commandReplies: TopicTemplate
+    package let commandReplies: TopicTemplate
     /// `courier/work/{operation}`: where the bridge sends attempts to workers.
-    public let work: TopicTemplate
+    package let work: TopicTemplate
 
-    public let workerGroup = "courier-workers"
-    public let bridgePrefix = "courier/bridges"
-    public let presencePrefix = "courier/workers"
-    public let deadLetterPrefix = "courier/deadletters"
-    public let commandSubmissionPrefix = "courier/commands"
+    package let workerGroup = "courier-workers"
+    package let bridgePrefix = "courier/bridges"
+    package let presencePrefix = "courier/workers"
+    package let deadLetterPrefix = "courier/deadletters"
+    package let commandSubmissionPrefix = "courier/commands"
     /// Where the bridge tells workers which requests are cancelled.
-    public let cancellations = "courier/cancellations"
+    package let cancellations = "courier/cancellations"
 
     /// The layout of the SPEC.
     public init() {
@@ -36,7 +36,7 @@ public struct Topics: Sendable, Equatable {
     }
 
     /// A layout from `topics:` templates by key (``keys``); a key left out keeps its default.
-    public init(templates: [String: String]) throws(TopicLayoutError) {
+    package init(templates: [String: String]) throws(TopicLayoutError) {
         func template(_ key: String, _ fallback: String, _ placeholders: [TopicTemplate.Placeholder]) throws(TopicLayoutError) -> TopicTemplate {
             do {
                 return try TopicTemplate(parsing: templates[key] ?? fallback, placeholders: placeholders)
@@ -96,16 +96,16 @@ public struct Topics: Sendable, Equatable {
     // MARK: Requests
 
     /// The bridge's subscriptions for both request shapes: `devices/+/requests/+` and `.../+/+`.
-    public var requestFilters: [String] { [request.filter(), request.filter(suffix: 1)] }
+    package var requestFilters: [String] { [request.filter(), request.filter(suffix: 1)] }
 
     /// A request topic: `devices/{device}/requests/{operation}`, and with a request id the
     /// MQTT 3.1.1 form `.../{operation}/{requestId}`.
-    public func requestTopic(device: String, operation: String, requestId: String? = nil) -> String {
+    package func requestTopic(device: String, operation: String, requestId: String? = nil) -> String {
         request.topic([.device: device, .operation: operation], suffix: requestId.map { [$0] } ?? [])
     }
 
     /// Parses a device request topic, either shape; levels are not validated.
-    public func parseRequest(_ topic: String) -> ParsedRequestTopic? {
+    package func parseRequest(_ topic: String) -> ParsedRequestTopic? {
         if let (values, _) = request.match(topic) {
             return ParsedRequestTopic(device: values[.device]!, operation: values[.operation]!, requestId: nil)
         }
@@ -116,13 +116,13 @@ public struct Topics: Sendable, Equatable {
     // MARK: Replies to devices
 
     /// A device's reply namespace: `devices/{device}/replies`, the topic itself and all below.
-    public func replyNamespace(_ device: String) -> String { replies.topic([.device: device]) }
+    package func replyNamespace(_ device: String) -> String { replies.topic([.device: device]) }
 
     /// The filter of a device's reply namespace: `devices/{device}/replies/#`.
-    public func replyFilter(_ device: String) -> String { replyNamespace(device) + "/#" }
+    package func replyFilter(_ device: String) -> String { replyNamespace(device) + "/#" }
 
     /// The MQTT 3.1.1 reply topic: `devices/{device}/replies/{operation}/{requestId}/{status}`.
-    public func legacyReplyTopic(device: String, operation: String, requestId: String, status: Int) -> String {
+    package func legacyReplyTopic(device: String, operation: String, requestId: String, status: Int) -> String {
         replies.topic([.device: device], suffix: [operation, requestId, "\(status)"])
     }
 
@@ -133,7 +133,7 @@ public struct Topics: Sendable, Equatable {
     /// The topic is read as bytes, as the broker reads it: compared as a `String`, a Kelvin sign
     /// (U+212A) would pass for a `K` in the device id, and a `/`, `+`, `#` or NUL followed by
     /// a combining mark would be one character that is none of them.
-    public func isAllowedResponseTopic(_ topic: String, device: String) -> Bool {
+    package func isAllowedResponseTopic(_ topic: String, device: String) -> Bool {
         let topic = topic.utf8
         let root = replyNamespace(device).utf8
         if topic.elementsEqual(root) { return true }
@@ -149,17 +149,17 @@ public struct Topics: Sendable, Equatable {
     // MARK: Cancels from devices
 
     /// The bridge's subscriptions for both cancel shapes: `devices/+/cancel` and `.../cancel/+/+`.
-    public var cancelFilters: [String] { [cancel.filter(), cancel.filter(suffix: 2)] }
+    package var cancelFilters: [String] { [cancel.filter(), cancel.filter(suffix: 2)] }
 
     /// A cancel topic: `devices/{device}/cancel` (MQTT 5, the request named by its Correlation
     /// Data), or with an operation and request id `.../cancel/{operation}/{requestId}` (3.1.1).
-    public func cancelTopic(device: String, operation: String? = nil, requestId: String? = nil) -> String {
+    package func cancelTopic(device: String, operation: String? = nil, requestId: String? = nil) -> String {
         guard let operation, let requestId else { return cancel.topic([.device: device]) }
         return cancel.topic([.device: device], suffix: [operation, requestId])
     }
 
     /// Parses a cancel topic, either shape; levels are not validated.
-    public func parseCancel(_ topic: String) -> ParsedCancelTopic? {
+    package func parseCancel(_ topic: String) -> ParsedCancelTopic? {
         if let (values, _) = cancel.match(topic) { return ParsedCancelTopic(device: values[.device]!) }
         guard let (values, suffix) = cancel.match(topic, suffix: 2) else { return nil }
         return ParsedCancelTopic(device: values[.device]!, operation: suffix[0], requestId: suffix[1])
@@ -169,18 +169,18 @@ public struct Topics: Sendable, Equatable {
 
     /// A command topic: `devices/{device}/commands/{command}` (MQTT 5), or with a command id
     /// `.../{command}/{commandId}` (3.1.1).
-    public func commandTopic(device: String, command name: String, commandId: String? = nil) -> String {
+    package func commandTopic(device: String, command name: String, commandId: String? = nil) -> String {
         command.topic([.device: device, .command: name], suffix: commandId.map { [$0] } ?? [])
     }
 
     /// What a device subscribes to for its commands: `devices/{device}/commands/+`, and for
     /// 3.1.1 devices `devices/{device}/commands/+/+`.
-    public func commandFilter(device: String, legacy: Bool = false) -> String {
+    package func commandFilter(device: String, legacy: Bool = false) -> String {
         command.filter([.device: device], suffix: legacy ? 1 : 0)
     }
 
     /// Parses a command topic, either shape; levels are not validated.
-    public func parseCommand(_ topic: String) -> ParsedCommandTopic? {
+    package func parseCommand(_ topic: String) -> ParsedCommandTopic? {
         if let (values, _) = command.match(topic) {
             return ParsedCommandTopic(device: values[.device]!, command: values[.command]!)
         }
@@ -189,22 +189,22 @@ public struct Topics: Sendable, Equatable {
     }
 
     /// The Response Topic of a command: `devices/{device}/command-replies/{command}`.
-    public func commandReplyTopic(device: String, command name: String) -> String {
+    package func commandReplyTopic(device: String, command name: String) -> String {
         commandReplies.topic([.device: device, .command: name])
     }
 
     /// Where a 3.1.1 device answers: `devices/{device}/command-replies/{command}/{commandId}/{status}`.
-    public func legacyCommandReplyTopic(device: String, command name: String, commandId: String, status: Int) -> String {
+    package func legacyCommandReplyTopic(device: String, command name: String, commandId: String, status: Int) -> String {
         commandReplies.topic([.device: device, .command: name], suffix: [commandId, "\(status)"])
     }
 
     /// The bridge's subscriptions for command replies from every device, both shapes.
-    public var commandReplyFilters: [String] { [commandReplies.filter(), commandReplies.filter(suffix: 2)] }
+    package var commandReplyFilters: [String] { [commandReplies.filter(), commandReplies.filter(suffix: 2)] }
 
     /// Parses a command reply topic: MQTT 5 (no command id or status: they are in the
     /// properties), or 3.1.1 with a command id and a status from 100 to 599. Levels other than
     /// the status are not validated.
-    public func parseCommandReply(_ topic: String) -> ParsedCommandReplyTopic? {
+    package func parseCommandReply(_ topic: String) -> ParsedCommandReplyTopic? {
         if let (values, _) = commandReplies.match(topic) {
             return ParsedCommandReplyTopic(device: values[.device]!, command: values[.command]!)
         }
@@ -215,27 +215,27 @@ public struct Topics: Sendable, Equatable {
     }
 
     /// A backend's command submission: `courier/commands/{device}/{command}`.
-    public func commandSubmission(device: String, command name: String) -> String {
+    package func commandSubmission(device: String, command name: String) -> String {
         "\(commandSubmissionPrefix)/\(device)/\(name)"
     }
 
-    public var commandSubmissionFilter: String { "\(commandSubmissionPrefix)/+/+" }
+    package var commandSubmissionFilter: String { "\(commandSubmissionPrefix)/+/+" }
 
     // MARK: Workers and Courier's own topics
 
     /// `courier/work/{operation}`.
-    public func workTopic(_ operation: String) -> String { work.topic([.operation: operation]) }
+    package func workTopic(_ operation: String) -> String { work.topic([.operation: operation]) }
 
     /// `$share/courier-workers/courier/work/{operation}`.
-    public func workSubscription(_ operation: String) -> String { "$share/\(workerGroup)/\(workTopic(operation))" }
+    package func workSubscription(_ operation: String) -> String { "$share/\(workerGroup)/\(workTopic(operation))" }
 
-    public func bridgeReplies(_ bridgeID: String) -> String { "\(bridgePrefix)/\(bridgeID)/replies" }
+    package func bridgeReplies(_ bridgeID: String) -> String { "\(bridgePrefix)/\(bridgeID)/replies" }
 
-    public func presence(_ workerID: String) -> String { "\(presencePrefix)/\(workerID)" }
+    package func presence(_ workerID: String) -> String { "\(presencePrefix)/\(workerID)" }
 
-    public var presenceFilter: String { "\(presencePrefix)/+" }
+    package var presenceFilter: String { "\(presencePrefix)/+" }
 
-    public func deadLetters(_ operation: String) -> String { "\(deadLetterPrefix)/\(operation)" }
+    package func deadLetters(_ operation: String) -> String { "\(deadLetterPrefix)/\(operation)" }
 
     /// Whether an id (device, operation, command or request id) matches `[A-Za-z0-9_.-]{1,64}`.
     public static func isValidID(_ id: String) -> Bool {

@@ -5,9 +5,9 @@
 /// The steps, in order: go offline for ``offline`` (disconnect, then come back to the same
 /// persistent session, so commands sent meanwhile wait at the broker), send ``progressSteps``
 /// 102s, one every ``progressEvery``, wait ``delay``, then answer with ``status``.
-public struct CommandHandler: Sendable, Equatable {
+package struct CommandHandler: Sendable, Equatable {
     /// What the final answer carries.
-    public enum Answer: Sendable, Equatable {
+    package enum Answer: Sendable, Equatable {
         /// The command's own payload and content type.
         case echo
         /// The same JSON document every time.
@@ -16,17 +16,17 @@ public struct CommandHandler: Sendable, Equatable {
         case text(String)
     }
 
-    public var command: String
-    public var answer: Answer
+    package var command: String
+    package var answer: Answer
     /// The final status: 200, or a failure such as 500.
-    public var status: Int
-    public var delay: Duration
-    public var progressSteps: Int
-    public var progressEvery: Duration
+    package var status: Int
+    package var delay: Duration
+    package var progressSteps: Int
+    package var progressEvery: Duration
     /// How long the device stays offline before it runs the command; nil to stay online.
-    public var offline: Duration?
+    package var offline: Duration?
 
-    public init(
+    package init(
         command: String,
         answer: Answer = .echo,
         status: Int = 200,

@@ -28,7 +28,7 @@ extension DeviceProfile {
     ///
     /// A profile with commands may leave out `operations`: its devices only answer commands,
     /// for the run's `duration`.
-    public static func parse(yaml: String, file: String? = nil) throws(ConfigError) -> DeviceProfile {
+    package static func parse(yaml: String, file: String? = nil) throws(ConfigError) -> DeviceProfile {
         guard let root = try ConfigNode.document(yaml: yaml, file: file) else {
             throw ConfigError(file: file, key: "", message: "the profile is empty")
         }

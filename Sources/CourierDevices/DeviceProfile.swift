@@ -4,9 +4,9 @@ import Foundation
 /// What a simulated fleet does: how many devices, which MQTT convention they speak, which
 /// operations they ask for in what mix, and how hard and how long they push. Read from a YAML
 /// file in `Devices/profiles/` by ``DeviceProfile/load(path:)``.
-public struct DeviceProfile: Sendable, Equatable {
+package struct DeviceProfile: Sendable, Equatable {
     /// The request convention of the SPEC the devices follow.
-    public enum Convention: String, Sendable, Equatable, Codable {
+    package enum Convention: String, Sendable, Equatable, Codable {
         /// `devices/{id}/requests/{operation}` with Response Topic and Correlation Data.
         case mqtt5
         /// `devices/{id}/requests/{operation}/{requestId}`; the status comes back as the last
@@ -15,7 +15,7 @@ public struct DeviceProfile: Sendable, Equatable {
     }
 
     /// How the request bodies of one operation are made.
-    public enum Payload: Sendable, Equatable {
+    package enum Payload: Sendable, Equatable {
         /// `bytes` random printable ASCII characters (for `echo`).
         case echo(bytes: Int)
         /// A JSON batch of sensor readings: `{"sensor", "readings": [...], "threshold"}`, each
@@ -27,7 +27,7 @@ public struct DeviceProfile: Sendable, Equatable {
         /// The same text every time, sent as is (handy for payloads a handler must reject).
         case text(String)
 
-        public var contentType: String? {
+        package var contentType: String? {
             switch self {
             case .echo: nil
             case .telemetry, .json: "application/json"
@@ -36,16 +36,16 @@ public struct DeviceProfile: Sendable, Equatable {
         }
     }
 
-    public struct Telemetry: Sendable, Equatable {
-        public var sensor: String?
-        public var readings: Int
-        public var mean: Double
-        public var noise: Double
-        public var threshold: Double?
-        public var outlierChance: Double
-        public var outlierSize: Double
+    package struct Telemetry: Sendable, Equatable {
+        package var sensor: String?
+        package var readings: Int
+        package var mean: Double
+        package var noise: Double
+        package var threshold: Double?
+        package var outlierChance: Double
+        package var outlierSize: Double
 
-        public init(
+        package init(
             sensor: String? = nil,
             readings: Int,
             mean: Double,
@@ -65,15 +65,15 @@ public struct DeviceProfile: Sendable, Equatable {
     }
 
     /// One entry of the operation mix.
-    public struct Operation: Sendable, Equatable {
-        public var name: String
+    package struct Operation: Sendable, Equatable {
+        package var name: String
         /// Relative share of the requests (weights need not add up to anything).
-        public var weight: Double
-        public var payload: Payload
+        package var weight: Double
+        package var payload: Payload
         /// The final status a correct bridge answers with; any other counts as unexpected.
-        public var expectStatus: Int
+        package var expectStatus: Int
 
-        public init(name: String, weight: Double = 1, payload: Payload, expectStatus: Int = 200) {
+        package init(name: String, weight: Double = 1, payload: Payload, expectStatus: Int = 200) {
             self.name = name
             self.weight = weight
             self.payload = payload
@@ -82,7 +82,7 @@ public struct DeviceProfile: Sendable, Equatable {
     }
 
     /// How requests are paced.
-    public enum Mode: Sendable, Equatable {
+    package enum Mode: Sendable, Equatable {
         /// Each device keeps `outstanding` requests in flight and sends the next as soon as one
         /// is answered (or times out): the load follows the bridge's speed.
         case closed(outstanding: Int)
@@ -92,30 +92,30 @@ public struct DeviceProfile: Sendable, Equatable {
     }
 
     /// When the run stops sending.
-    public enum Length: Sendable, Equatable {
+    package enum Length: Sendable, Equatable {
         case duration(Duration)
         case requestsPerDevice(Int)
     }
 
-    public var name: String
-    public var description: String?
-    public var convention: Convention
-    public var deviceCount: Int
+    package var name: String
+    package var description: String?
+    package var convention: Convention
+    package var deviceCount: Int
     /// Device ids are `{idPrefix}-{n}`, n from 1.
-    public var idPrefix: String
-    public var operations: [Operation]
-    public var mode: Mode
-    public var length: Length
+    package var idPrefix: String
+    package var operations: [Operation]
+    package var mode: Mode
+    package var length: Length
     /// How long a device waits for the final reply before counting a timeout.
-    public var timeout: Duration
-    public var qos: Int
+    package var timeout: Duration
+    package var qos: Int
     /// Seeds the devices' random choices (operations, payloads), for repeatable runs.
-    public var seed: UInt64?
+    package var seed: UInt64?
     /// How the devices answer commands; empty for devices that take none. Devices with
     /// commands keep a persistent session under their own id as client id.
-    public var commands: [CommandHandler]
+    package var commands: [CommandHandler]
 
-    public init(
+    package init(
         name: String,
         description: String? = nil,
         convention: Convention = .mqtt5,
@@ -144,12 +144,12 @@ public struct DeviceProfile: Sendable, Equatable {
     }
 
     /// The id of device `index` (from 0): `{idPrefix}-{index + 1}`.
-    public func deviceID(_ index: Int) -> String { "\(idPrefix)-\(index + 1)" }
+    package func deviceID(_ index: Int) -> String { "\(idPrefix)-\(index + 1)" }
 }
 
 extension DeviceProfile {
     /// Loads and checks a profile file.
-    public static func load(path: String) throws -> DeviceProfile {
+    package static func load(path: String) throws -> DeviceProfile {
         let text: String
         do {
             text = try String(contentsOfFile: path, encoding: .utf8)

@@ -2,7 +2,7 @@ import Foundation
 import MQTT
 
 /// What kind of bad input a ``HostileMessage`` is.
-public enum HostileCategory: String, Sendable, Equatable, Hashable, CaseIterable, Codable {
+package enum HostileCategory: String, Sendable, Equatable, Hashable, CaseIterable, Codable {
     /// Request-like and other topic names of every shape mosquitto accepts: too few or too many
     /// levels, empty or over-long ids, unknown operations, other devices' ids in other levels.
     case topicShape
@@ -66,7 +66,7 @@ public enum HostileCategory: String, Sendable, Equatable, Hashable, CaseIterable
     case noResponseTopic
 
     /// How many distinct variants ``HostileInput/message(_:variant:index:)`` makes.
-    public var variants: Int {
+    package var variants: Int {
         switch self {
         case .topicShape: 20
         case .topicHuge: 5
@@ -131,23 +131,23 @@ public enum HostileCategory: String, Sendable, Equatable, Hashable, CaseIterable
 
 /// Who a storm's messages name: the hostile devices they claim to come from, and the devices
 /// and bridge topics they aim at.
-public struct HostileTargets: Sendable, Equatable {
+package struct HostileTargets: Sendable, Equatable {
     /// Device ids hostile requests are sent as (`devices/{id}/requests/...`).
-    public var hostileDevices: [String]
+    package var hostileDevices: [String]
     /// A device that never asks: forbidden Response Topics point into its namespace, and it
     /// must receive nothing. A hostile device whose id is the bystander's without its last 4
     /// characters tries the prefix trick on it.
-    public var bystander: String
+    package var bystander: String
     /// Well-behaved devices: forbidden Response Topics point into their namespaces too, with
     /// Correlation Data shaped like theirs (`{goodCorrelationPrefix}{n}.{seq}`).
-    public var goodDevices: [String]
-    public var goodCorrelationPrefix: String
+    package var goodDevices: [String]
+    package var goodCorrelationPrefix: String
     /// The bridge's id, for its `courier/bridges/{id}/replies` topic.
-    public var bridgeID: String
+    package var bridgeID: String
     /// The operations' payload limit (Courier's default 256 KiB).
-    public var maxPayloadBytes: Int
+    package var maxPayloadBytes: Int
 
-    public init(
+    package init(
         hostileDevices: [String],
         bystander: String,
         goodDevices: [String],
@@ -177,23 +177,23 @@ public struct HostileTargets: Sendable, Equatable {
 /// var input = HostileInput(seed: 42, targets: targets)
 /// let message = input.next()
 /// ```
-public struct HostileInput: Sendable {
-    public let seed: UInt64
-    public let targets: HostileTargets
+package struct HostileInput: Sendable {
+    package let seed: UInt64
+    package let targets: HostileTargets
     private var random: SeededGenerator
     /// Messages made so far.
-    public private(set) var count = 0
+    package private(set) var count = 0
     /// Identities of recent valid-looking requests, for duplicates.
     private var recent: [(device: String, operation: String, identity: String, v5: Bool, payload: Data)] = []
 
-    public static let operations = ["echo", "telemetry.summary"]
+    package static let operations = ["echo", "telemetry.summary"]
 
     /// Every (category, variant), in the order of the tour.
-    public static let tour: [(HostileCategory, Int)] = HostileCategory.allCases.flatMap { category in
+    package static let tour: [(HostileCategory, Int)] = HostileCategory.allCases.flatMap { category in
         (0..<category.variants).map { (category, $0) }
     }
 
-    public static var tourLength: Int { tour.count }
+    package static var tourLength: Int { tour.count }
 
     private static let cumulativeWeights: [Double] = {
         var sum = 0.0
@@ -203,14 +203,14 @@ public struct HostileInput: Sendable {
         }
     }()
 
-    public init(seed: UInt64, targets: HostileTargets) {
+    package init(seed: UInt64, targets: HostileTargets) {
         self.seed = seed
         self.targets = targets
         random = SeededGenerator(seed: seed ^ 0x5EED_0F_5707)
     }
 
     /// The next message.
-    public mutating func next() -> HostileMessage {
+    package mutating func next() -> HostileMessage {
         let category: HostileCategory
         let variant: Int
         if count < Self.tour.count {
@@ -324,7 +324,7 @@ public struct HostileInput: Sendable {
     // MARK: Messages
 
     /// The message of one variant of one category; `index` makes its identities unique.
-    public mutating func message(_ category: HostileCategory, variant: Int, index: Int) -> HostileMessage {
+    package mutating func message(_ category: HostileCategory, variant: Int, index: Int) -> HostileMessage {
         switch category {
         case .topicShape: topicShape(variant, index: index)
         case .topicHuge: topicHuge(variant, index: index)

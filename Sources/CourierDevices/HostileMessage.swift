@@ -8,9 +8,9 @@ import MQTT
 /// invalid UTF-8 or to carry what no libmosquitto client sends (an empty string property, a
 /// wildcard in a topic name, a property twice). ``clientForm`` is the message as an
 /// ``MQTTClient`` publishes it, when one can; the others go out through a ``WireConnection``.
-public struct HostileMessage: Sendable, Equatable {
+package struct HostileMessage: Sendable, Equatable {
     /// One PUBLISH property, encoded as given.
-    public enum Property: Sendable, Equatable {
+    package enum Property: Sendable, Equatable {
         case payloadFormatIndicator(UInt8)
         case messageExpiry(UInt32)
         case contentType(Data)
@@ -22,18 +22,18 @@ public struct HostileMessage: Sendable, Equatable {
         case raw(identifier: UInt8, bytes: Data)
     }
 
-    public var category: HostileCategory
+    package var category: HostileCategory
     /// Which of the category's variants this is (see ``HostileCategory/variants``).
-    public var variant: Int
+    package var variant: Int
     /// What the message is, in a few words, for reports.
-    public var label: String
-    public var topic: Data
-    public var payload: Data
-    public var properties: [Property]
-    public var qos: MQTTQoS
-    public var protocolVersion: MQTTProtocolVersion
+    package var label: String
+    package var topic: Data
+    package var payload: Data
+    package var properties: [Property]
+    package var qos: MQTTQoS
+    package var protocolVersion: MQTTProtocolVersion
 
-    public init(
+    package init(
         category: HostileCategory,
         variant: Int,
         label: String,
@@ -54,10 +54,10 @@ public struct HostileMessage: Sendable, Equatable {
     }
 
     /// The topic as text, with invalid bytes replaced, for reports.
-    public var topicText: String { String(decoding: topic, as: UTF8.self) }
+    package var topicText: String { String(decoding: topic, as: UTF8.self) }
 
     /// Bytes on the wire, roughly: topic, payload and properties.
-    public var size: Int {
+    package var size: Int {
         topic.count + payload.count + properties.reduce(0) { sum, property in
             switch property {
             case .payloadFormatIndicator: sum + 2
@@ -74,7 +74,7 @@ public struct HostileMessage: Sendable, Equatable {
     /// text mosquitto accepts (see ``MosquittoText``), a string property that is empty (left
     /// out, see ``MQTTProperties/sendable``) or not such text, a property MQTTProperties
     /// cannot hold, or one given twice.
-    public var clientForm: (topic: String, properties: MQTTProperties)? {
+    package var clientForm: (topic: String, properties: MQTTProperties)? {
         guard !topic.isEmpty, topic.count <= Int(UInt16.max), !topic.contains(UInt8(ascii: "+")), !topic.contains(UInt8(ascii: "#")),
             let topicText = MosquittoText.string(topic)
         else { return nil }
@@ -111,15 +111,15 @@ public struct HostileMessage: Sendable, Equatable {
     }
 
     /// True when only a ``WireConnection`` can send this message as it is.
-    public var needsWire: Bool { clientForm == nil }
+    package var needsWire: Bool { clientForm == nil }
 }
 
 /// Text as mosquitto 2.0 accepts it in a topic or a string property (`mosquitto_validate_utf8`):
 /// well-formed UTF-8 without U+0000, C0 or C1 control characters or noncharacters. The broker
 /// disconnects a client that sends anything else; libmosquitto refuses to send it.
-public enum MosquittoText {
+package enum MosquittoText {
     /// The bytes as a `String`, or nil when mosquitto would refuse them.
-    public static func string(_ bytes: Data) -> String? {
+    package static func string(_ bytes: Data) -> String? {
         guard let text = String(validating: bytes, as: UTF8.self) else { return nil }
         for scalar in text.unicodeScalars {
             let value = scalar.value

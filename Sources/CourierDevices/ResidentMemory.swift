@@ -2,13 +2,13 @@ import Foundation
 import Synchronization
 
 /// The resident set size of a process, from `/proc/PID/status` (Linux).
-public enum ResidentMemory {
+package enum ResidentMemory {
     /// `VmRSS` of `pid` in bytes; nil when the process is gone or has exited (a zombie has
     /// no `VmRSS` line).
-    public static func bytes(pid: Int32) -> Int? { field("VmRSS:", pid: pid) }
+    package static func bytes(pid: Int32) -> Int? { field("VmRSS:", pid: pid) }
 
     /// `VmHWM` of `pid` in bytes: the highest RSS it has had.
-    public static func peakBytes(pid: Int32) -> Int? { field("VmHWM:", pid: pid) }
+    package static func peakBytes(pid: Int32) -> Int? { field("VmHWM:", pid: pid) }
 
     private static func field(_ name: String, pid: Int32) -> Int? {
         guard let status = try? String(contentsOfFile: "/proc/\(pid)/status", encoding: .utf8) else { return nil }

@@ -5,7 +5,7 @@ import MQTT
 import Synchronization
 
 /// Errors of a simulator run (profile problems are ``ConfigError``s).
-public enum SimulatorError: Error, CustomStringConvertible, Equatable {
+package enum SimulatorError: Error, CustomStringConvertible, Equatable {
     case invalidBroker(String)
     /// The process may not open enough files for this many devices.
     case openFileLimit(devices: Int, needed: Int, limit: Int)
@@ -14,7 +14,7 @@ public enum SimulatorError: Error, CustomStringConvertible, Equatable {
     /// A device's password file is missing or unreadable.
     case missingPassword(device: String, path: String)
 
-    public var description: String {
+    package var description: String {
         switch self {
         case .invalidBroker(let message): message
         case .openFileLimit(let devices, let needed, let limit):
@@ -41,25 +41,25 @@ public enum SimulatorError: Error, CustomStringConvertible, Equatable {
 ///
 /// Cancelling the task that runs ``run(progress:)`` stops sending at once, releases every
 /// waiting request and returns the report so far.
-public struct Simulator: Sendable {
-    public let profile: DeviceProfile
-    public let brokerURL: String
-    public let logger: Logger
+package struct Simulator: Sendable {
+    package let profile: DeviceProfile
+    package let brokerURL: String
+    package let logger: Logger
     /// How often ``run(progress:)`` reports progress.
-    public var progressInterval: Duration = .seconds(5)
+    package var progressInterval: Duration = .seconds(5)
     /// Devices per event loop; more devices get more loops (up to one per core).
-    public var devicesPerLoop = 2500
+    package var devicesPerLoop = 2500
     /// Broker credentials, the same for every device (the development broker needs none).
-    public var username: String?
-    public var password: String?
+    package var username: String?
+    package var password: String?
     /// A directory of `{deviceId}.pass` files (as `Scripts/make-dev-secrets.sh` makes them):
     /// when set, each device logs in as its own id with its own password, as the secure
     /// broker's ACL requires, instead of ``username`` and ``password``.
-    public var passwordDirectory: String?
+    package var passwordDirectory: String?
     /// CA file for `mqtts://` brokers.
-    public var caFile: String?
+    package var caFile: String?
     /// The topic layout the devices use (a configuration's `topics:`).
-    public var topics = Topics()
+    package var topics = Topics()
 
     /// - Parameters:
     ///   - profile: what the devices do.
@@ -68,7 +68,7 @@ public struct Simulator: Sendable {
     ///   - logger: for the simulator's own messages; device connections log errors only (a
     ///     broker restart would otherwise log one line per device; reconnects are counted in
     ///     the report instead).
-    public init(profile: DeviceProfile, broker url: String, count override: Int? = nil, logger: Logger) throws {
+    package init(profile: DeviceProfile, broker url: String, count override: Int? = nil, logger: Logger) throws {
         var profile = profile
         if let override {
             guard override > 0 else { throw SimulatorError.invalidBroker("the device count must be at least 1") }
@@ -86,7 +86,7 @@ public struct Simulator: Sendable {
 
     /// Connects the devices, runs the profile, disconnects, and returns the report. `progress`
     /// is called on the calling task: every ``progressInterval`` while connecting and sending.
-    public func run(progress: (SimulatorProgress) -> Void) async throws -> SimulatorReport {
+    package func run(progress: (SimulatorProgress) -> Void) async throws -> SimulatorReport {
         let count = profile.deviceCount
         // Each connected device's descriptors, plus, while they connect, libmosquitto's
         // wake-up pairs, open until a moment after each connect (10,000 devices peaked at

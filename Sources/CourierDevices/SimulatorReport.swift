@@ -1,14 +1,14 @@
 import Foundation
 
 /// Latency percentiles by nearest rank, in milliseconds.
-public struct LatencySummary: Sendable, Equatable, Codable {
-    public var count: Int
-    public var p50: Double
-    public var p90: Double
-    public var p99: Double
-    public var max: Double
+package struct LatencySummary: Sendable, Equatable, Codable {
+    package var count: Int
+    package var p50: Double
+    package var p90: Double
+    package var p99: Double
+    package var max: Double
 
-    public init(count: Int = 0, p50: Double = 0, p90: Double = 0, p99: Double = 0, max: Double = 0) {
+    package init(count: Int = 0, p50: Double = 0, p90: Double = 0, p99: Double = 0, max: Double = 0) {
         self.count = count
         self.p50 = p50
         self.p90 = p90
@@ -33,32 +33,32 @@ public struct LatencySummary: Sendable, Equatable, Codable {
 }
 
 /// A snapshot during a run, handed to the progress callback every few seconds.
-public struct SimulatorProgress: Sendable, Equatable, Codable {
-    public enum Phase: String, Sendable, Equatable, Codable {
+package struct SimulatorProgress: Sendable, Equatable, Codable {
+    package enum Phase: String, Sendable, Equatable, Codable {
         case connecting
         case running
         /// Sending has stopped; waiting for the last replies (or their timeouts).
         case draining
     }
 
-    public var phase: Phase
+    package var phase: Phase
     /// Seconds since the run started (connecting included).
-    public var seconds: Double
-    public var devices: Int
-    public var connected: Int
-    public var sent: Int
+    package var seconds: Double
+    package var devices: Int
+    package var connected: Int
+    package var sent: Int
     /// Final replies (any status).
-    public var replies: Int
-    public var outstanding: Int
-    public var timeouts: Int
-    public var mismatches: Int
+    package var replies: Int
+    package var outstanding: Int
+    package var timeouts: Int
+    package var mismatches: Int
     /// Final replies per second since the previous snapshot.
-    public var recentRate: Double
+    package var recentRate: Double
     /// Latency of the replies with the expected status since the previous snapshot.
-    public var recentLatency: LatencySummary
+    package var recentLatency: LatencySummary
 
     /// One line: `[  5.0s] running: 100/100 connected, sent 1834, replies 1830 (366/s), ...`.
-    public var line: String {
+    package var line: String {
         var text = String(format: "[%6.1fs] ", seconds) + "\(phase.rawValue): \(connected)/\(devices) connected"
         guard phase != .connecting else { return text }
         text += ", sent \(sent), replies \(replies) (\(Int(recentRate.rounded()))/s), outstanding \(outstanding)"
@@ -69,35 +69,35 @@ public struct SimulatorProgress: Sendable, Equatable, Codable {
 }
 
 /// What a run did, for people (``summary``) and for programs (``SimulatorJSONLine``, `--json`).
-public struct SimulatorReport: Sendable, Equatable, Codable {
+package struct SimulatorReport: Sendable, Equatable, Codable {
     /// Per operation: requests sent and final replies by status.
-    public struct OperationCounts: Sendable, Equatable, Codable {
-        public var sent: Int = 0
-        public var replies: [String: Int] = [:]
-        public var timeouts: Int = 0
-        public var expectStatus: Int = 200
+    package struct OperationCounts: Sendable, Equatable, Codable {
+        package var sent: Int = 0
+        package var replies: [String: Int] = [:]
+        package var timeouts: Int = 0
+        package var expectStatus: Int = 200
 
-        public init() {}
+        package init() {}
     }
 
     /// What the devices did with the commands sent to them.
-    public struct CommandCounts: Sendable, Equatable, Codable {
+    package struct CommandCounts: Sendable, Equatable, Codable {
         /// Command messages received, repeats included.
-        public var received = 0
+        package var received = 0
         /// Commands run: each command id once.
-        public var executed = 0
+        package var executed = 0
         /// Attempts of a command id already received, answered from memory (202 while it ran).
-        public var repeats = 0
+        package var repeats = 0
         /// Answers sent by status, 102 progress and 202 included.
-        public var answers: [String: Int] = [:]
+        package var answers: [String: Int] = [:]
         /// Times a device went offline for a command.
-        public var offline = 0
+        package var offline = 0
         /// MQTT 5 commands without Response Topic or Correlation Data: nowhere to answer.
-        public var malformed = 0
+        package var malformed = 0
         /// Answers that could not be published.
-        public var publishFailures = 0
+        package var publishFailures = 0
 
-        public init() {}
+        package init() {}
 
         /// One line: `commands: received 5 (1 repeat), ran 4, answers 102: 3, 200: 4, ...`.
         var line: String {
@@ -107,65 +107,65 @@ public struct SimulatorReport: Sendable, Equatable, Codable {
         }
     }
 
-    public var profile: String
-    public var `protocol`: DeviceProfile.Convention
-    public var devices: Int
-    public var eventLoops: Int
+    package var profile: String
+    package var `protocol`: DeviceProfile.Convention
+    package var devices: Int
+    package var eventLoops: Int
     /// Seconds from the first request to the last final reply (or timeout).
-    public var seconds: Double
+    package var seconds: Double
     /// Seconds from the first request to the last one sent: `sent / sendSeconds` is the load
     /// actually offered.
-    public var sendSeconds: Double
+    package var sendSeconds: Double
     /// Seconds spent connecting the devices.
-    public var connectSeconds: Double
+    package var connectSeconds: Double
     /// CPU seconds (user and system) this process used for the run, connecting included: the
     /// simulator's own cost when it runs alone, as in `courier devices`.
-    public var cpuSeconds: Double
-    public var sent: Int
+    package var cpuSeconds: Double
+    package var sent: Int
     /// Final replies by status (`"200"`, `"504"`...).
-    public var replies: [String: Int]
+    package var replies: [String: Int]
     /// Interim `202 accepted` replies (early acknowledgements), not counted in ``replies``.
-    public var accepted: Int
+    package var accepted: Int
     /// Replies that reached the wrong device, named the wrong operation, or (echo) carried
     /// another request's payload. A correct bridge has none.
-    public var mismatches: Int
+    package var mismatches: Int
     /// Replies that match no request this run sent: unknown correlation, or no reply topic.
-    public var unmatched: Int
+    package var unmatched: Int
     /// Second (third...) final replies to a request already answered: the contract promises
     /// exactly one.
-    public var duplicates: Int
+    package var duplicates: Int
     /// Replies to requests this run sent but no longer awaited: after their timeout, or after
     /// the run was stopped (Ctrl-C, `courier dev` shutting down) while the bridge still
     /// answered. Not a problem by themselves: a timeout is counted under ``timeouts``.
-    public var late: Int
+    package var late: Int
     /// Requests that got no final reply within the profile's timeout.
-    public var timeouts: Int
+    package var timeouts: Int
     /// Final replies whose status was not the operation's `expectStatus`.
-    public var unexpectedStatus: Int
+    package var unexpectedStatus: Int
     /// Publishes that failed (no connection) or that the broker refused.
-    public var publishFailures: Int
+    package var publishFailures: Int
     /// Requests the broker had no subscriber for (PUBACK reason 16): nothing was serving them.
-    public var noSubscribers: Int
+    package var noSubscribers: Int
     /// Connections re-established during the run.
-    public var reconnects: Int
+    package var reconnects: Int
     /// Of the final replies with the expected status: a fast refusal does not make it look
     /// better.
-    public var latency: LatencySummary
+    package var latency: LatencySummary
     /// Final replies per second.
-    public var requestsPerSecond: Double
-    public var operations: [String: OperationCounts]
+    package var requestsPerSecond: Double
+    package var operations: [String: OperationCounts]
     /// A few mismatches and unmatched replies, described.
-    public var samples: [String]
-    public var commands: CommandCounts
+    package var samples: [String]
+    package var commands: CommandCounts
 
     /// Every request got its expected final reply, nothing was mismatched, and every command
     /// could be answered. Devices that only answer commands need send nothing.
-    public var isClean: Bool {
+    package var isClean: Bool {
         (sent > 0 || operations.isEmpty) && commands.malformed == 0 && commands.publishFailures == 0 && mismatches == 0 && unmatched == 0 && duplicates == 0 && timeouts == 0 && unexpectedStatus == 0 && publishFailures == 0
     }
 
     /// The final summary, several lines of text.
-    public var summary: String {
+    package var summary: String {
         var lines: [String] = []
         lines.append("profile \(profile) (\(`protocol`.rawValue)): \(devices) devices on \(eventLoops) event loop(s), connected in \(String(format: "%.2f", connectSeconds)) s")
         lines.append(
@@ -193,26 +193,26 @@ public struct SimulatorReport: Sendable, Equatable, Codable {
 
 /// One line of `courier devices --json` (JSON Lines on stdout): a progress snapshot every
 /// `--progress-every`, and the summary last. `courier-bench` reads them with this type.
-public struct SimulatorJSONLine: Sendable, Equatable, Codable {
-    public var progress: SimulatorProgress?
-    public var summary: SimulatorReport?
+package struct SimulatorJSONLine: Sendable, Equatable, Codable {
+    package var progress: SimulatorProgress?
+    package var summary: SimulatorReport?
 
-    public init(progress: SimulatorProgress) {
+    package init(progress: SimulatorProgress) {
         self.progress = progress
     }
 
-    public init(summary: SimulatorReport) {
+    package init(summary: SimulatorReport) {
         self.summary = summary
     }
 
     /// The line as compact, key-sorted JSON, without its newline.
-    public func encoded() throws -> String {
+    package func encoded() throws -> String {
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
         return String(decoding: try encoder.encode(self), as: UTF8.self)
     }
 
-    public init(decoding line: some StringProtocol) throws {
+    package init(decoding line: some StringProtocol) throws {
         self = try JSONDecoder().decode(Self.self, from: Data(line.utf8))
     }
 }

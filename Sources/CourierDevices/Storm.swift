@@ -5,14 +5,14 @@ import MQTT
 import Synchronization
 
 /// Errors of a storm run.
-public enum StormError: Error, CustomStringConvertible, Equatable {
+package enum StormError: Error, CustomStringConvertible, Equatable {
     case invalidOptions(String)
     /// The storm's clients did not all connect in time.
     case connectTimeout(broker: String)
     /// The good devices' first requests were not answered correctly: nothing to storm.
     case notAnswering(String)
 
-    public var description: String {
+    package var description: String {
         switch self {
         case .invalidOptions(let message): message
         case .connectTimeout(let broker): "the storm's clients did not all connect to \(broker) within 10 s: is the broker up?"
@@ -38,50 +38,50 @@ public enum StormError: Error, CustomStringConvertible, Equatable {
 /// let report = try await Storm(broker: "mqtt://127.0.0.1:1883", options: options, logger: logger).run { print($0) }
 /// print(report.summary)
 /// ```
-public struct Storm: Sendable {
-    public struct Options: Sendable {
+package struct Storm: Sendable {
+    package struct Options: Sendable {
         /// Hostile messages to send.
-        public var messages = 10_000
+        package var messages = 10_000
         /// Good requests, spread evenly among the hostile messages.
-        public var goodRequests = 1_000
-        public var seed: UInt64 = 1
+        package var goodRequests = 1_000
+        package var seed: UInt64 = 1
         /// Part of every device id and correlation; random when nil. Courier remembers
         /// identities for `store.retention`, so a second run with the same token would send
         /// duplicates of the first.
-        public var token: String?
+        package var token: String?
         /// The bridge's id, for the forged replies on `courier/bridges/{id}/replies`.
-        public var bridgeID = "bridge-1"
+        package var bridgeID = "bridge-1"
         /// The bridge process, to watch its memory and see that it still runs.
-        public var bridgePID: Int32?
+        package var bridgePID: Int32?
         /// The operations' `maxPayloadBytes`.
-        public var maxPayloadBytes = 262_144
-        public var mqtt5Clients = 3
-        public var mqtt311Clients = 2
-        public var wireConnections = 2
+        package var maxPayloadBytes = 262_144
+        package var mqtt5Clients = 3
+        package var mqtt311Clients = 2
+        package var wireConnections = 2
         /// Hostile messages in flight (published and not yet acknowledged) at most.
-        public var window = 256
+        package var window = 256
         /// Well-behaved devices of each protocol.
-        public var goodMQTT5Devices = 3
-        public var goodMQTT311Devices = 1
+        package var goodMQTT5Devices = 3
+        package var goodMQTT311Devices = 1
         /// Requests one good device has outstanding at most; below Courier's
         /// `maxPendingPerDevice` (32 by default), or its answer would be 429.
-        public var maxOutstandingPerDevice = 8
+        package var maxOutstandingPerDevice = 8
         /// A good request without its final reply after this is missing.
-        public var replyTimeout: Duration = .seconds(30)
+        package var replyTimeout: Duration = .seconds(30)
         /// Hostile messages per second; as fast as ``window`` allows when nil.
-        public var rate: Double?
+        package var rate: Double?
         /// How long the devices go on listening after the storm, for late strays.
-        public var settle: Duration = .milliseconds(500)
-        public var progressInterval: Duration = .seconds(5)
+        package var settle: Duration = .milliseconds(500)
+        package var progressInterval: Duration = .seconds(5)
 
-        public init() {}
+        package init() {}
     }
 
-    public let brokerURL: String
-    public let options: Options
-    public let logger: Logger
+    package let brokerURL: String
+    package let options: Options
+    package let logger: Logger
 
-    public init(broker url: String, options: Options, logger: Logger) throws {
+    package init(broker url: String, options: Options, logger: Logger) throws {
         do {
             _ = try MQTTConfiguration(url: url, clientID: "check")
         } catch {
@@ -100,7 +100,7 @@ public struct Storm: Sendable {
     }
 
     /// The devices a storm's messages name, for a run token.
-    public static func targets(token: String, options: Options) -> HostileTargets {
+    package static func targets(token: String, options: Options) -> HostileTargets {
         HostileTargets(
             hostileDevices: (0..<8).map { "storm-\(token)-h\($0)" },
             bystander: "storm-\(token)-bystander",
@@ -113,7 +113,7 @@ public struct Storm: Sendable {
 
     /// Connects, warms up, storms, drains, checks a fresh request, and returns the report.
     /// `progress` gets a line every ``Options/progressInterval`` while the storm runs.
-    public func run(progress: @escaping @Sendable (String) -> Void = { _ in }) async throws -> StormReport {
+    package func run(progress: @escaping @Sendable (String) -> Void = { _ in }) async throws -> StormReport {
         let token = options.token ?? Simulator.makeToken()
         let targets = Self.targets(token: token, options: options)
         let memory = options.bridgePID.map(MemoryWatch.init(pid:))

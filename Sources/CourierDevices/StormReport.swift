@@ -2,68 +2,68 @@ import Foundation
 
 /// What a hostile-input storm did and what came back, for people (``summary``) and programs
 /// (`Codable`, `courier devices storm --json`).
-public struct StormReport: Sendable, Equatable, Codable {
+package struct StormReport: Sendable, Equatable, Codable {
     /// The hostile messages and what the broker (or the client library) made of them.
-    public struct Hostile: Sendable, Equatable, Codable {
+    package struct Hostile: Sendable, Equatable, Codable {
         /// Messages handed to a client or a wire connection.
-        public var sent = 0
+        package var sent = 0
         /// Sent through an MQTT client (libmosquitto) or written by hand on a socket.
-        public var viaClient = 0
-        public var viaWire = 0
+        package var viaClient = 0
+        package var viaWire = 0
         /// Topic, payload and property bytes of every message sent.
-        public var bytes = 0
+        package var bytes = 0
         /// Acknowledged by the broker (PUBACK under 0x80, or a QoS 0 message written).
-        public var acknowledged = 0
+        package var acknowledged = 0
         /// Of those, PUBACKs saying nobody subscribed (reason 16).
-        public var noSubscribers = 0
+        package var noSubscribers = 0
         /// PUBACKs of 0x80 and above (refused), by reason code.
-        public var refusedByBroker: [String: Int] = [:]
+        package var refusedByBroker: [String: Int] = [:]
         /// Messages the broker answered by disconnecting (DISCONNECT reason code, or `closed`).
-        public var disconnectedByBroker: [String: Int] = [:]
+        package var disconnectedByBroker: [String: Int] = [:]
         /// Messages libmosquitto would not send (a permanent error before the wire).
-        public var refusedByClient = 0
+        package var refusedByClient = 0
         /// Messages not sent because the connection was down (QoS 0) or the wire failed.
-        public var notSent = 0
+        package var notSent = 0
         /// Reconnections of the hostile MQTT clients, and wire connections made.
-        public var clientReconnects = 0
-        public var wireConnections = 0
+        package var clientReconnects = 0
+        package var wireConnections = 0
         /// Messages per category.
-        public var byCategory: [String: Int] = [:]
+        package var byCategory: [String: Int] = [:]
 
-        public init() {}
+        package init() {}
     }
 
     /// The well-behaved devices' requests during the storm.
-    public struct Good: Sendable, Equatable, Codable {
-        public var sent = 0
+    package struct Good: Sendable, Equatable, Codable {
+        package var sent = 0
         /// Exactly the reply the request must get: its topic, status 200, its correlation, the
         /// right payload.
-        public var answeredCorrectly = 0
+        package var answeredCorrectly = 0
         /// Final replies with another status, payload or topic.
-        public var wrong = 0
+        package var wrong = 0
         /// No final reply within the reply timeout.
-        public var missing = 0
+        package var missing = 0
         /// Second final replies to a request.
-        public var duplicates = 0
+        package var duplicates = 0
         /// 202 or 102 replies, which these operations (no `ack`) never send.
-        public var interim = 0
+        package var interim = 0
         /// Replies after the request was given up on (counted as missing too).
-        public var late = 0
+        package var late = 0
         /// Latency of the correct replies, from publish to reply.
-        public var latency = LatencySummary()
+        package var latency = LatencySummary()
 
-        public init() {}
+        package init() {}
     }
 
     /// The bridge's resident set size, in bytes.
-    public struct Memory: Sendable, Equatable, Codable {
-        public var atStart: Int
+    package struct Memory: Sendable, Equatable, Codable {
+        package var atStart: Int
         /// After the warm-up requests, before the storm.
-        public var afterWarmUp: Int
-        public var peak: Int
-        public var atEnd: Int?
+        package var afterWarmUp: Int
+        package var peak: Int
+        package var atEnd: Int?
 
-        public init(atStart: Int, afterWarmUp: Int, peak: Int, atEnd: Int?) {
+        package init(atStart: Int, afterWarmUp: Int, peak: Int, atEnd: Int?) {
             self.atStart = atStart
             self.afterWarmUp = afterWarmUp
             self.peak = peak
@@ -71,40 +71,40 @@ public struct StormReport: Sendable, Equatable, Codable {
         }
     }
 
-    public var seed: UInt64
+    package var seed: UInt64
     /// The run's token, part of every device id and correlation: with the seed, it makes
     /// the same messages again (`--token`).
-    public var token: String
-    public var hostile: Hostile
-    public var good: Good
+    package var token: String
+    package var hostile: Hostile
+    package var good: Good
     /// Messages the bystander got: it never asks, so every one is a stray.
-    public var strays: Int
+    package var strays: Int
     /// Messages good devices got that answer none of their requests.
-    public var unsolicited: Int
+    package var unsolicited: Int
     /// Seconds from the first hostile message to the last one sent, and to the last good reply.
-    public var sendSeconds: Double
-    public var seconds: Double
+    package var sendSeconds: Double
+    package var seconds: Double
     /// Hostile messages sent per second.
-    public var hostilePerSecond: Double
+    package var hostilePerSecond: Double
     /// Milliseconds until a fresh request after the storm got its correct reply; nil when it
     /// got none or a wrong one (see ``afterStormProblem``).
-    public var afterStormMilliseconds: Double?
-    public var afterStormProblem: String?
+    package var afterStormMilliseconds: Double?
+    package var afterStormProblem: String?
     /// The bridge process, when its pid was given: its memory, and whether it still runs.
-    public var memory: Memory?
-    public var bridgeAlive: Bool?
+    package var memory: Memory?
+    package var bridgeAlive: Bool?
     /// A few problems, described.
-    public var samples: [String]
+    package var samples: [String]
 
     /// Every good request got its one correct reply, nothing strayed, the request after the
     /// storm was answered, and the bridge (when watched) still runs.
-    public var isClean: Bool {
+    package var isClean: Bool {
         good.sent > 0 && good.answeredCorrectly == good.sent && good.wrong == 0 && good.missing == 0 && good.duplicates == 0
             && good.interim == 0 && strays == 0 && unsolicited == 0 && afterStormMilliseconds != nil && bridgeAlive != false
     }
 
     /// The report as text, several lines.
-    public var summary: String {
+    package var summary: String {
         func mb(_ bytes: Int) -> String { String(format: "%.1f MB", Double(bytes) / 1_048_576) }
         func counts(_ map: [String: Int]) -> String {
             map.isEmpty ? "none" : map.keys.sorted().map { "\($0): \(map[$0] ?? 0)" }.joined(separator: ", ")
@@ -143,7 +143,7 @@ public struct StormReport: Sendable, Equatable, Codable {
     }
 
     /// The report as pretty, key-sorted JSON.
-    public func json() throws -> String {
+    package func json() throws -> String {
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
         return String(decoding: try encoder.encode(self), as: UTF8.self)

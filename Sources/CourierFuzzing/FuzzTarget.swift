@@ -6,7 +6,7 @@ import Foundation
 ///
 /// The same code runs under libFuzzer (`Fuzz/`, `Scripts/fuzz.sh`) and, over the committed
 /// corpus in `Fuzz/Corpus/{target}/`, in `CourierFuzzTests`.
-public enum FuzzTarget: String, CaseIterable, Sendable {
+@_spi(Fuzzing) public enum FuzzTarget: String, CaseIterable, Sendable {
     /// `Topics.parseRequest`, `Topics.isValidID`, `Topics.isAllowedResponseTopic`. Input: the
     /// request topic, a newline, the Response Topic.
     case topics
@@ -24,10 +24,10 @@ public enum FuzzTarget: String, CaseIterable, Sendable {
 
     /// Whether ``runSynchronously(_:)`` can run this target (all but `handlers`, whose
     /// handlers are `async`).
-    public var isSynchronous: Bool { self != .handlers }
+    @_spi(Fuzzing) public var isSynchronous: Bool { self != .handlers }
 
     /// Runs one input.
-    public func run(_ input: Data) async throws(FuzzFailure) {
+    @_spi(Fuzzing) public func run(_ input: Data) async throws(FuzzFailure) {
         switch self {
         case .handlers: try await HandlersFuzz.run(input)
         default: try runSynchronously(input)
@@ -35,7 +35,7 @@ public enum FuzzTarget: String, CaseIterable, Sendable {
     }
 
     /// Runs one input of a synchronous target (see ``isSynchronous``) without a task.
-    public func runSynchronously(_ input: Data) throws(FuzzFailure) {
+    @_spi(Fuzzing) public func runSynchronously(_ input: Data) throws(FuzzFailure) {
         switch self {
         case .topics: try TopicsFuzz.run(input)
         case .intake: try IntakeFuzz.run(input)
@@ -47,16 +47,16 @@ public enum FuzzTarget: String, CaseIterable, Sendable {
 }
 
 /// An invariant that did not hold for one input.
-public struct FuzzFailure: Error, CustomStringConvertible, Sendable {
-    public var target: FuzzTarget
-    public var message: String
+@_spi(Fuzzing) public struct FuzzFailure: Error, CustomStringConvertible, Sendable {
+    @_spi(Fuzzing) public var target: FuzzTarget
+    @_spi(Fuzzing) public var message: String
 
-    public init(_ target: FuzzTarget, _ message: String) {
+    @_spi(Fuzzing) public init(_ target: FuzzTarget, _ message: String) {
         self.target = target
         self.message = message
     }
 
-    public var description: String { "\(target.rawValue): \(message)" }
+    @_spi(Fuzzing) public var description: String { "\(target.rawValue): \(message)" }
 }
 
 /// Throws a failure of `target` unless `condition` holds.

@@ -11,9 +11,9 @@ import Glibc
 /// Dispatch's worker threads block every signal: a daemon started from a task would then
 /// ignore SIGTERM. Here the child always starts with an empty mask and default handlers, and
 /// with no descriptors but its standard input, output and error.
-public final class ChildProcess: Sendable {
-    public let pid: pid_t
-    public let command: String
+package final class ChildProcess: Sendable {
+    package let pid: pid_t
+    package let command: String
     private let exit = Mutex<(status: Int32?, waiters: [CheckedContinuation<Int32, Never>])>((nil, []))
 
     /// Starts `executable` (looked up on PATH unless it contains a slash).
@@ -24,7 +24,7 @@ public final class ChildProcess: Sendable {
     ///   - ownProcessGroup: start the child in a process group of its own, so a terminal's
     ///     Ctrl-C reaches only this process, which then stops the child in order.
     ///   - environment: the child's whole environment; this process's when nil.
-    public static func spawn(
+    package static func spawn(
         _ executable: String,
         _ arguments: [String],
         environment: [String: String]? = nil,
@@ -91,19 +91,19 @@ public final class ChildProcess: Sendable {
     }
 
     /// True until the process has exited and been reaped.
-    public var isRunning: Bool { exit.withLock { $0.status == nil } }
+    package var isRunning: Bool { exit.withLock { $0.status == nil } }
 
     /// The exit status once exited: the code, or 128 + the signal that killed it.
-    public var exitStatus: Int32? { exit.withLock { $0.status } }
+    package var exitStatus: Int32? { exit.withLock { $0.status } }
 
     /// Sends a signal (SIGTERM by default) if the process is still running.
-    public func signal(_ signal: Int32 = SIGTERM) {
+    package func signal(_ signal: Int32 = SIGTERM) {
         if isRunning { kill(pid, signal) }
     }
 
     /// Waits for the process to exit; returns its exit status.
     @discardableResult
-    public func wait() async -> Int32 {
+    package func wait() async -> Int32 {
         await withCheckedContinuation { continuation in
             let status: Int32? = exit.withLock { state in
                 if let status = state.status { return status }
@@ -116,7 +116,7 @@ public final class ChildProcess: Sendable {
 
     /// Sends SIGTERM, waits up to `grace`, then SIGKILL; returns the exit status.
     @discardableResult
-    public func stop(grace: Duration = .seconds(10)) async -> Int32 {
+    package func stop(grace: Duration = .seconds(10)) async -> Int32 {
         signal(SIGTERM)
         await withTaskGroup(of: Bool.self) { group in
             group.addTask {
@@ -155,8 +155,8 @@ private let addCloseFrom: (@convention(c) (UnsafeMutablePointer<posix_spawn_file
     dlsym(nil, "posix_spawn_file_actions_addclosefrom_np").map { unsafeBitCast($0, to: (@convention(c) (UnsafeMutablePointer<posix_spawn_file_actions_t>, Int32) -> Int32).self) }
 
 /// A child process could not be started.
-public struct ChildProcessError: Error, CustomStringConvertible {
-    public var message: String
-    public init(message: String) { self.message = message }
-    public var description: String { message }
+package struct ChildProcessError: Error, CustomStringConvertible {
+    package var message: String
+    package init(message: String) { self.message = message }
+    package var description: String { message }
 }

@@ -6,7 +6,7 @@ import Glibc
 #endif
 
 /// Loopback port helpers.
-public enum FreePort {
+package enum FreePort {
     /// Ports handed out come from below the kernel's ephemeral range (32768-60999 on Linux):
     /// a port the kernel picked for `bind(0)` and released is just as likely to be picked next
     /// as the local end of some client's outgoing connection, or by a concurrent `bind(0)`.
@@ -18,7 +18,7 @@ public enum FreePort {
 
     /// A port on 127.0.0.1 that nothing is bound to right now and that this process has not
     /// handed out before.
-    public static func allocate() throws -> Int {
+    package static func allocate() throws -> Int {
         for _ in 0..<range.count {
             let step = next.wrappingAdd(1, ordering: .relaxed).oldValue
             let port = range.lowerBound + step % range.count
@@ -38,7 +38,7 @@ public enum FreePort {
     }
 
     /// Whether something accepts TCP connections on 127.0.0.1:port.
-    public static func accepts(port: Int) -> Bool {
+    package static func accepts(port: Int) -> Bool {
         let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
         guard fd >= 0 else { return false }
         defer { close(fd) }

@@ -1,19 +1,19 @@
 import CourierCore
 
 /// Filters and paging for ``RequestStore/list(_:)``.
-public struct RequestQuery: Sendable, Equatable {
+package struct RequestQuery: Sendable, Equatable {
     /// Only records in this state; nil for all.
-    public var state: RequestState?
+    package var state: RequestState?
     /// Only this device's records; nil for all.
-    public var device: String?
+    package var device: String?
     /// Only this operation's records; nil for all.
-    public var operation: String?
+    package var operation: String?
     /// Page size; values below 1 count as 1.
-    public var limit: Int
+    package var limit: Int
     /// The opaque `next` cursor of the previous page; nil for the first page.
-    public var before: String?
+    package var before: String?
 
-    public init(
+    package init(
         state: RequestState? = nil,
         device: String? = nil,
         operation: String? = nil,
@@ -31,17 +31,17 @@ public struct RequestQuery: Sendable, Equatable {
 /// A position in the newest-first order `(receivedAt DESC, id DESC)`: the last record of a page.
 ///
 /// Written as `"{receivedAt}-{id}"`, the same for every store; callers treat it as opaque.
-public struct PageCursor: Equatable, Sendable {
-    public var receivedAt: Int64
-    public var id: String
+package struct PageCursor: Equatable, Sendable {
+    package var receivedAt: Int64
+    package var id: String
 
-    public init(receivedAt: Int64, id: String) {
+    package init(receivedAt: Int64, id: String) {
         self.receivedAt = receivedAt
         self.id = id
     }
 
     /// Reads a cursor's text; throws ``StoreError/badCursor`` when it is not one.
-    public init(_ text: String) throws {
+    package init(_ text: String) throws {
         guard let dash = text.firstIndex(of: "-"),
             let receivedAt = Int64(text[..<dash]), receivedAt >= 0
         else { throw StoreError.badCursor }
@@ -50,5 +50,5 @@ public struct PageCursor: Equatable, Sendable {
         self.init(receivedAt: receivedAt, id: id)
     }
 
-    public var text: String { "\(receivedAt)-\(id)" }
+    package var text: String { "\(receivedAt)-\(id)" }
 }

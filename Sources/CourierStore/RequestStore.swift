@@ -6,7 +6,7 @@ import CourierCore
 ///
 /// Every method is synchronous, runs in one transaction and may block on I/O. Transitions
 /// are compare-and-set on the record's state, so a late or repeated event changes nothing.
-public protocol RequestStore: Sendable {
+package protocol RequestStore: Sendable {
     /// Where the store lives, for logs: a file path or a URL without credentials.
     var location: String { get }
 
@@ -62,15 +62,15 @@ public protocol RequestStore: Sendable {
 }
 
 extension RequestStore {
-    public func finish(_ outcomes: [FinalOutcome], now: Int64) throws -> [RequestRecord?] {
+    package func finish(_ outcomes: [FinalOutcome], now: Int64) throws -> [RequestRecord?] {
         try finish(outcomes, markingDelivered: [], now: now)
     }
 
-    public func outcomes(finishedAfter since: Int64) throws -> [RequestOutcome] {
+    package func outcomes(finishedAfter since: Int64) throws -> [RequestOutcome] {
         try outcomes(finishedAfter: since, limit: 100_000)
     }
 }
 
 extension SQLiteStore: RequestStore {
-    public var location: String { path }
+    package var location: String { path }
 }

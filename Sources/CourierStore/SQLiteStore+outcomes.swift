@@ -3,7 +3,7 @@ import GRDB
 
 extension SQLiteStore {
     /// Outcomes of requests that reached a final state after `since` (unix ms), at most `limit`.
-    public func outcomes(finishedAfter since: Int64, limit: Int = 100_000) throws -> [RequestOutcome] {
+    package func outcomes(finishedAfter since: Int64, limit: Int = 100_000) throws -> [RequestOutcome] {
         try apply()
         return try pool.read { db in
             let rows = try Row.fetchAll(

@@ -6,7 +6,7 @@ extension SQLiteStore {
     // MARK: Timers
 
     /// Pending records whose timer is due (`wakeAt <= now`), earliest first, at most `limit`.
-    public func due(now: Int64, limit: Int) throws -> [RequestRecord] {
+    package func due(now: Int64, limit: Int) throws -> [RequestRecord] {
         try newest(limit: limit, by: { ($0.wakeAt ?? 0, $0.id) }, where: { !$0.state.isFinal && $0.wakeAt.map { $0 <= now } ?? false }) { db in
             // Cached: the timer loop asks every tick.
             let statement = try db.cachedStatement(
@@ -24,7 +24,7 @@ extension SQLiteStore {
 
     /// Final records with a reply to publish (a response topic) that the broker has not
     /// acknowledged: to be republished after a restart. Oldest outcome first, at most `limit`.
-    public func undelivered(limit: Int) throws -> [RequestRecord] {
+    package func undelivered(limit: Int) throws -> [RequestRecord] {
         try newest(limit: limit, by: { ($0.updatedAt, $0.id) }, where: \.isUndelivered) { db in
             try RequestRow.fetchAll(
                 db,
@@ -59,7 +59,7 @@ extension SQLiteStore {
     // MARK: Counts
 
     /// Pending (received or dispatched) requests in the store, as this process counts them. O(1).
-    public func pendingCount() throws -> Int {
+    package func pendingCount() throws -> Int {
         writes.withLock(\.pending.total)
     }
 
@@ -69,7 +69,7 @@ extension SQLiteStore {
     /// filtered by `query`. `next` is the cursor for the following page (pass it as
     /// `query.before`), nil on the last page. Paging is by key, so records inserted meanwhile
     /// neither shift nor repeat pages. Throws ``StoreError/badCursor`` for a malformed cursor.
-    public func list(_ query: RequestQuery) throws -> (records: [RequestRecord], next: String?) {
+    package func list(_ query: RequestQuery) throws -> (records: [RequestRecord], next: String?) {
         try page(
             states: query.state.map { [$0] },
             device: query.device,
@@ -79,7 +79,7 @@ extension SQLiteStore {
     }
 
     /// Dead letters (state `failed` or `rejected`), paged like ``list(_:)``.
-    public func deadLetters(limit: Int, before: String?) throws
+    package func deadLetters(limit: Int, before: String?) throws
         -> (records: [RequestRecord], next: String?)
     {
         try page(
@@ -137,7 +137,7 @@ extension SQLiteStore {
     /// many records were deleted or cleared: call again while it returns `limit`, so that no
     /// single transaction holds the writer for long.
     @discardableResult
-    public func purge(finishedBefore cutoff: Int64, deadLettersBefore deadLetterCutoff: Int64, limit: Int = .max) throws -> Int {
+    package func purge(finishedBefore cutoff: Int64, deadLettersBefore deadLetterCutoff: Int64, limit: Int = .max) throws -> Int {
         // Applied first only when it would purge something not applied yet: the bridge purges
         // every second, on its network thread, and what is waiting is usually younger.
         if writes.withLock({ $0.unapplied.all.contains { $0.state.isFinal && $0.updatedAt < cutoff } }) {

@@ -7,7 +7,7 @@ extension SQLiteStore {
     /// write (a group commit). Returns one updated record or nil per outcome, in order:
     /// nil when the record is missing or in another state, which is how late and duplicate
     /// worker replies are ignored.
-    public func finish(_ outcomes: [FinalOutcome], markingDelivered delivered: [String] = [], now: Int64) throws
+    package func finish(_ outcomes: [FinalOutcome], markingDelivered delivered: [String] = [], now: Int64) throws
         -> [RequestRecord?]
     {
         try write { transaction, _ in
@@ -29,7 +29,7 @@ extension SQLiteStore {
     /// `deliveredAt` and moves `completed` to `delivered`; other final states keep their state.
     /// `updatedAt` stays the time the outcome was stored. Pending records and records already
     /// marked are left alone.
-    public func markDelivered(ids: [String], now: Int64) throws {
+    package func markDelivered(ids: [String], now: Int64) throws {
         guard !ids.isEmpty else { return }
         try write { transaction, _ in try Self.markDelivered(ids, &transaction, now: now) }
     }

@@ -21,7 +21,7 @@ import Synchronization
 /// concurrently with the applying thread. One process writes a store (the journal directory's
 /// lock says which): the quota checks read pending counts that this object keeps in memory
 /// (counted from the file when it opens), not the file.
-public final class SQLiteStore: Sendable {
+package final class SQLiteStore: Sendable {
     let pool: DatabasePool
     /// Reads of single records and timers, outside transactions, under the write lock.
     let file: DatabaseQueue
@@ -45,7 +45,7 @@ public final class SQLiteStore: Sendable {
     }
 
     /// The file this store was opened on.
-    public let path: String
+    package let path: String
 
     /// Unapplied versions beyond which a write applies them itself before going on.
     static let unappliedLimit = 50_000
@@ -58,7 +58,7 @@ public final class SQLiteStore: Sendable {
     ///   pay for it; nil leaves it to SQLite's automatic checkpoint, which
     ///   the committing writer runs every 64 MB of WAL.
     /// - Parameter applyInterval: how often the journal is applied to the file.
-    public init(path: String, checkpointInterval: Duration? = nil, applyInterval: Duration = .milliseconds(50)) throws {
+    package init(path: String, checkpointInterval: Duration? = nil, applyInterval: Duration = .milliseconds(50)) throws {
         let parent = URL(fileURLWithPath: path).deletingLastPathComponent()
         try FileManager.default.createDirectory(at: parent, withIntermediateDirectories: true)
 
@@ -115,7 +115,7 @@ public final class SQLiteStore: Sendable {
 
     /// Applies what is left of the journal, stops the store's threads and closes the database
     /// connections. Any later call but `close()` throws.
-    public func close() throws {
+    package func close() throws {
         guard writes.withLock({ $0.journal != nil }) else { return }
         applier.stop()
         defer {
@@ -139,7 +139,7 @@ public final class SQLiteStore: Sendable {
     /// has `maxPendingPerDevice` pending requests, then when the store holds `maxPendingTotal`;
     /// otherwise it is inserted. Records in a final state (a rejection) skip the quota checks but
     /// are still deduplicated. Throws ``StoreError/idTaken(_:)`` for an id already stored.
-    public func accept(
+    package func accept(
         _ record: RequestRecord,
         maxPendingPerDevice: Int,
         maxPendingTotal: Int
@@ -150,7 +150,7 @@ public final class SQLiteStore: Sendable {
     /// ``accept(_:maxPendingPerDevice:maxPendingTotal:)`` for many records, in order, in one
     /// write (a group commit): a record sees the ones before it, so a duplicate within the
     /// batch is found and the quotas count the batch's own records.
-    public func accept(
+    package func accept(
         _ records: [RequestRecord],
         maxPendingPerDevice: Int,
         maxPendingTotal: Int
@@ -163,7 +163,7 @@ public final class SQLiteStore: Sendable {
     /// One group commit: new requests (as ``accept(_:maxPendingPerDevice:maxPendingTotal:)``),
     /// then final outcomes and delivery marks (as ``finish(_:markingDelivered:now:)``), all in
     /// one write. Returns the requests' outcomes and the finished records, in order.
-    public func commit(
+    package func commit(
         accepting records: [RequestRecord],
         maxPendingPerDevice: Int,
         maxPendingTotal: Int,
@@ -241,14 +241,14 @@ public final class SQLiteStore: Sendable {
     // MARK: Lookup
 
     /// The record with this bridge id.
-    public func record(id: String) throws -> RequestRecord? {
+    package func record(id: String) throws -> RequestRecord? {
         try writes.withLock { writes in
             try writes.unapplied[id: id] ?? file.inDatabase { db in try Self.fetch(db, id: id) }
         }
     }
 
     /// The record with this duplicate-suppression identity.
-    public func record(identity: String) throws -> RequestRecord? {
+    package func record(identity: String) throws -> RequestRecord? {
         try writes.withLock { writes in
             try writes.unapplied[identity: identity] ?? file.inDatabase { db in try Self.fetch(db, identity: identity) }
         }

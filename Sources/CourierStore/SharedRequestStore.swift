@@ -9,7 +9,7 @@ import CourierCore
 /// Ownership rests on leases: a bridge renews its own while it lives; when one lapses, the
 /// first bridge to notice takes over the lapsed bridge's requests, in one transaction, so no
 /// request is ever worked by two bridges' timers.
-public protocol SharedRequestStore: RequestStore {
+package protocol SharedRequestStore: RequestStore {
     /// The bridge this store instance works for.
     var bridgeID: String { get }
 
@@ -27,13 +27,13 @@ public protocol SharedRequestStore: RequestStore {
 }
 
 /// The requests one bridge took over from another whose lease had lapsed.
-public struct Takeover: Sendable, Equatable {
+package struct Takeover: Sendable, Equatable {
     /// The bridge whose lease lapsed; nil for requests that had no owner.
-    public var bridgeID: String?
+    package var bridgeID: String?
     /// Pending requests and undelivered final replies taken over.
-    public var requests: Int
+    package var requests: Int
 
-    public init(bridgeID: String?, requests: Int) {
+    package init(bridgeID: String?, requests: Int) {
         self.bridgeID = bridgeID
         self.requests = requests
     }

@@ -1,5 +1,5 @@
 /// Errors raised by the stores beyond those their database itself reports.
-public enum StoreError: Error, Sendable, Equatable {
+package enum StoreError: Error, Sendable, Equatable {
     /// A paging cursor (`before`) that this store did not hand out.
     case badCursor
     /// A stored column holds a value the current code cannot read (for example an unknown state).

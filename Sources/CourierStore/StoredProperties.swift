@@ -4,8 +4,8 @@ import MQTT
 
 /// User property lists as every store keeps them: a JSON array of `{"name": ..., "value": ...}`
 /// objects, in order, with sorted keys; `[]` when empty.
-public enum StoredProperties {
-    public static func json(_ properties: [UserProperty]) throws -> String {
+package enum StoredProperties {
+    package static func json(_ properties: [UserProperty]) throws -> String {
         if properties.isEmpty { return "[]" }  // the common case, without an encoder
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.sortedKeys]
@@ -13,7 +13,7 @@ public enum StoredProperties {
     }
 
     /// The list a stored text holds; nil when it holds none.
-    public static func properties(_ json: String) -> [UserProperty]? {
+    package static func properties(_ json: String) -> [UserProperty]? {
         if json == "[]" { return [] }  // the common case, without a decoder
         return try? JSONDecoder().decode([UserProperty].self, from: Data(json.utf8))
     }

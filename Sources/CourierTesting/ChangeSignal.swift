@@ -2,7 +2,7 @@ import Foundation
 import Synchronization
 
 /// Lets tasks wait until state they watch has changed, without polling.
-public final class ChangeSignal: Sendable {
+package final class ChangeSignal: Sendable {
     private struct State {
         var version = 0
         var waiters: [UUID: CheckedContinuation<Void, Never>] = [:]
@@ -10,10 +10,10 @@ public final class ChangeSignal: Sendable {
 
     private let state = Mutex(State())
 
-    public init() {}
+    package init() {}
 
     /// Wakes every waiter.
-    public func notify() {
+    package func notify() {
         let waiters = state.withLock { state in
             state.version += 1
             defer { state.waiters = [:] }
@@ -24,7 +24,7 @@ public final class ChangeSignal: Sendable {
 
     /// Waits until `condition` holds, re-checking it after every ``notify()``; throws
     /// ``FixtureError/timeout(_:)`` past the limit.
-    public func wait(
+    package func wait(
         _ what: String,
         within limit: Duration = .seconds(10),
         until condition: @escaping @Sendable () -> Bool

@@ -2,15 +2,15 @@ import CourierProcess
 import Foundation
 
 /// Runs a command to completion with a time limit, capturing its output.
-public enum Command {
-    public struct Output: Sendable {
-        public var status: Int32
-        public var stdout: String
-        public var stderr: String
+package enum Command {
+    package struct Output: Sendable {
+        package var status: Int32
+        package var stdout: String
+        package var stderr: String
     }
 
     /// Runs `executable arguments...`; throws ``FixtureError/timeout(_:)`` past `timeout`.
-    public static func run(_ executable: String, _ arguments: [String], input: Data? = nil, timeout: Duration = .seconds(30)) async throws -> Output {
+    package static func run(_ executable: String, _ arguments: [String], input: Data? = nil, timeout: Duration = .seconds(30)) async throws -> Output {
         let directory = FileManager.default.temporaryDirectory.appendingPathComponent("courier-cmd-\(UUID().uuidString)")
         try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
         defer { try? FileManager.default.removeItem(at: directory) }

@@ -4,13 +4,13 @@ import Synchronization
 
 /// A real `courier` process (bridge, worker, serve...) for end-to-end tests, started from the
 /// binary built next to the test bundle, stopped by PID.
-public final class CourierDaemon: Sendable {
-    public let directory: URL
-    public let arguments: [String]
+package final class CourierDaemon: Sendable {
+    package let directory: URL
+    package let arguments: [String]
     private let child: ChildProcess
 
     /// The built `courier` binary: beside the test runner, or `COURIER_BINARY`.
-    public static var binary: String {
+    package static var binary: String {
         if let path = ProcessInfo.processInfo.environment["COURIER_BINARY"] { return path }
         let runner = URL(fileURLWithPath: CommandLine.arguments[0]).resolvingSymlinksInPath()
         var directory = runner.deletingLastPathComponent()
@@ -27,7 +27,7 @@ public final class CourierDaemon: Sendable {
     ///   - ownProcessGroup: start it as a shell starts a foreground job, leading a process
     ///     group of its own, so that a test can send a signal to the group as a terminal's
     ///     Ctrl-C does.
-    public static func start(
+    package static func start(
         _ arguments: [String],
         readyLine: String,
         directory: URL? = nil,
@@ -64,15 +64,15 @@ public final class CourierDaemon: Sendable {
         self.logFile = logFile
     }
 
-    public var pid: Int32 { child.pid }
-    public var isRunning: Bool { child.isRunning }
+    package var pid: Int32 { child.pid }
+    package var isRunning: Bool { child.isRunning }
 
     /// Everything the process wrote to stdout and stderr so far.
-    public var log: String { (try? String(contentsOf: logFile, encoding: .utf8)) ?? "" }
+    package var log: String { (try? String(contentsOf: logFile, encoding: .utf8)) ?? "" }
 
     /// Waits until the log has at least `count` lines matching `predicate` (information lines
     /// are written in batches, milliseconds after the event); returns them.
-    public func waitForLines(
+    package func waitForLines(
         _ count: Int,
         within limit: Duration = .seconds(10),
         where predicate: @escaping (Substring) -> Bool
@@ -86,25 +86,25 @@ public final class CourierDaemon: Sendable {
     }
 
     /// Sends a signal without waiting.
-    public func signal(_ signal: Int32) { child.signal(signal) }
+    package func signal(_ signal: Int32) { child.signal(signal) }
 
     /// Waits until the process has exited; returns its exit status.
     @discardableResult
-    public func wait() async -> Int32 { await child.wait() }
+    package func wait() async -> Int32 { await child.wait() }
 
     /// SIGTERM, then waits (SIGKILL after 15 s); returns the exit status.
     @discardableResult
-    public func stop() async -> Int32 { await child.stop(grace: .seconds(15)) }
+    package func stop() async -> Int32 { await child.stop(grace: .seconds(15)) }
 
     /// SIGKILL, as a crash; waits for the exit.
-    public func kill() async {
+    package func kill() async {
         child.signal(SIGKILL)
         await child.wait()
     }
 }
 
 /// Writes a Courier YAML configuration for tests into `directory` and returns its path.
-public func writeCourierConfig(
+package func writeCourierConfig(
     in directory: URL,
     broker: MosquittoBroker,
     bridgeID: String = "test",

@@ -1,7 +1,7 @@
 /// Waits until a condition holds, checking it again after each short pause; throws
 /// ``FixtureError/timeout(_:)`` when it still does not hold at the limit. For conditions with
 /// no event to wait on (a file's contents, a process's output).
-public func eventually(
+package func eventually(
     _ what: String,
     within limit: Duration = .seconds(10),
     _ condition: () async throws -> Bool
@@ -14,7 +14,7 @@ public func eventually(
 }
 
 /// Runs an operation with a time limit, throwing ``FixtureError/timeout(_:)`` past it.
-public func withTimeout<T: Sendable>(
+package func withTimeout<T: Sendable>(
     _ limit: Duration,
     _ what: String = "operation",
     _ operation: @escaping @Sendable () async throws -> T

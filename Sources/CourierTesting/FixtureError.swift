@@ -1,12 +1,12 @@
 /// Errors of the test fixtures.
-public enum FixtureError: Error, CustomStringConvertible {
+package enum FixtureError: Error, CustomStringConvertible {
     case brokerDidNotStart(String)
     case postgresNotInstalled(String)
     case postgresDidNotStart(String)
     case commandFailed(String)
     case timeout(String)
 
-    public var description: String {
+    package var description: String {
         switch self {
         case .brokerDidNotStart(let log): "mosquitto did not start: \(log)"
         case .postgresNotInstalled(let message): "PostgreSQL is not installed: \(message)"

@@ -3,14 +3,14 @@ import MQTT
 import Synchronization
 
 /// Collects the messages a test client receives and lets the test wait for them.
-public final class MessageInbox: Sendable {
+package final class MessageInbox: Sendable {
     private let messages = Mutex<[MQTTMessage]>([])
     private let changed = ChangeSignal()
 
-    public init() {}
+    package init() {}
 
     /// An inbox fed by a task that reads the client's ``MQTTClient/messages`` until shutdown.
-    public static func draining(_ client: MQTTClient) -> MessageInbox {
+    package static func draining(_ client: MQTTClient) -> MessageInbox {
         let inbox = MessageInbox()
         Task {
             for await message in client.messages { inbox.append(message) }
@@ -18,19 +18,19 @@ public final class MessageInbox: Sendable {
         return inbox
     }
 
-    public func append(_ message: MQTTMessage) {
+    package func append(_ message: MQTTMessage) {
         messages.withLock { $0.append(message) }
         changed.notify()
     }
 
-    public var all: [MQTTMessage] { messages.withLock { $0 } }
+    package var all: [MQTTMessage] { messages.withLock { $0 } }
 
     /// The messages received so far on a topic.
-    public func on(_ topic: String) -> [MQTTMessage] { all.filter { $0.topic == topic } }
+    package func on(_ topic: String) -> [MQTTMessage] { all.filter { $0.topic == topic } }
 
     /// Waits until at least `count` messages satisfy `predicate`; returns them.
     @discardableResult
-    public func wait(
+    package func wait(
         for count: Int = 1,
         within limit: Duration = .seconds(10),
         where predicate: @escaping @Sendable (MQTTMessage) -> Bool = { _ in true }
@@ -42,7 +42,7 @@ public final class MessageInbox: Sendable {
     }
 
     /// Waits for the first message on a topic.
-    public func first(on topic: String, within limit: Duration = .seconds(10)) async throws -> MQTTMessage {
+    package func first(on topic: String, within limit: Duration = .seconds(10)) async throws -> MQTTMessage {
         try await wait(for: 1, within: limit) { $0.topic == topic }[0]
     }
 }

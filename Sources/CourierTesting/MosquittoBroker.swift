@@ -2,14 +2,14 @@ import Foundation
 
 /// A real `mosquitto` on a free loopback port, with a temporary config, for tests and
 /// benchmarks. Stop it with ``stop()``; it can be killed and restarted on the same port.
-public final class MosquittoBroker: Sendable {
-    public let port: Int
-    public let directory: URL
+package final class MosquittoBroker: Sendable {
+    package let port: Int
+    package let directory: URL
     private let configFile: URL
     private let process: ProcessBox
 
     /// `127.0.0.1` and the port, as `mqtt://127.0.0.1:PORT`.
-    public var url: String { "mqtt://127.0.0.1:\(port)" }
+    package var url: String { "mqtt://127.0.0.1:\(port)" }
 
     /// Starts a broker and waits until it accepts connections.
     /// - Parameters:
@@ -17,7 +17,7 @@ public final class MosquittoBroker: Sendable {
     ///     it defines its own `listener` lines, pass `listener: false`.
     ///   - persistence: keep sessions and queued messages across ``restart()``.
     ///   - port: the port to listen on; a free one by default.
-    public static func start(
+    package static func start(
         extraConfig: String = "",
         listener: Bool = true,
         persistence: Bool = false,
@@ -86,38 +86,38 @@ public final class MosquittoBroker: Sendable {
     }
 
     /// Stops the broker (SIGTERM) and waits for it to exit.
-    public func stop() async {
+    package func stop() async {
         await process.terminateAndWait(signal: SIGTERM)
     }
 
     /// Kills the broker (SIGKILL) and waits for it to exit.
-    public func kill() async {
+    package func kill() async {
         await process.terminateAndWait(signal: SIGKILL)
     }
 
     /// Freezes the broker (SIGSTOP): connections stay open, nothing is answered.
-    public func pause() {
+    package func pause() {
         process.signal(SIGSTOP)
     }
 
     /// Lets a paused broker go on (SIGCONT).
-    public func resume() {
+    package func resume() {
         process.signal(SIGCONT)
     }
 
     /// Starts the broker again on the same port, after ``stop()`` or ``kill()``.
-    public func restart() async throws {
+    package func restart() async throws {
         try await launch()
     }
 
     /// The broker's log, for failure messages.
-    public var log: String {
+    package var log: String {
         (try? String(contentsOf: directory.appendingPathComponent("mosquitto.log"), encoding: .utf8)) ?? ""
     }
 }
 
 /// Runs `body` with a fresh broker and stops the broker afterwards, whether `body` threw or not.
-public func withBroker<T>(
+package func withBroker<T>(
     extraConfig: String = "",
     listener: Bool = true,
     persistence: Bool = false,

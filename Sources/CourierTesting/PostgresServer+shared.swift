@@ -4,7 +4,7 @@ extension PostgresServer {
     /// Runs `body` with the server every caller in this process shares while any of them runs:
     /// the first starts it, the last stops it. Each test makes its own database on it
     /// (``createDatabase()``); a test that stops or freezes its server starts its own instead.
-    public static func withShared<T>(_ body: (PostgresServer) async throws -> T) async throws -> T {
+    package static func withShared<T>(_ body: (PostgresServer) async throws -> T) async throws -> T {
         let server = try await SharedServer.registry.acquire()
         do {
             let result = try await body(server)

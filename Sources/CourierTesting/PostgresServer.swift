@@ -15,10 +15,10 @@ import Glibc
 /// under `nice`: on a machine the whole suite keeps busy, the processes under test come first.
 /// The binaries are Debian's (`/usr/lib/postgresql/VERSION/bin`, the newest) or else the first
 /// on PATH.
-public final class PostgresServer: Sendable {
-    public let directory: URL
-    public let username = "courier"
-    public let password = UUID().uuidString.replacingOccurrences(of: "-", with: "").lowercased()
+package final class PostgresServer: Sendable {
+    package let directory: URL
+    package let username = "courier"
+    package let password = UUID().uuidString.replacingOccurrences(of: "-", with: "").lowercased()
     private let binaries: URL
     /// What the server's programs run under: `nice`, then `setpriv ... --` when the server runs
     /// as another user.
@@ -27,16 +27,16 @@ public final class PostgresServer: Sendable {
     private let process = ProcessBox()
 
     /// The loopback port it listens on; it keeps it across ``restart()``.
-    public var port: Int { chosenPort.withLock { $0 } }
+    package var port: Int { chosenPort.withLock { $0 } }
 
     /// `postgres://courier:PASSWORD@127.0.0.1:PORT/DATABASE`.
-    public func url(database: String) -> String {
+    package func url(database: String) -> String {
         "postgres://\(username):\(password)@127.0.0.1:\(port)/\(database)"
     }
 
     /// Creates a cluster and starts the server on a free port; waits until it accepts queries.
     /// Throws ``FixtureError/postgresNotInstalled(_:)`` when there is no PostgreSQL to run.
-    public static func start() async throws -> PostgresServer {
+    package static func start() async throws -> PostgresServer {
         let server = try PostgresServer(binaries: try installation())
         do {
             try await server.initialize()
@@ -142,7 +142,7 @@ public final class PostgresServer: Sendable {
     }
 
     /// Creates an empty database owned by `courier`; returns its name.
-    public func createDatabase() async throws -> String {
+    package func createDatabase() async throws -> String {
         let name = "courier_" + UUID().uuidString.replacingOccurrences(of: "-", with: "").lowercased()
         try await psql("CREATE DATABASE \(name)", database: "postgres")
         return name
@@ -151,7 +151,7 @@ public final class PostgresServer: Sendable {
     /// Runs SQL with `psql` as `courier` (over the Unix socket); its rows, one a line, columns
     /// separated by `|`.
     @discardableResult
-    public func psql(_ sql: String, database: String) async throws -> String {
+    package func psql(_ sql: String, database: String) async throws -> String {
         let arguments = [tool("psql"), "-X", "-A", "-t", "-q", "-v", "ON_ERROR_STOP=1", "-h", directory.path, "-p", "\(port)", "-U", username, "-d", database, "-c", sql]
         let result = try await Command.run(Self.nice[0], Self.nice.dropFirst() + arguments)
         guard result.status == 0 else { throw FixtureError.commandFailed("psql \(sql): \(result.stderr)") }
@@ -159,23 +159,23 @@ public final class PostgresServer: Sendable {
     }
 
     /// Stops the server (a fast shutdown: SIGINT) and waits until it has exited.
-    public func stop() async {
+    package func stop() async {
         await process.terminateAndWait(signal: SIGINT)
     }
 
     /// Starts the server again on the same port and data, after ``stop()``.
-    public func restart() async throws {
+    package func restart() async throws {
         try await launch()
     }
 
     /// Freezes the server and every process it started (SIGSTOP): connections stay open,
     /// nothing is answered.
-    public func pause() {
+    package func pause() {
         signalAll(SIGSTOP)
     }
 
     /// Lets a paused server go on (SIGCONT).
-    public func resume() {
+    package func resume() {
         signalAll(SIGCONT)
     }
 
@@ -186,14 +186,14 @@ public final class PostgresServer: Sendable {
     }
 
     /// The server's log, for failure messages.
-    public var log: String {
+    package var log: String {
         (try? String(contentsOf: directory.appendingPathComponent("postgres.log"), encoding: .utf8)) ?? ""
     }
 }
 
 /// Runs `body` with a fresh server, then stops it and removes its directory (kept, for its
 /// log, when `body` threw).
-public func withPostgresServer<T>(_ body: (PostgresServer) async throws -> T) async throws -> T {
+package func withPostgresServer<T>(_ body: (PostgresServer) async throws -> T) async throws -> T {
     let server = try await PostgresServer.start()
     do {
         let result = try await body(server)

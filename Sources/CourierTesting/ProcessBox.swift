@@ -3,35 +3,35 @@ import Foundation
 import Synchronization
 
 /// A restartable child process, stopped by PID.
-public final class ProcessBox: Sendable {
+package final class ProcessBox: Sendable {
     private let current = Mutex<ChildProcess?>(nil)
 
-    public init() {}
+    package init() {}
 
     /// Starts the executable (looked up on PATH unless it is a path), stdout and stderr to
     /// `output` or discarded.
-    public func start(executable: String, arguments: [String], environment: [String: String]? = nil, output: URL? = nil) throws {
+    package func start(executable: String, arguments: [String], environment: [String: String]? = nil, output: URL? = nil) throws {
         let child = try ChildProcess.spawn(executable, arguments, environment: environment, output: output?.path)
         current.withLock { $0 = child }
     }
 
-    public var isRunning: Bool { current.withLock { $0?.isRunning ?? false } }
+    package var isRunning: Bool { current.withLock { $0?.isRunning ?? false } }
 
-    public var pid: Int32? { current.withLock { $0?.pid } }
+    package var pid: Int32? { current.withLock { $0?.pid } }
 
     /// Sends SIGTERM without waiting.
-    public func terminate() {
+    package func terminate() {
         signal(SIGTERM)
     }
 
     /// Sends a signal without waiting.
-    public func signal(_ signal: Int32) {
+    package func signal(_ signal: Int32) {
         current.withLock { $0 }?.signal(signal)
     }
 
     /// Sends a signal and waits until the process has exited; returns its exit status.
     @discardableResult
-    public func terminateAndWait(signal: Int32) async -> Int32? {
+    package func terminateAndWait(signal: Int32) async -> Int32? {
         guard let child = current.withLock({ $0 }) else { return nil }
         child.signal(signal)
         return await child.wait()
@@ -39,7 +39,7 @@ public final class ProcessBox: Sendable {
 
     /// Waits until the process exits by itself; returns its exit status.
     @discardableResult
-    public func waitForExit() async -> Int32? {
+    package func waitForExit() async -> Int32? {
         guard let child = current.withLock({ $0 }) else { return nil }
         return await child.wait()
     }

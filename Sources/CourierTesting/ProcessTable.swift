@@ -2,22 +2,22 @@ import Foundation
 
 /// The processes on this machine, as `/proc` lists them (Linux), to check what a daemon left
 /// behind.
-public enum ProcessTable {
+package enum ProcessTable {
     /// One process's parent and process group, from `/proc/{pid}/stat`.
-    public struct Entry: Sendable, Equatable {
-        public var pid: pid_t
-        public var parent: pid_t
-        public var group: pid_t
+    package struct Entry: Sendable, Equatable {
+        package var pid: pid_t
+        package var parent: pid_t
+        package var group: pid_t
     }
 
     /// Every process now running (zombies included: they still hold their pid).
-    public static func entries() -> [Entry] {
+    package static func entries() -> [Entry] {
         let names = (try? FileManager.default.contentsOfDirectory(atPath: "/proc")) ?? []
         return names.compactMap { pid_t($0) }.compactMap(entry)
     }
 
     /// The process, or nil when there is none with that pid.
-    public static func entry(_ pid: pid_t) -> Entry? {
+    package static func entry(_ pid: pid_t) -> Entry? {
         guard let stat = try? String(contentsOfFile: "/proc/\(pid)/stat", encoding: .utf8),
             let close = stat.lastIndex(of: ")")
         else { return nil }
@@ -28,11 +28,11 @@ public enum ProcessTable {
     }
 
     /// Whether a process with this pid exists.
-    public static func exists(_ pid: pid_t) -> Bool { entry(pid) != nil }
+    package static func exists(_ pid: pid_t) -> Bool { entry(pid) != nil }
 
     /// The processes whose parent is `pid`.
-    public static func children(of pid: pid_t) -> [pid_t] { entries().filter { $0.parent == pid }.map(\.pid) }
+    package static func children(of pid: pid_t) -> [pid_t] { entries().filter { $0.parent == pid }.map(\.pid) }
 
     /// The processes in process group `group`.
-    public static func members(ofGroup group: pid_t) -> [pid_t] { entries().filter { $0.group == group }.map(\.pid) }
+    package static func members(ofGroup group: pid_t) -> [pid_t] { entries().filter { $0.group == group }.map(\.pid) }
 }

@@ -2,16 +2,16 @@ import Foundation
 
 /// A throwaway CA with a server certificate for 127.0.0.1/localhost and a client certificate,
 /// made with `openssl` in a temporary directory.
-public struct TestCertificates: Sendable {
-    public let directory: URL
-    public var caFile: String { directory.appendingPathComponent("ca.crt").path }
-    public var serverCertFile: String { directory.appendingPathComponent("server.crt").path }
-    public var serverKeyFile: String { directory.appendingPathComponent("server.key").path }
-    public var clientCertFile: String { directory.appendingPathComponent("client.crt").path }
-    public var clientKeyFile: String { directory.appendingPathComponent("client.key").path }
+package struct TestCertificates: Sendable {
+    package let directory: URL
+    package var caFile: String { directory.appendingPathComponent("ca.crt").path }
+    package var serverCertFile: String { directory.appendingPathComponent("server.crt").path }
+    package var serverKeyFile: String { directory.appendingPathComponent("server.key").path }
+    package var clientCertFile: String { directory.appendingPathComponent("client.crt").path }
+    package var clientKeyFile: String { directory.appendingPathComponent("client.key").path }
 
     /// Generates the CA and both certificates (RSA 2048, one day).
-    public static func generate(clientName: String = "test-client") async throws -> TestCertificates {
+    package static func generate(clientName: String = "test-client") async throws -> TestCertificates {
         let directory = FileManager.default.temporaryDirectory.appendingPathComponent("courier-certs-\(UUID().uuidString)")
         try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
         let certs = TestCertificates(directory: directory)

@@ -5,7 +5,7 @@ import MQTT
 /// Helpers to make clients against a test broker.
 extension MosquittoBroker {
     /// A connected client with a unique id; the caller shuts it down.
-    public func connectedClient(
+    package func connectedClient(
         _ name: String = "test",
         protocolVersion: MQTTProtocolVersion = .v5,
         configure: (inout MQTTConfiguration) -> Void = { _ in },
@@ -18,7 +18,7 @@ extension MosquittoBroker {
     }
 
     /// A client that is not connected yet.
-    public func makeClient(
+    package func makeClient(
         _ name: String = "test",
         protocolVersion: MQTTProtocolVersion = .v5,
         configure: (inout MQTTConfiguration) -> Void = { _ in },
@@ -35,7 +35,7 @@ extension MosquittoBroker {
 
 extension Logger {
     /// A logger for tests: warnings and above, on stderr.
-    public static func test(_ label: String) -> Logger {
+    package static func test(_ label: String) -> Logger {
         var logger = Logger(label: label)
         logger.logLevel = ProcessInfo.processInfo.environment["COURIER_TEST_LOG"].flatMap(Logger.Level.init(rawValue:)) ?? .warning
         return logger
@@ -43,6 +43,6 @@ extension Logger {
 }
 
 /// A unique topic prefix per test, so tests can share a broker and run in parallel.
-public func uniqueTopic(_ name: String) -> String {
+package func uniqueTopic(_ name: String) -> String {
     "test/\(name)/\(UUID().uuidString.prefix(8))"
 }

@@ -3,7 +3,7 @@ import Foundation
 /// Writes `text` to `path` (created or truncated) without `fsync`, which Foundation's writes
 /// do: a fixture's config file needs no durability, and on a busy disk the sync held one of
 /// the few threads every test shares for seconds.
-public func writeFile(_ text: String, to path: String) throws {
+package func writeFile(_ text: String, to path: String) throws {
     let fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o644)
     guard fd >= 0 else { throw FixtureError.commandFailed("open \(path): errno \(errno)") }
     defer { close(fd) }

@@ -1,4 +1,4 @@
-import CourierFuzzing
+@_spi(Fuzzing) import CourierFuzzing
 import CourierTestTraits
 import Foundation
 import Testing

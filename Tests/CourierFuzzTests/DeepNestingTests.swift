@@ -1,7 +1,7 @@
 import CourierConfig
 import CourierCore
 import CourierDevices
-import CourierFuzzing
+@_spi(Fuzzing) import CourierFuzzing
 import CourierTestTraits
 import CourierWorkers
 import Foundation

@@ -1,5 +1,6 @@
 import CourierCore
 import CourierDevices
+import CourierProcess
 import CourierTesting
 import Foundation
 

@@ -1,5 +1,6 @@
 import ArgumentParser
 import CourierCore
+import CourierProcess
 import CourierTesting
 import CourierWorkers
 import Foundation

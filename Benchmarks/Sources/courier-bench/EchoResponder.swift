@@ -1,3 +1,4 @@
+import CourierProcess
 import CourierTesting
 import Foundation
 

@@ -1,5 +1,6 @@
 import ArgumentParser
 import CourierDevices
+import CourierProcess
 import CourierTesting
 import Foundation
 

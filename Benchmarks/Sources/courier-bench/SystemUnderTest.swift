@@ -38,7 +38,7 @@ extension CourierDaemon {
     static func requireBinary() throws -> String {
         guard FileManager.default.isExecutableFile(atPath: binary) else {
             throw ValidationError(
-                "no courier binary at \(binary): `swift build -c release --package-path Benchmarks` builds it beside courier-bench; or set COURIER_BINARY"
+                "no courier binary at \(binary): `swift build -c release` builds it beside courier-bench; or set COURIER_BINARY"
             )
         }
         return binary

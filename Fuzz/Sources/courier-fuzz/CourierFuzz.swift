@@ -1,5 +1,5 @@
 import CLibFuzzer
-import CourierFuzzing
+@_spi(Fuzzing) import CourierFuzzing
 import Dispatch
 import Foundation
 
