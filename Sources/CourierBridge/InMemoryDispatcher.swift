@@ -24,12 +24,11 @@ package final class InMemoryDispatcher: WorkDispatcher {
     package func hasWorker(for operation: String) -> Bool { operations.contains(operation) }
 
     package func dispatch(_ request: HandlerRequest, completion: @escaping @Sendable (DispatchOutcome) -> Void) {
-        let pool = pool, sink = sink, progress = progress
+        let sink = sink, progress = progress
         let id = request.requestID
-        Task {
-            let outcome = await pool.attempt(request) { update in
-                progress(id, update.status, update.percent, update.payload, update.contentType)
-            }
+        pool.start(request) { update in
+            progress(id, update.status, update.percent, update.payload, update.contentType)
+        } completion: { outcome in
             if case .answered(let result) = outcome { sink(id, result) }
         }
         completion(.sent)

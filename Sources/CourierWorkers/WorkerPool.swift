@@ -72,7 +72,8 @@ public final class WorkerPool: Sendable {
         var waiter: Waiter?
         /// The queue's decision, when it came before the waiter was registered.
         var early: Start?
-        var task: Task<HandlerResponse, Never>?
+        /// Cancels the task the handler runs in, once there is one.
+        var cancelRun: (@Sendable () -> Void)?
         var progress: WorkProgress?
         var cancelled = false
     }
@@ -175,11 +176,43 @@ public final class WorkerPool: Sendable {
         _ request: HandlerRequest,
         progress: @escaping @Sendable (ProgressUpdate) -> Void = { _ in }
     ) async -> Outcome {
-        guard let handler = handlers[request.operation] else {
-            let message = "this worker has no handler for operation \(request.operation)"
-            return .answered(Self.errorResult(HandlerError(.unknownOperation, message)))
+        guard let handler = handlers[request.operation] else { return .answered(Self.unknownOperation(request)) }
+        guard let (ticket, admission) = admit(request) else { return .cancelled }
+        defer { finish(ticket) }
+        return await proceed(handler, request, ticket: ticket, admission: admission, inline: false, progress: progress)
+    }
+
+    /// Starts one attempt in a task of its own and hands its outcome to `completion`: the same
+    /// as ``attempt(_:progress:)``, without a second task for the handler. The handler runs in
+    /// the attempt's task, which ``cancel(requestID:)`` cancels. For callers that do not wait
+    /// (the bridge's in-memory dispatch).
+    package func start(
+        _ request: HandlerRequest,
+        progress: @escaping @Sendable (ProgressUpdate) -> Void = { _ in },
+        completion: @escaping @Sendable (Outcome) -> Void
+    ) {
+        guard let handler = handlers[request.operation] else { return completion(.answered(Self.unknownOperation(request))) }
+        guard let (ticket, admission) = admit(request) else { return completion(.cancelled) }
+        let task = Task {
+            let outcome = await proceed(handler, request, ticket: ticket, admission: admission, inline: true, progress: progress)
+            finish(ticket)
+            completion(outcome)
         }
-        let admitted = state.withLock { state -> (UInt64, WorkQueue.Admission)? in
+        let cancelled = state.withLock { state in
+            state.attempts[ticket]?.cancelRun = { task.cancel() }
+            return state.attempts[ticket]?.cancelled == true
+        }
+        if cancelled { task.cancel() }
+    }
+
+    private static func unknownOperation(_ request: HandlerRequest) -> HandlerResponse {
+        errorResult(HandlerError(.unknownOperation, "this worker has no handler for operation \(request.operation)"))
+    }
+
+    /// Takes an attempt in: a ticket, and the queue's first word on it; nil for a request
+    /// cancelled before it arrived.
+    private func admit(_ request: HandlerRequest) -> (UInt64, WorkQueue.Admission)? {
+        state.withLock { state -> (UInt64, WorkQueue.Admission)? in
             if state.cancelledAhead.contains(request.requestID) {
                 state.counters.cancelled += 1
                 return nil
@@ -191,8 +224,18 @@ public final class WorkerPool: Sendable {
             state.tickets[request.requestID, default: []].insert(ticket)
             return (ticket, state.queue.arrive(ticket: ticket, operation: request.operation, deadline: request.deadline, now: unixMillis()))
         }
-        guard let (ticket, admission) = admitted else { return .cancelled }
-        defer { finish(ticket) }
+    }
+
+    /// An admitted attempt from its queue decision on: waits for a slot if it must, then runs
+    /// the handler (`inline`: in the calling task) or answers without running it.
+    private func proceed(
+        _ handler: any OperationHandler,
+        _ request: HandlerRequest,
+        ticket: UInt64,
+        admission: WorkQueue.Admission,
+        inline: Bool,
+        progress: @escaping @Sendable (ProgressUpdate) -> Void
+    ) async -> Outcome {
         let start: Start
         switch admission {
         case .start: start = .run
@@ -201,7 +244,7 @@ public final class WorkerPool: Sendable {
         }
         switch start {
         case .run:
-            return await run(handler, request, ticket: ticket, progress: progress)
+            return await run(handler, request, ticket: ticket, inline: inline, progress: progress)
         case .late:
             let cancelled = state.withLock { state in
                 let cancelled = state.attempts[ticket]?.cancelled == true
@@ -223,8 +266,8 @@ public final class WorkerPool: Sendable {
     /// An id the pool does not hold is remembered (the latest 1,024): an attempt of it that
     /// arrives later is not run. Every worker hears every cancellation.
     public func cancel(requestID: String) {
-        let (waiters, tasks) = state.withLock { state -> ([Waiter], [Task<HandlerResponse, Never>]) in
-            var waiters: [Waiter] = [], tasks: [Task<HandlerResponse, Never>] = []
+        let (waiters, runs) = state.withLock { state -> ([Waiter], [@Sendable () -> Void]) in
+            var waiters: [Waiter] = [], runs: [@Sendable () -> Void] = []
             guard let tickets = state.tickets[requestID] else {
                 state.rememberCancelled(requestID)
                 return ([], [])
@@ -238,13 +281,13 @@ public final class WorkerPool: Sendable {
                     attempt.waiter = nil
                     waiters.append(waiter)
                 }
-                if let task = attempt.task { tasks.append(task) }
+                if let cancelRun = attempt.cancelRun { runs.append(cancelRun) }
                 state.attempts[ticket] = attempt
             }
-            return (waiters, tasks)
+            return (waiters, runs)
         }
         for waiter in waiters { waiter.resume(returning: .cancelled) }
-        for task in tasks { task.cancel() }
+        for cancelRun in runs { cancelRun() }
     }
 
     /// Returns once nothing is in flight: immediately when idle, otherwise when the last request
@@ -309,34 +352,49 @@ public final class WorkerPool: Sendable {
         }
     }
 
-    /// Runs the handler in a task of its own, which ``cancel(requestID:)`` can cancel.
+    /// Runs the handler in a task that ``cancel(requestID:)`` can cancel: the calling task when
+    /// `inline` (``start(_:progress:completion:)`` made it for this attempt), a task of its
+    /// own otherwise.
     private func run(
         _ handler: any OperationHandler,
         _ request: HandlerRequest,
         ticket: UInt64,
+        inline: Bool,
         progress: @escaping @Sendable (ProgressUpdate) -> Void
     ) async -> Outcome {
         let reporter = WorkProgress(requestID: request.requestID, sink: progress)
         let started = ContinuousClock.now
-        let task = state.withLock { state -> Task<HandlerResponse, Never>? in
-            guard state.attempts[ticket]?.cancelled == false else { return nil }
-            let task = Task {
-                await WorkProgress.$current.withValue(reporter) { await self.answer(handler, request) }
-            }
-            state.attempts[ticket]?.task = task
+        let answer: @Sendable () async -> HandlerResponse = {
+            await WorkProgress.$current.withValue(reporter) { await self.answer(handler, request) }
+        }
+        enum Runner {
+            case cancelled
+            case inline
+            case task(Task<HandlerResponse, Never>)
+        }
+        let runner = state.withLock { state -> Runner in
+            guard state.attempts[ticket]?.cancelled == false else { return .cancelled }
             state.attempts[ticket]?.progress = reporter
             state.running += 1
-            return task
+            guard !inline else { return .inline }
+            let task = Task { await answer() }
+            state.attempts[ticket]?.cancelRun = { task.cancel() }
+            return .task(task)
         }
-        guard let task else {
+        let response: HandlerResponse
+        switch runner {
+        case .cancelled:
             // Cancelled before it started: the slot it was given goes on.
             handOn(operation: request.operation, milliseconds: nil)
             return .cancelled
-        }
-        let response = await withTaskCancellationHandler {
-            await task.value
-        } onCancel: {
-            task.cancel()
+        case .inline:
+            response = await answer()
+        case .task(let task):
+            response = await withTaskCancellationHandler {
+                await task.value
+            } onCancel: {
+                task.cancel()
+            }
         }
         reporter.close()
         let elapsed = ContinuousClock.now - started

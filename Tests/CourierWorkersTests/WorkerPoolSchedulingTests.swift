@@ -83,6 +83,37 @@ struct WorkerPoolSchedulingTests {
         #expect(pool.estimatedDuration(of: "wait") == nil)
     }
 
+    /// `start` runs the handler in the attempt's own task, not a second one: cancelling the
+    /// request cancels that task while it runs, or takes it out of the queue while it waits;
+    /// an attempt left alone answers.
+    @Test func aStartedAttemptAnswersAndIsCancelledLikeAnAwaitedOne() async throws {
+        let recorder = Recorder()
+        let pool = WorkerPool(handlers: [CancellableHandler(recorder: recorder), EchoHandler()], concurrency: 1)
+        let (outcomes, delivered) = AsyncStream.makeStream(of: WorkerPool.Outcome.self)
+        var next = outcomes.makeAsyncIterator()
+        pool.start(request("wait", requestID: "r-running")) { delivered.yield($0) }
+        await recorder.waitUntil { $0.events.contains("started") }
+        pool.start(request("wait", requestID: "r-waiting")) { delivered.yield($0) }
+        await until { pool.waiting == 1 }
+        pool.cancel(requestID: "r-waiting")
+        #expect(await next.next() == .cancelled)
+        pool.cancel(requestID: "r-running")
+        #expect(await next.next() == .cancelled)
+        #expect(await recorder.snapshot.events == ["started", "cancelled"])
+        #expect(pool.counters == WorkerPool.Counters(ran: 0, late: 0, cancelled: 2))
+        #expect(pool.inFlight == 0)
+        #expect(pool.running == 0)
+
+        pool.start(request("echo", "hello", requestID: "r-echo")) { delivered.yield($0) }
+        guard case .answered(let response) = await next.next() else {
+            Issue.record("the echo was not answered")
+            return
+        }
+        #expect(response.status == 200)
+        #expect(response.payload == Data("hello".utf8))
+        #expect(pool.counters.ran == 1)
+    }
+
     @Test func aCancelledRequestsLateAnswerIsDropped() async throws {
         let recorder = Recorder()
         // The blocking handler ignores cancellation and answers 200 once released.
