@@ -112,8 +112,7 @@ extension RequestRecord {
     /// front makes new ids sort after old ones, so the store's id index grows at one end
     /// instead of changing a random page for every request.
     package static func newID(now: Int64 = unixMillis()) -> String {
-        var generator = SystemRandomNumberGenerator()
-        let random = (generator.next() as UInt64, generator.next() as UInt64)
+        let random = RandomBits.pair()
         // Written into the string's own storage: no intermediate strings per request.
         return String(unsafeUninitializedCapacity: 44) { buffer in
             func put(_ value: UInt64, digits count: Int, at offset: Int) {

@@ -25,9 +25,12 @@ struct LogfmtLogHandler: LogHandler {
     }
 
     func log(event: LogEvent) {
-        var fields = metadata
-        if let provided = metadataProvider?.get() { fields.merge(provided) { _, new in new } }
-        if let own = event.metadata { fields.merge(own) { _, new in new } }
+        var fields = event.metadata ?? [:]
+        if !metadata.isEmpty || metadataProvider != nil {
+            fields = metadata
+            if let provided = metadataProvider?.get() { fields.merge(provided) { _, new in new } }
+            if let own = event.metadata { fields.merge(own) { _, new in new } }
+        }
         var line: [UInt8] = []
         line.reserveCapacity(256)
         line += "time=".utf8
@@ -38,11 +41,11 @@ struct LogfmtLogHandler: LogHandler {
         Self.appendQuoted(label, to: &line)
         line += " msg=".utf8
         Self.appendQuoted(event.message.description, to: &line)
-        for key in fields.keys.sorted() {
+        for (key, value) in fields.sorted(by: { $0.key < $1.key }) {
             line.append(UInt8(ascii: " "))
             line += key.utf8
             line.append(UInt8(ascii: "="))
-            switch fields[key]! {
+            switch value {
             case .string(let value): Self.appendQuoted(value, to: &line)
             case let value: Self.appendQuoted(value.description, to: &line)
             }
