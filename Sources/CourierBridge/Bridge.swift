@@ -132,9 +132,6 @@ package final class Bridge: Service, Sendable {
 
     var dispatcher: any WorkDispatcher { dispatcherBox.withLock { $0! } }
 
-    /// Broker connected and store answering.
-    package var isReady: Bool { client.isConnected && storeReachable.load(ordering: .relaxed) }
-
     /// Why the bridge is not ready, when it is not.
     package var notReadyReason: String? {
         if !client.isConnected { return "the bridge is not connected to the broker" }

@@ -54,9 +54,6 @@ package enum ConfigLoader {
         return configuration
     }
 
-    /// The names of the environment variables ``load(path:environment:)`` reads.
-    package static let environmentVariables: [String] = EnvironmentOverride.all.map(\.name)
-
     /// The broker password: `broker.password`, or else the first line of `broker.passwordFile`
     /// with surrounding white space trimmed; nil when neither is set.
     package static func readPassword(_ configuration: CourierConfiguration) throws -> String? {

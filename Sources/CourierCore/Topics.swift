@@ -151,13 +151,6 @@ public struct Topics: Sendable, Equatable {
     /// The bridge's subscriptions for both cancel shapes: `devices/+/cancel` and `.../cancel/+/+`.
     package var cancelFilters: [String] { [cancel.filter(), cancel.filter(suffix: 2)] }
 
-    /// A cancel topic: `devices/{device}/cancel` (MQTT 5, the request named by its Correlation
-    /// Data), or with an operation and request id `.../cancel/{operation}/{requestId}` (3.1.1).
-    package func cancelTopic(device: String, operation: String? = nil, requestId: String? = nil) -> String {
-        guard let operation, let requestId else { return cancel.topic([.device: device]) }
-        return cancel.topic([.device: device], suffix: [operation, requestId])
-    }
-
     /// Parses a cancel topic, either shape; levels are not validated.
     package func parseCancel(_ topic: String) -> ParsedCancelTopic? {
         if let (values, _) = cancel.match(topic) { return ParsedCancelTopic(device: values[.device]!) }

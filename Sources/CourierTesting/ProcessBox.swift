@@ -36,11 +36,4 @@ package final class ProcessBox: Sendable {
         child.signal(signal)
         return await child.wait()
     }
-
-    /// Waits until the process exits by itself; returns its exit status.
-    @discardableResult
-    package func waitForExit() async -> Int32? {
-        guard let child = current.withLock({ $0 }) else { return nil }
-        return await child.wait()
-    }
 }

@@ -1,7 +1,8 @@
-import CourierConfig
 import CourierCore
 import Foundation
 import Testing
+
+@testable import CourierConfig
 
 @Suite(.timeLimit(.minutes(1)))
 struct ConfigEnvironmentTests {
@@ -30,7 +31,7 @@ struct ConfigEnvironmentTests {
         ]
         // Every variable but COURIER_BROKER_PASSWORD and COURIER_STORE_URL, which cannot be set
         // with COURIER_BROKER_PASSWORD_FILE and COURIER_STORE_PATH (StoreURLTests has it).
-        #expect(Set(environment.keys).union(["COURIER_BROKER_PASSWORD", "COURIER_STORE_URL"]) == Set(ConfigLoader.environmentVariables))
+        #expect(Set(environment.keys).union(["COURIER_BROKER_PASSWORD", "COURIER_STORE_URL"]) == Set(EnvironmentOverride.all.map(\.name)))
         let config = try ConfigLoader.load(path: shippedConfigPath, environment: environment)
         #expect(config.broker.url == "mqtts://broker.example.com:8883")
         #expect(config.broker.username == "bridge")

@@ -1,7 +1,8 @@
-import CourierConfig
 import CourierCore
 import Foundation
 import Testing
+
+@testable import CourierConfig
 
 /// The repository's `Config/courier-production.yaml`.
 let productionConfigPath = URL(fileURLWithPath: shippedConfigPath)
@@ -27,7 +28,7 @@ struct HTTPAccessConfigTests {
         #expect(CourierConfiguration().httpTokensFile == nil)
         let fromEnvironment = try ConfigLoader.load(path: nil, environment: ["COURIER_HTTP_TOKENS_FILE": "/run/secrets/tokens"])
         #expect(fromEnvironment.httpTokensFile == "/run/secrets/tokens")
-        #expect(ConfigLoader.environmentVariables.contains("COURIER_HTTP_TOKENS_FILE"))
+        #expect(EnvironmentOverride.all.map(\.name).contains("COURIER_HTTP_TOKENS_FILE"))
         let error = try #require(throws: ConfigError.self) { try ConfigLoader.parse(yaml: "http:\n  tokens: \"\"\n", file: "c.yaml") }
         #expect(error.file == "c.yaml" && error.line == 2 && error.key == "http.tokens")
     }

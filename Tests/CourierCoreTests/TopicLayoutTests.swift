@@ -195,3 +195,12 @@ struct TopicLayoutTests {
         }
     }
 }
+
+extension Topics {
+    /// A cancel topic as a device writes it: `devices/{device}/cancel` (MQTT 5), or with an
+    /// operation and request id `.../cancel/{operation}/{requestId}` (3.1.1).
+    func cancelTopic(device: String, operation: String? = nil, requestId: String? = nil) -> String {
+        guard let operation, let requestId else { return cancel.topic([.device: device]) }
+        return cancel.topic([.device: device], suffix: [operation, requestId])
+    }
+}

@@ -59,7 +59,7 @@ struct HTTPHarness: Sendable {
             let running = Task { try await bridge.run() }
             let harness = HTTPHarness(broker: broker, bridge: bridge, store: store, pool: pool, gate: gate, long: long)
             do {
-                try await eventually("bridge ready") { bridge.isReady }
+                try await eventually("bridge ready") { bridge.notReadyReason == nil }
                 let app = try makeHTTPApplication(bridge: bridge, registry: registry, address: ("127.0.0.1", 0), tokens: tokens, logger: logger)
                 try await app.test(setup) { client in try await body(harness, client) }
             } catch {
