@@ -34,12 +34,16 @@ trap cleanup EXIT
 run() {
     local binary=$1 work responder courier worker
     work=$(mktemp -d /tmp/courier-cpu.XXXXXX)
-    export PORT=$((20000 + RANDOM % 40000))
+    # A port the kernel just handed out and nobody holds: a random one can be an ephemeral port
+    # in use, and mosquitto then exits with "Address already in use".
+    export PORT
+    PORT=$(python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
     printf 'listener %s 127.0.0.1\nallow_anonymous true\npersistence false\nmax_inflight_messages 1000\nmax_queued_messages 100000\nset_tcp_nodelay true\n' "$PORT" >"$work/mosquitto.conf"
     /usr/sbin/mosquitto -c "$work/mosquitto.conf" >"$work/broker.log" 2>&1 &
     pids=($!)
     local broker=$!
     for _ in $(seq 50); do (exec 3<>"/dev/tcp/127.0.0.1/$PORT") 2>/dev/null && break; sleep 0.1; done
+    kill -0 "$broker" 2>/dev/null || { echo "$binary: the broker did not start" >&2; cat "$work/broker.log" >&2; return 1; }
     if [ "$binary" = echo ]; then
         "$build/echo_responder" --port "$PORT" --qos 1 >"$work/responder.log" 2>&1 &
         responder=$! courier=$! worker=""
