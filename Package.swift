@@ -150,9 +150,9 @@ let package = Package(
             ],
             swiftSettings: strict
         ),
-        // The benchmarks (Benchmarks/README.md): not part of the `courier` product. A target of this
-        // package rather than a package of its own because it starts private brokers and daemons
-        // (CourierTesting) and times the store alone, which are this package's own API.
+        // The benchmarks (Benchmarks/README.md), no part of the `courier` product. A target of this
+        // package, not a package of its own: it starts private brokers and daemons (CourierTesting)
+        // and times the store alone, through `package` API no other package sees.
         .executableTarget(
             name: "courier-bench",
             dependencies: [
