@@ -121,25 +121,16 @@ struct RequestRow: FetchableRecord, TableRecord {
         ]
     }
 
-    /// The columns a request's transitions change once it is stored. The others are set at
-    /// intake and never rewritten (the purge clears `identity` in SQL of its own).
-    static let changingColumns: Set<String> = [
-        "state", "attempts", "updatedAt", "deadline", "wakeAt", "replyStatus", "replyCode",
-        "replyPayload", "replyContentType", "replyUserProperties", "deliveredAt", "reason",
-    ]
-
-    /// `INSERT` of a whole row, or, when a row with its id is stored, `UPDATE` of the columns
-    /// that change (``changingColumns``), for a cached statement. Leaving the others out of the
-    /// `SET` keeps SQLite from rewriting the indexes on them (identity, device, arrival order):
-    /// the identity index's entries are random pages of the file.
+    /// `INSERT` of a whole row, or, when a row with its id is stored, `UPDATE` of every other
+    /// column.
     static let upsertSQL = """
         INSERT INTO requests (\(columnNames.joined(separator: ", ")))
         VALUES (\(Array(repeating: "?", count: columnNames.count).joined(separator: ", ")))
-        ON CONFLICT (id) DO UPDATE SET \(columnNames.filter(changingColumns.contains).map { "\($0) = excluded.\($0)" }.joined(separator: ", "))
+        ON CONFLICT (id) DO UPDATE SET \(columnNames.dropFirst().map { "\($0) = excluded.\($0)" }.joined(separator: ", "))
         """
 
-    /// Writes the whole row through `statement`, an ``upsertSQL`` statement: inserts it, or
-    /// updates the columns that change.
+    /// Writes the whole row through `statement`, an ``upsertSQL`` statement prepared once per
+    /// transaction: inserts it, or replaces every column but its id.
     func upsert(_ statement: Statement) throws {
         try statement.execute(arguments: StatementArguments(try values()))
     }

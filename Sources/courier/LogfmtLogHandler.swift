@@ -25,9 +25,11 @@ struct LogfmtLogHandler: LogHandler {
     }
 
     func log(event: LogEvent) {
-        var fields = event.metadata ?? [:]
-        if !metadata.isEmpty || metadataProvider != nil {
-            fields = metadata
+        // The bridge's loggers carry no metadata of their own: the event's is the line's.
+        var fields = metadata
+        if fields.isEmpty, metadataProvider == nil {
+            fields = event.metadata ?? [:]
+        } else {
             if let provided = metadataProvider?.get() { fields.merge(provided) { _, new in new } }
             if let own = event.metadata { fields.merge(own) { _, new in new } }
         }
