@@ -8,14 +8,14 @@ extension MQTTClient {
         handle.withSocket { fd in _ = Glibc.shutdown(fd, Int32(SHUT_RDWR)) }
     }
 
-    /// Whether TCP_NODELAY is set on the client's socket.
-    func noDelayForTesting() -> Bool {
-        var enabled: Int32 = 0
+    /// The value of a TCP-level option (`TCP_NODELAY`, `TCP_CORK`) on the client's socket.
+    func tcpOptionForTesting(_ option: Int32) -> Int32 {
+        var value: Int32 = -1
         handle.withSocket { fd in
             var length = socklen_t(MemoryLayout<Int32>.size)
-            _ = getsockopt(fd, Int32(IPPROTO_TCP), TCP_NODELAY, &enabled, &length)
+            _ = getsockopt(fd, Int32(IPPROTO_TCP), option, &value, &length)
         }
-        return enabled != 0
+        return value
     }
 }
 
