@@ -67,6 +67,8 @@ let package = Package(
                 "CourierCore",
                 "MQTT",
                 .product(name: "GRDB", package: "GRDB.swift"),
+                // The C API, for the applying thread's upsert (RequestRecord+GRDB.swift).
+                .product(name: "GRDBSQLite", package: "GRDB.swift"),
             ],
             swiftSettings: strict
         ),

@@ -50,6 +50,13 @@ extension StoreContractTests {
             #expect(try fixture.store.record(identity: "dev-1/echo/req-7") == record)
             #expect(try fixture.store.record(id: "missing") == nil)
             #expect(try fixture.store.record(identity: "missing") == nil)
+
+            // The same, read back from the file rather than from what is still to be written.
+            try fixture.store.close()
+            let reopened = try fixture.reopen()
+            defer { try? reopened.close() }
+            #expect(try reopened.record(id: "r1") == record)
+            #expect(try reopened.record(identity: "dev-1/echo/req-7") == record)
         }
 
         /// Absent and empty are different: empty correlation data must not come back as nil.
@@ -75,6 +82,15 @@ extension StoreContractTests {
             #expect(readEmpty == empty)
             #expect(readEmpty.correlationData == Data())
             #expect(readEmpty.replyPayload == Data())
+
+            try fixture.store.close()
+            let reopened = try fixture.reopen()
+            defer { try? reopened.close() }
+            #expect(try reopened.record(id: "bare") == bare)
+            let storedEmpty = try #require(try reopened.record(id: "empty"))
+            #expect(storedEmpty == empty)
+            #expect(storedEmpty.correlationData == Data())
+            #expect(storedEmpty.payload == Data())
         }
 
         @Test(arguments: StoreBackend.allCases)
