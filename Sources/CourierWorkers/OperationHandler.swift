@@ -25,4 +25,19 @@ public protocol OperationHandler: Sendable {
 
     /// Answers one attempt at one request.
     func handle(_ request: HandlerRequest) async throws -> HandlerResponse
+
+    /// Whether `courier serve` may start an attempt on the thread that hands it over, its
+    /// network thread, and run it there until its first suspension (`Task.immediate`), instead
+    /// of in a task that waits for a thread of the pool. A handler that answers without
+    /// suspending then costs no thread hand-off either way (the figures are in
+    /// Benchmarks/README.md). Default `false`.
+    ///
+    /// Say `true` only for a handler that returns, or first awaits, within microseconds: what it
+    /// does before its first `await` holds up every device's traffic meanwhile. The worker
+    /// daemon ignores it.
+    var startsImmediately: Bool { get }
+}
+
+extension OperationHandler {
+    public var startsImmediately: Bool { false }
 }

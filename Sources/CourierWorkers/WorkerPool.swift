@@ -186,6 +186,10 @@ public final class WorkerPool: Sendable {
     /// as ``attempt(_:progress:)``, without a second task for the handler. The handler runs in
     /// the attempt's task, which ``cancel(requestID:)`` cancels. For callers that do not wait
     /// (the bridge's in-memory dispatch).
+    ///
+    /// A handler that ``OperationHandler/startsImmediately`` runs on the calling thread until it
+    /// first suspends (`Task.immediate`); one that does not suspend has called `completion`
+    /// before this returns.
     package func start(
         _ request: HandlerRequest,
         progress: @escaping @Sendable (ProgressUpdate) -> Void = { _ in },
@@ -193,11 +197,12 @@ public final class WorkerPool: Sendable {
     ) {
         guard let handler = handlers[request.operation] else { return completion(.answered(Self.unknownOperation(request))) }
         guard let (ticket, admission) = admit(request) else { return completion(.cancelled) }
-        let task = Task {
-            let outcome = await proceed(handler, request, ticket: ticket, admission: admission, inline: true, progress: progress)
-            finish(ticket)
+        let body: @Sendable () async -> Void = {
+            let outcome = await self.proceed(handler, request, ticket: ticket, admission: admission, inline: true, progress: progress)
+            self.finish(ticket)
             completion(outcome)
         }
+        let task = handler.startsImmediately ? Task.immediate(operation: body) : Task(operation: body)
         let cancelled = state.withLock { state in
             state.attempts[ticket]?.cancelRun = { task.cancel() }
             return state.attempts[ticket]?.cancelled == true

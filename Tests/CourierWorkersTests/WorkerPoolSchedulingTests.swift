@@ -114,6 +114,33 @@ struct WorkerPoolSchedulingTests {
         #expect(pool.counters.ran == 1)
     }
 
+    /// A handler that starts immediately runs on the thread that starts it until it first
+    /// suspends: echo, which never does, has answered before `start` returns; one that
+    /// suspends has done what comes before its first `await`, answers later, and is cancelled
+    /// like any other.
+    @Test func anImmediateHandlerRunsOnTheStartingThreadUntilItSuspends() async throws {
+        let pool = WorkerPool(handlers: [EchoHandler(), MarkThenWaitHandler()], concurrency: 2)
+        #expect(EchoHandler().startsImmediately)
+        let echoed = Shared<WorkerPool.Outcome?>(nil)
+        pool.start(request("echo", "hello", requestID: "r-echo")) { outcome in echoed.update { $0 = outcome } }
+        guard case .answered(let response) = echoed.value else {
+            Issue.record("echo had not answered when start returned")
+            return
+        }
+        #expect(response.payload == Data("hello".utf8))
+
+        let handler = MarkThenWaitHandler()
+        let waiting = WorkerPool(handlers: [handler], concurrency: 1)
+        let (outcomes, delivered) = AsyncStream.makeStream(of: WorkerPool.Outcome.self)
+        var next = outcomes.makeAsyncIterator()
+        waiting.start(request("mark", requestID: "r-mark")) { delivered.yield($0) }
+        #expect(handler.marked.value == ["r-mark"])
+        #expect(waiting.running == 1)
+        waiting.cancel(requestID: "r-mark")
+        #expect(await next.next() == .cancelled)
+        #expect(waiting.inFlight == 0)
+    }
+
     @Test func aCancelledRequestsLateAnswerIsDropped() async throws {
         let recorder = Recorder()
         // The blocking handler ignores cancellation and answers 200 once released.
@@ -252,6 +279,19 @@ struct CancellableHandler: OperationHandler {
             throw CancellationError()
         }
         return HandlerResponse(payload: Data("slept".utf8))
+    }
+}
+
+/// Starts immediately: notes the request before anything else, then waits to be cancelled.
+struct MarkThenWaitHandler: OperationHandler {
+    let operation = "mark"
+    let startsImmediately = true
+    let marked = Shared<[String]>([])
+
+    func handle(_ request: HandlerRequest) async throws -> HandlerResponse {
+        marked.update { $0.append(request.requestID) }
+        try await Task.sleep(for: .seconds(60))
+        return HandlerResponse(payload: Data("woke".utf8))
     }
 }
 
