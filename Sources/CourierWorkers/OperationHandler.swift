@@ -29,7 +29,7 @@ public protocol OperationHandler: Sendable {
     /// Whether `courier serve` may start an attempt on the thread that hands it over, its
     /// network thread, and run it there until its first suspension (`Task.immediate`), instead
     /// of in a task that waits for a thread of the pool. A handler that answers without
-    /// suspending then costs no thread hand-off either way (the figures are in
+    /// suspending then needs no thread hand-off, neither to start nor to answer (figures in
     /// Benchmarks/README.md). Default `false`.
     ///
     /// Say `true` only for a handler that returns, or first awaits, within microseconds: what it
