@@ -125,7 +125,8 @@ struct RequestRow: FetchableRecord, TableRecord {
     /// applying thread's time (Benchmarks/README.md).
     func upsert(_ statement: Statement) throws {
         let handle = statement.sqliteStatement
-        sqlite3_reset(handle)
+        // Reset after every use, so the next starts from a statement ready to bind.
+        defer { sqlite3_reset(handle) }
         var index: CInt = 0
         var code = SQLITE_OK
         func bind(_ value: some StatementBinding) {
@@ -161,7 +162,6 @@ struct RequestRow: FetchableRecord, TableRecord {
         bind(record.kind.rawValue)
         assert(Int(index) == Self.columnNames.count, "one value per column")
         if code == SQLITE_OK { code = sqlite3_step(handle) }
-        defer { sqlite3_reset(handle) }
         guard code == SQLITE_DONE else {
             let message = String(cString: sqlite3_errmsg(sqlite3_db_handle(handle)))
             throw DatabaseError(resultCode: ResultCode(rawValue: code), message: message, sql: Self.upsertSQL)

@@ -119,7 +119,7 @@ struct WorkerPoolSchedulingTests {
     /// suspends has done what comes before its first `await`, answers later, and is cancelled
     /// like any other.
     @Test func anImmediateHandlerRunsOnTheStartingThreadUntilItSuspends() async throws {
-        let pool = WorkerPool(handlers: [EchoHandler(), MarkThenWaitHandler()], concurrency: 2)
+        let pool = WorkerPool(handlers: [EchoHandler()], concurrency: 1)
         #expect(EchoHandler().startsImmediately)
         let echoed = Shared<WorkerPool.Outcome?>(nil)
         pool.start(request("echo", "hello", requestID: "r-echo")) { outcome in echoed.update { $0 = outcome } }
