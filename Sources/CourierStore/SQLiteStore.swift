@@ -58,7 +58,7 @@ package final class SQLiteStore: Sendable {
     ///   pay for it; nil leaves it to SQLite's automatic checkpoint, which
     ///   the committing writer runs every 64 MB of WAL.
     /// - Parameter applyInterval: how often the journal is applied to the file.
-    package init(path: String, checkpointInterval: Duration? = nil, applyInterval: Duration = .milliseconds(500)) throws {
+    package init(path: String, checkpointInterval: Duration? = nil, applyInterval: Duration = .milliseconds(50)) throws {
         let parent = URL(fileURLWithPath: path).deletingLastPathComponent()
         try FileManager.default.createDirectory(at: parent, withIntermediateDirectories: true)
 
