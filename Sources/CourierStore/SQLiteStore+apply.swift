@@ -8,19 +8,24 @@ extension SQLiteStore {
     /// first, and a write calls it when too much is waiting.
     func apply() throws {
         try applying.withLock { _ in
-            let taken = try writes.withLock { writes -> (snapshot: [(record: RequestRecord, version: UInt64)], segment: UInt64)? in
+            // Under the write lock only to swap generations: the records are read, and later
+            // released, outside it.
+            let taken = try writes.withLock { writes -> (generation: UnappliedRecords.Generation, segment: UInt64)? in
                 guard let journal = writes.journal, writes.unapplied.count > 0 || !journal.isEmpty else { return nil }
-                return (writes.unapplied.snapshot(), try journal.rotate())
+                let segment = try journal.rotate()
+                return (writes.unapplied.startApplying(), segment)
             }
-            guard let (snapshot, segment) = taken else { return }
+            guard let (generation, segment) = taken else { return }
+            var succeeded = false
+            defer { _ = writes.withLock { $0.unapplied.finishApplying(succeeded: succeeded) } }
             try pool.write { db in
                 let upsert = try db.cachedStatement(sql: RequestRow.upsertSQL)
-                for (record, _) in snapshot {
+                for record in generation.inOrder {
                     try RequestRow(record).upsert(upsert)
                 }
                 try Self.setApplied(db, segment)
             }
-            writes.withLock { $0.unapplied.forget(snapshot) }
+            succeeded = true
             try IntakeJournal.remove(journalDirectory, through: segment)
         }
     }
@@ -34,9 +39,7 @@ extension SQLiteStore {
         try applying.withLock { _ in
             let keys = try pool.read(Self.storedKeys)
             writes.withLock { writes in
-                for record in writes.unapplied.all {
-                    keys.insert(record)
-                }
+                writes.unapplied.forEach { keys.insert($0) }
                 writes.keys = keys
             }
         }

@@ -138,9 +138,9 @@ extension SQLiteStore {
     /// single transaction holds the writer for long.
     @discardableResult
     package func purge(finishedBefore cutoff: Int64, deadLettersBefore deadLetterCutoff: Int64, limit: Int = .max) throws -> Int {
-        // Applied first only when it would purge something not applied yet: the bridge purges
-        // every second, on its network thread, and what is waiting is usually younger.
-        if writes.withLock({ $0.unapplied.all.contains { $0.state.isFinal && $0.updatedAt < cutoff } }) {
+        // Applied first only when it would purge something not applied yet: what is waiting
+        // is usually younger.
+        if writes.withLock({ $0.unapplied.mayHoldFinal(before: cutoff) }) {
             try apply()
         }
         return try pool.write { db in
