@@ -6,8 +6,8 @@ import Foundation
 extension Bridge {
     /// The timer loop: every tick it hands a pass to the network thread (the store's one
     /// writer): due timers (attempt timeouts, retries, deadlines), and now and then the
-    /// delivery sweep and the retention purge. Timers live in the store (`wakeAt`), so memory
-    /// stays bounded and a restarted bridge resumes them.
+    /// delivery sweep; the retention purge runs beside it, off the network thread. Timers live
+    /// in the store (`wakeAt`), so memory stays bounded and a restarted bridge resumes them.
     func runTimers(tick: Duration = .milliseconds(50)) async {
         var lastSweep = ContinuousClock.now
         var lastPurge = ContinuousClock.now
@@ -19,7 +19,7 @@ extension Bridge {
             // minute of a busy bridge's requests held the writer for seconds.
             let purge = purging || ContinuousClock.now - lastPurge > .seconds(1)
             if purge { lastPurge = .now }
-            purging = await onNetworkThread(closed: false) { [self] in
+            let open = await onNetworkThread(closed: false) { [self] in
                 // Delivery marks ride along with other commits; on a quiet bridge, here.
                 commits.drain()
                 fireDueTimers()
@@ -28,8 +28,9 @@ extension Bridge {
                     sweepUndelivered(olderThan: 5000)
                     metrics.pending.record((try? store.pendingCount()) ?? 0)
                 }
-                return purge && purgeBatch() == Self.purgeBatch
+                return true
             }
+            purging = open && purge ? await purgeBatch() == Self.purgeBatch : false
             try? await Task.sleep(for: tick)
         }
     }
@@ -51,14 +52,21 @@ extension Bridge {
         commits.drain()
     }
 
-    /// Purges one batch of what retention no longer keeps; how many went.
-    private func purgeBatch() -> Int {
-        let now = unixMillis()
-        return (try? store.purge(
-            finishedBefore: now - configuration.store.retention.milliseconds,
-            deadLettersBefore: now - configuration.store.deadLetterRetention.milliseconds,
-            limit: Self.purgeBatch
-        )) ?? 0
+    /// Purges one batch of what retention no longer keeps, on the housekeeping queue; how
+    /// many went. It deletes only final records past retention, which nothing on the network
+    /// thread holds.
+    private func purgeBatch() async -> Int {
+        await withCheckedContinuation { continuation in
+            housekeeping.async { [self] in
+                let now = unixMillis()
+                let purged = try? store.purge(
+                    finishedBefore: now - configuration.store.retention.milliseconds,
+                    deadLettersBefore: now - configuration.store.deadLetterRetention.milliseconds,
+                    limit: Self.purgeBatch
+                )
+                continuation.resume(returning: purged ?? 0)
+            }
+        }
     }
 
     /// Finished requests purged in one transaction.

@@ -51,6 +51,9 @@ package final class Bridge: Service, Sendable {
     let progress: ProgressBoard
     /// The network thread of the bridge's MQTT client.
     private let eventLoop: MQTTEventLoop
+    /// Where the retention purge runs: a store write that may wait for the store's writer
+    /// (SQLite's applying thread, PostgreSQL's round trips), which the network thread must not.
+    let housekeeping = DispatchQueue(label: "courier.housekeeping")
     /// Whether the store answered its last write or lease renewal.
     let storeReachable = Atomic<Bool>(true)
     /// Whether this bridge has held a lease in a shared store since it started.
