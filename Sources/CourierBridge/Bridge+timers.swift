@@ -6,20 +6,14 @@ import Foundation
 extension Bridge {
     /// The timer loop: every tick it hands a pass to the network thread (the store's one
     /// writer): due timers (attempt timeouts, retries, deadlines), and now and then the
-    /// delivery sweep; the retention purge runs beside it, off the network thread. Timers live
-    /// in the store (`wakeAt`), so memory stays bounded and a restarted bridge resumes them.
+    /// delivery sweep. Timers live in the store (`wakeAt`), so memory stays bounded and a
+    /// restarted bridge resumes them.
     func runTimers(tick: Duration = .milliseconds(50)) async {
         var lastSweep = ContinuousClock.now
-        var lastPurge = ContinuousClock.now
-        var purging = false
         while !Task.isCancelled {
             let sweep = ContinuousClock.now - lastSweep > .seconds(5)
             if sweep { lastSweep = .now }
-            // Every second, then a batch a tick while there is more: one transaction purging a
-            // minute of a busy bridge's requests held the writer for seconds.
-            let purge = purging || ContinuousClock.now - lastPurge > .seconds(1)
-            if purge { lastPurge = .now }
-            let open = await onNetworkThread(closed: false) { [self] in
+            await onNetworkThread(closed: ()) { [self] in
                 // Delivery marks ride along with other commits; on a quiet bridge, here.
                 commits.drain()
                 fireDueTimers()
@@ -28,10 +22,20 @@ extension Bridge {
                     sweepUndelivered(olderThan: 5000)
                     metrics.pending.record((try? store.pendingCount()) ?? 0)
                 }
-                return true
             }
-            purging = open && purge ? await purgeBatch() == Self.purgeBatch : false
             try? await Task.sleep(for: tick)
+        }
+    }
+
+    /// The retention purge, beside the timer loop and off the network thread: a batch every
+    /// second, then a batch a tick while there is more (one transaction purging a minute of a
+    /// busy bridge's requests held the writer for seconds).
+    func runPurges(tick: Duration = .milliseconds(50)) async {
+        var more = false
+        while true {
+            try? await Task.sleep(for: more ? tick : .seconds(1))
+            if Task.isCancelled { return }
+            more = await purgeBatch() == Self.purgeBatch
         }
     }
 

@@ -189,6 +189,7 @@ package final class Bridge: Service, Sendable {
 
         await withDiscardingTaskGroup { group in
             group.addTask { await self.runTimers() }
+            group.addTask { await self.runPurges() }
             if let shared { group.addTask { await self.runLeases(shared) } }
             try? await gracefulShutdown()
             // The intake subscriptions stay in the durable session: requests published while
