@@ -78,6 +78,10 @@ final class EventLoopRunner {
                 inbox.writes = []
                 inbox.signalled = false
             }
+            // Before the writes below: a packet queued after this asks again.
+            for handle in inbox.writes {
+                _ = inbox.members[handle]?.writeRequested.exchange(false, ordering: .acquiringAndReleasing)
+            }
             return (inbox.commands, inbox.writes)
         }
         for command in commands {

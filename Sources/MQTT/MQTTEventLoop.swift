@@ -251,7 +251,11 @@ public final class MQTTEventLoop: Sendable {
     }
 
     /// Tells the loop that a client queued a packet (publish, subscribe...) from another thread.
+    /// Once per pass of the loop: until the loop takes the request (and clears the flag, before
+    /// it writes), later packets ride along without taking the inbox lock, which publishing
+    /// threads and the loop thread otherwise contend for at every publish.
     func wantsWrite(_ handle: MosquittoHandle) {
+        guard !handle.writeRequested.exchange(true, ordering: .acquiringAndReleasing) else { return }
         inbox.withLock { inbox in
             inbox.writes.insert(ObjectIdentifier(handle))
             wake(&inbox)

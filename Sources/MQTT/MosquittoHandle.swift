@@ -44,6 +44,9 @@ final class MosquittoHandle: Sendable {
     let inbound: InboundBuffer
     let acks = AckTable()
     let state = Mutex(State())
+    /// Set when a packet is queued and the loop has not yet taken this client's write request:
+    /// publishes after the first skip the loop's inbox lock (``MQTTEventLoop/wantsWrite(_:)``).
+    let writeRequested = Atomic<Bool>(false)
 
     init(
         configuration: MQTTConfiguration,
