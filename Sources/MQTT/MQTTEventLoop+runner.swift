@@ -75,14 +75,15 @@ final class EventLoopRunner {
         let (commands, writes) = loop.inbox.withLock { inbox in
             defer {
                 inbox.commands = []
-                inbox.writes = []
+                inbox.writes = [:]
                 inbox.signalled = false
             }
-            // Before the writes below: a packet queued after this asks again.
-            for handle in inbox.writes {
-                _ = inbox.members[handle]?.writeRequested.exchange(false, ordering: .acquiringAndReleasing)
+            // Every requester's, attached yet or not, before the writes below: a packet queued
+            // after this asks again.
+            for handle in inbox.writes.values {
+                _ = handle.writeRequested.exchange(false, ordering: .acquiringAndReleasing)
             }
-            return (inbox.commands, inbox.writes)
+            return (inbox.commands, inbox.writes.keys)
         }
         for command in commands {
             switch command {

@@ -56,7 +56,7 @@ public final class MQTTEventLoop: Sendable {
         var life = LifeState.idle
         var commands: [Command] = []
         /// Clients that queued a packet since the loop last looked.
-        var writes: Set<ObjectIdentifier> = []
+        var writes: [ObjectIdentifier: MosquittoHandle] = [:]
         /// True while the eventfd has been signalled and the loop has not yet taken the inbox.
         var signalled = false
         /// Every client on the loop, from ``attach(_:_:)`` until it is destroyed.
@@ -257,7 +257,7 @@ public final class MQTTEventLoop: Sendable {
     func wantsWrite(_ handle: MosquittoHandle) {
         guard !handle.writeRequested.exchange(true, ordering: .acquiringAndReleasing) else { return }
         inbox.withLock { inbox in
-            inbox.writes.insert(ObjectIdentifier(handle))
+            inbox.writes[ObjectIdentifier(handle)] = handle
             wake(&inbox)
         }
     }
