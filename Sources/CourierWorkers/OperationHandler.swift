@@ -26,15 +26,14 @@ public protocol OperationHandler: Sendable {
     /// Answers one attempt at one request.
     func handle(_ request: HandlerRequest) async throws -> HandlerResponse
 
-    /// Whether `courier serve` may start an attempt on the thread that hands it over, its
-    /// network thread, and run it there until its first suspension (`Task.immediate`), instead
-    /// of in a task that waits for a thread of the pool. A handler that answers without
-    /// suspending then needs no thread hand-off, neither to start nor to answer (figures in
-    /// Benchmarks/README.md). Default `false`.
+    /// Whether an attempt may start on the thread that hands it over (the network thread of
+    /// `courier serve`, or of the worker daemon's work connection) and run there until its
+    /// first suspension (`Task.immediate`), instead of in a task that waits for a thread of the
+    /// pool. A handler that answers without suspending then needs no thread hand-off, neither
+    /// to start nor to answer (figures in Benchmarks/README.md). Default `false`.
     ///
     /// Say `true` only for a handler that returns, or first awaits, within microseconds: what it
-    /// does before its first `await` holds up every device's traffic meanwhile. The worker
-    /// daemon ignores it.
+    /// does before its first `await` holds up all the traffic of that connection meanwhile.
     var startsImmediately: Bool { get }
 }
 

@@ -33,11 +33,14 @@ import Synchronization
 ///   reconnect brings presence back;
 /// - runs each work message through the pool (earliest deadline first, see ``WorkerPool``)
 ///   and answers on its Response Topic with its Correlation Data and user property `status`,
-///   after any progress reports and heartbeats the handler makes (``WorkProgress``). It holds
-///   at most `pool.concurrency + backlog` messages: beyond that it reads no more, so the rest
-///   wait in the broker. A message whose deadline has
-///   passed is dropped unanswered (the bridge answers 504); one without Response Topic or
-///   Correlation Data is logged and ignored;
+///   after any progress reports and heartbeats the handler makes (``WorkProgress``). Work is
+///   taken and started on the connection's network thread, where a handler that
+///   ``OperationHandler/startsImmediately`` runs until it first suspends. It holds at most
+///   `pool.concurrency + backlog` messages: beyond that it reads no more, so the rest wait in
+///   the broker, for at most the connection's ``MQTTConfiguration/inboundOverflowWait`` at a
+///   time (keep-alives must go out): then it takes one more into the pool's queue and logs it.
+///   A message whose deadline has passed is dropped unanswered (the bridge answers 504); one
+///   without Response Topic or Correlation Data is logged and ignored;
 /// - on a cancellation (`{"id":"<request id>"}` on `courier/cancellations`) cancels that
 ///   request's handler task, or takes it out of the queue, and publishes no answer for it.
 ///   Cancellations come on a second connection, client id `{workerId}-cancellations` (no
@@ -146,7 +149,16 @@ public final class WorkerService: Service {
     public func run() async throws {
         // After a reconnect the Will has cleared presence: announce it again at once.
         let announcer = PresenceAnnouncer()
-        let client = MQTTClient(configuration: mqttConfiguration, logger: logger, onConnect: { announcer.announceAgain() })
+        let lifecycle = Lifecycle()
+        let intake = WorkIntake(
+            pool: pool, lifecycle: lifecycle, limit: pool.concurrency + backlog,
+            overflowWait: mqttConfiguration.inboundOverflowWait, logger: logger
+        )
+        let client = MQTTClient(
+            configuration: mqttConfiguration, logger: logger,
+            onMessage: { intake.receive($0) }, onConnect: { announcer.announceAgain() }
+        )
+        intake.attach(client)
         // On its network thread: cancelling is a lock and a resume, it does not block.
         let listener = MQTTClient(configuration: cancellationConfiguration, logger: logger, onMessage: { [self] in cancel($0) })
         current.withLock { current in
@@ -154,7 +166,6 @@ public final class WorkerService: Service {
             current.started = true
             current.client = client
         }
-        let lifecycle = Lifecycle()
         try await withThrowingTaskGroup(of: Void.self) { group in
             // The only place the clients are shut down: once the run stops, or at once when the
             // run is cancelled, which also fails publishes waiting for a broker that is away.
@@ -164,6 +175,7 @@ public final class WorkerService: Service {
                 } onCancel: {
                     lifecycle.stop()
                 }
+                intake.close()
                 await client.shutdown()
                 await listener.shutdown()
             }
@@ -183,7 +195,6 @@ public final class WorkerService: Service {
                 if stoppedMeanwhile { return }
                 throw error
             }
-            group.addTask { await self.serve(client, lifecycle) }
             logger.info(
                 "worker started",
                 metadata: [
@@ -311,43 +322,7 @@ public final class WorkerService: Service {
         )
     }
 
-    // MARK: Serving
-
-    /// Reads messages until the client is shut down and answers each work message in a child
-    /// task, holding at most `pool.concurrency + backlog`: then it stops reading until one is
-    /// done, so the rest wait in the client's bounded buffer and then in the broker.
-    private func serve(_ client: MQTTClient, _ lifecycle: Lifecycle) async {
-        let limit = pool.concurrency + backlog
-        await withTaskGroup(of: Void.self) { group in
-            var running = 0
-            for await message in client.messages {
-                let work: WorkMessage.Work
-                do {
-                    work = try WorkMessage.decodeRequest(message, now: unixMillis())
-                } catch {
-                    logger.info("work message ignored", metadata: ["mqtt.topic": "\(message.topic)", "error": "\(error)"])
-                    continue
-                }
-                guard lifecycle.enter() else {
-                    logger.debug("worker stopped: work message left to the bridge's retry", metadata: work.request.logMetadata)
-                    continue
-                }
-                if running >= limit {
-                    await group.next()
-                    running -= 1
-                }
-                if work.request.deadline <= unixMillis() {
-                    logger.debug("deadline passed: work dropped", metadata: work.request.logMetadata)
-                    lifecycle.leave()
-                    continue
-                }
-                running += 1
-                group.addTask {
-                    await self.answer(work, client) { lifecycle.leave() }
-                }
-            }
-        }
-    }
+    // MARK: Cancelling
 
     private func cancel(_ message: MQTTMessage) {
         guard let requestID = CancellationMessage.decode(message.payload) else {
@@ -356,41 +331,5 @@ public final class WorkerService: Service {
         }
         logger.debug("cancellation", metadata: ["request.id": "\(requestID)"])
         pool.cancel(requestID: requestID)
-    }
-
-    /// Runs one request and publishes its progress and its reply to the bridge (nothing once
-    /// it was cancelled). Returns once the handler is done, freeing its place; `done` runs when
-    /// the broker has acknowledged the reply (or it failed), so a draining worker still waits
-    /// for its replies to leave.
-    private func answer(_ work: WorkMessage.Work, _ client: MQTTClient, done: @escaping @Sendable () -> Void) async {
-        let logger = logger
-        let outcome = await pool.attempt(work.request) { update in
-            let report = WorkMessage.encodeProgress(update, correlationData: work.correlationData)
-            client.publish(work.responseTopic, payload: report.payload, qos: .atLeastOnce, properties: report.properties) { outcome in
-                if case .failure(let error) = outcome {
-                    logger.debug("progress not published", metadata: work.request.logMetadata.merging(["error": "\(error)"]) { _, new in new })
-                }
-            }
-        }
-        guard case .answered(let result) = outcome else {
-            logger.debug("request cancelled: no answer published", metadata: work.request.logMetadata)
-            done()
-            return
-        }
-        let reply = WorkMessage.encodeResult(result, correlationData: work.correlationData)
-        client.publish(work.responseTopic, payload: reply.payload, qos: .atLeastOnce, properties: reply.properties) { outcome in
-            defer { done() }
-            var metadata = work.request.logMetadata
-            switch outcome {
-            case .success(let ack) where !ack.isDelivered:
-                metadata["mqtt.reason_code"] = "\(ack.reasonCode)"
-                logger.info("reply not delivered: nobody subscribes to the response topic", metadata: metadata)
-            case .success:
-                break
-            case .failure(let error):
-                metadata["error"] = "\(error)"
-                logger.info("reply could not be published", metadata: metadata)
-            }
-        }
     }
 }

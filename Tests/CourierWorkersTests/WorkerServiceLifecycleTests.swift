@@ -169,6 +169,33 @@ struct WorkerServiceLifecycleTests {
         }
     }
 
+    @Test func aFullWorkerTakesMoreWorkOnlyAfterItsOverflowWait() async throws {
+        try await withBroker { broker in
+            let bridge = try await TestBridge.connect(broker)
+            let recorder = Recorder()
+            let pool = WorkerPool(handlers: [RecordingBlocker(recorder: recorder)], concurrency: 1)
+            // Full with one running: the second waits with the client, at most 300 ms.
+            let worker = makeWorker(broker, pool: pool, backlog: 0, overflowWait: .milliseconds(300))
+            try await withWorkers([worker]) { _ in
+                try await bridge.awaitPresence(of: worker)
+                let clock = ContinuousClock()
+                try await bridge.send("block", "first", correlation: Data("first".utf8))
+                await recorder.waitUntil { $0.entered == 1 }
+                let sent = clock.now
+                try await bridge.send("block", "second", correlation: Data("second".utf8))
+                // Taken into the pool's queue once the wait is over, while "first" still runs:
+                // the connection kept going meanwhile.
+                await until { pool.waiting == 1 }
+                #expect(clock.now - sent >= .milliseconds(300))
+                #expect(pool.inFlight == 2)
+                await recorder.release(2)
+                try await bridge.inbox.wait(for: 2) { $0.topic == TestBridge.replyTopic }
+            }
+            #expect(await recorder.started == ["first", "second"])
+            await bridge.shutdown()
+        }
+    }
+
     @Test func cancellationStopsTheServiceWithoutWaitingForWork() async throws {
         try await withBroker { broker in
             let bridge = try await TestBridge.connect(broker)

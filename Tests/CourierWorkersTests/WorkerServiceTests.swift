@@ -270,17 +270,21 @@ struct TestBridge {
     func shutdown() async { await client.shutdown() }
 }
 
-/// A worker service against the test broker, reconnecting quickly.
+/// A worker service against the test broker, reconnecting quickly. A full worker holds off
+/// new work for `overflowWait` (longer than the default, so that a slow test machine does not
+/// see it take work beyond its limit).
 func makeWorker(
     _ broker: MosquittoBroker,
     pool: WorkerPool,
     workerID: String? = nil,
     presenceRefresh: Duration? = .seconds(15),
     dispatch: CourierConfiguration.Workers.Dispatch = .shared,
-    backlog: Int? = nil
+    backlog: Int? = nil,
+    overflowWait: Duration = .seconds(30)
 ) -> WorkerService {
     var mqtt = MQTTConfiguration(host: "127.0.0.1", port: broker.port, clientID: "set-by-the-service")
     mqtt.reconnectDelay = 1...1
+    mqtt.inboundOverflowWait = overflowWait
     return WorkerService(
         pool: pool, mqtt: mqtt, workerID: workerID, presenceRefresh: presenceRefresh, dispatch: dispatch, backlog: backlog,
         logger: .test("worker"))
