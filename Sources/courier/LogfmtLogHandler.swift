@@ -58,29 +58,32 @@ struct LogfmtLogHandler: LogHandler {
     }
 
     /// Appends `value` as a logfmt value: bare when it can be, else in double quotes with
-    /// `"`, `\` and newlines escaped.
+    /// `"`, `\`, carriage returns and newlines escaped. Byte by byte: it runs for every field
+    /// of every line.
     private static func appendQuoted(_ value: String, to line: inout [UInt8]) {
-        let utf8 = value.utf8
-        let bare = !utf8.isEmpty && !utf8.contains { byte in
-            byte == UInt8(ascii: " ") || byte == UInt8(ascii: "=") || byte == UInt8(ascii: "\"")
-                || byte == UInt8(ascii: "\\") || byte == UInt8(ascii: "\n") || byte == UInt8(ascii: "\r")
-                || byte == 0x0B || byte == 0x0C || byte == 0xC2 || byte == 0xE2  // and the lead bytes of NEL, LS, PS
-        }
-        if bare {
-            line += utf8
-            return
-        }
-        line.append(UInt8(ascii: "\""))
-        for character in value {
-            switch character {
-            case "\"": line += "\\\"".utf8
-            case "\\": line += "\\\\".utf8
-            case "\n": line += "\\n".utf8
-            case "\r": line += "\\r".utf8
-            default: line += String(character).utf8
+        var value = value
+        value.withUTF8 { bytes in
+            let bare = !bytes.isEmpty && !bytes.contains { byte in
+                byte == UInt8(ascii: " ") || byte == UInt8(ascii: "=") || byte == UInt8(ascii: "\"")
+                    || byte == UInt8(ascii: "\\") || byte == UInt8(ascii: "\n") || byte == UInt8(ascii: "\r")
+                    || byte == 0x0B || byte == 0x0C || byte == 0xC2 || byte == 0xE2  // and the lead bytes of NEL, LS, PS
             }
+            if bare {
+                line.append(contentsOf: bytes)
+                return
+            }
+            line.append(UInt8(ascii: "\""))
+            for byte in bytes {
+                switch byte {
+                case UInt8(ascii: "\""): line += "\\\"".utf8
+                case UInt8(ascii: "\\"): line += "\\\\".utf8
+                case UInt8(ascii: "\n"): line += "\\n".utf8
+                case UInt8(ascii: "\r"): line += "\\r".utf8
+                default: line.append(byte)
+                }
+            }
+            line.append(UInt8(ascii: "\""))
         }
-        line.append(UInt8(ascii: "\""))
     }
 
     /// UTC with milliseconds, `2026-11-21T20:15:03.123Z`, built by hand: it is on every line.
