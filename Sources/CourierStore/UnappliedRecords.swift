@@ -17,10 +17,6 @@ final class UnappliedRecords {
     struct Generation {
         fileprivate(set) var records: [String: (record: RequestRecord, version: UInt64)] = [:]
         fileprivate var identities: [String: String] = [:]
-        /// Ids whose version here a timer or the delivery sweep may still want: pending, or
-        /// final with a reply not yet published. Most requests leave it within milliseconds, so
-        /// the timers' query, every tick, looks at a few records instead of every unapplied one.
-        fileprivate var unsettled: Set<String> = []
         /// The earliest `updatedAt` of a final version here, shadowed or not.
         fileprivate var earliestFinal: Int64?
 
@@ -68,10 +64,15 @@ final class UnappliedRecords {
         [current.earliestFinal, applying.earliestFinal].contains { $0.map { $0 < cutoff } ?? false }
     }
 
-    /// The unapplied records that are pending, or final with a reply still to publish.
+    /// The unapplied records that a timer or the delivery sweep may still want: pending, or
+    /// final with a reply still to publish. A scan, for the timers' query each tick: cheaper
+    /// than keeping a set on every write, since a generation holds one apply interval's records.
     var unsettledRecords: [RequestRecord] {
-        current.unsettled.compactMap { current.records[$0]?.record }
-            + applying.unsettled.compactMap { current.records[$0] == nil ? applying.records[$0]?.record : nil }
+        var records: [RequestRecord] = []
+        forEach { record in
+            if !record.state.isFinal || record.isUndelivered { records.append(record) }
+        }
+        return records
     }
 
     /// Makes `record` its id's newest version.
@@ -86,11 +87,6 @@ final class UnappliedRecords {
         }
         if record.state.isFinal {
             current.earliestFinal = min(current.earliestFinal ?? record.updatedAt, record.updatedAt)
-        }
-        if !record.state.isFinal || record.isUndelivered {
-            current.unsettled.insert(record.id)
-        } else {
-            current.unsettled.remove(record.id)
         }
     }
 
@@ -114,7 +110,6 @@ final class UnappliedRecords {
             if let identity = entry.record.identity, current.identities[identity] == nil {
                 current.identities[identity] = id
             }
-            if applying.unsettled.contains(id) { current.unsettled.insert(id) }
         }
         if let earliest = applying.earliestFinal {
             current.earliestFinal = min(current.earliestFinal ?? earliest, earliest)
