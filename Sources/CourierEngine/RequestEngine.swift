@@ -7,8 +7,10 @@ import Foundation
 ///
 /// Events go in as method calls, effects come out as ``Effect`` values for the shell to carry
 /// out (store, publish, dispatch, count, log). The engine does no I/O and keeps no state: the
-/// store holds every request, and the time of each event is passed in.
-package struct RequestEngine: Sendable {
+/// store holds every request, and the time of each event is passed in. A class of constants
+/// rather than a struct: the shell calls it for every event, and a value this size (the whole
+/// configuration) was copied, every field retained, for each call.
+package final class RequestEngine: Sendable {
     package let configuration: CourierConfiguration
     package let topics: Topics
     let intake: RequestIntake
