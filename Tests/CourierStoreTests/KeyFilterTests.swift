@@ -14,7 +14,8 @@ struct KeyFilterTests {
         #expect(filter.isFull)
         #expect((0..<10_000).allSatisfy { filter.mayContain("m5|dev-\($0 % 50)|\($0)") })
         let falsePositives = (10_000..<20_000).filter { filter.mayContain("m5|dev-\($0 % 50)|\($0)") }.count
-        #expect(falsePositives < 300, "\(falsePositives) of 10,000 keys never inserted")
+        // About 0.25 % expected at capacity.
+        #expect(falsePositives < 60, "\(falsePositives) of 10,000 keys never inserted")
     }
 
     /// The filter is built by the applying thread, not when the store opens, and built again
