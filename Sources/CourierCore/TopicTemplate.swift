@@ -77,6 +77,33 @@ package struct TopicTemplate: Sendable, Equatable, CustomStringConvertible {
         topic(values, suffix: Array(repeating: "+", count: suffix))
     }
 
+    /// How many bytes the topic `topic(values: [.device: device])` has, when `topic` starts with
+    /// it; nil otherwise, or when the template has a placeholder other than `{device}`. Without
+    /// building that topic.
+    func prefixLength(of topic: UnsafeBufferPointer<UInt8>, device: UnsafeBufferPointer<UInt8>) -> Int? {
+        var offset = 0
+        func take(_ bytes: UnsafeBufferPointer<UInt8>) -> Bool {
+            guard topic.count - offset >= bytes.count, topic[offset..<offset + bytes.count].elementsEqual(bytes) else { return false }
+            offset += bytes.count
+            return true
+        }
+        for (index, level) in levels.enumerated() {
+            if index > 0 {
+                guard offset < topic.count, topic[offset] == UInt8(ascii: "/") else { return nil }
+                offset += 1
+            }
+            switch level {
+            case .literal(let bytes):
+                guard bytes.withUnsafeBufferPointer(take) else { return nil }
+            case .placeholder(.device):
+                guard take(device) else { return nil }
+            case .placeholder:
+                return nil
+            }
+        }
+        return offset
+    }
+
     /// The placeholders' values and the `suffix` levels after the template, when `topic` has
     /// exactly the template's levels plus `suffix` more; nil otherwise. Values are not checked.
     func match(_ topic: String, suffix: Int = 0) -> (values: [Placeholder: String], suffix: [String])? {

@@ -134,16 +134,28 @@ public struct Topics: Sendable, Equatable {
     /// (U+212A) would pass for a `K` in the device id, and a `/`, `+`, `#` or NUL followed by
     /// a combining mark would be one character that is none of them.
     package func isAllowedResponseTopic(_ topic: String, device: String) -> Bool {
-        let topic = topic.utf8
-        let root = replyNamespace(device).utf8
-        if topic.elementsEqual(root) { return true }
-        let namespace = root + [UInt8(ascii: "/")]
-        guard topic.starts(with: namespace), topic.count > namespace.count, topic.count <= 1024 else {
-            return false
+        var topic = topic, device = device
+        // Byte by byte, without building the namespace: it runs for every request.
+        return topic.withUTF8 { topic in
+            device.withUTF8 { device in
+                guard let root = replies.prefixLength(of: topic, device: device) else { return false }
+                if root == topic.count { return true }
+                guard topic[root] == UInt8(ascii: "/"), topic.count > root + 1, topic.count <= 1024 else { return false }
+                var levelLength = 0
+                for byte in topic[(root + 1)...] {
+                    switch byte {
+                    case UInt8(ascii: "/"):
+                        guard levelLength > 0 else { return false }
+                        levelLength = 0
+                    case UInt8(ascii: "+"), UInt8(ascii: "#"), 0:
+                        return false
+                    default:
+                        levelLength += 1
+                    }
+                }
+                return levelLength > 0
+            }
         }
-        let forbidden: [UInt8] = [UInt8(ascii: "+"), UInt8(ascii: "#"), 0]
-        return topic.dropFirst(namespace.count).split(separator: UInt8(ascii: "/"), omittingEmptySubsequences: false)
-            .allSatisfy { level in !level.isEmpty && !level.contains(where: forbidden.contains) }
     }
 
     // MARK: Cancels from devices
