@@ -104,23 +104,61 @@ package struct TopicTemplate: Sendable, Equatable, CustomStringConvertible {
         return offset
     }
 
-    /// The placeholders' values and the `suffix` levels after the template, when `topic` has
-    /// exactly the template's levels plus `suffix` more; nil otherwise. Values are not checked.
-    func match(_ topic: String, suffix: Int = 0) -> (values: [Placeholder: String], suffix: [String])? {
-        // Most topics a bridge tries are of another shape: count levels before allocating any.
-        let separators = topic.utf8.reduce(0) { $1 == UInt8(ascii: "/") ? $0 + 1 : $0 }
-        guard separators + 1 == levels.count + suffix else { return nil }
-        let parts = topic.utf8.split(separator: UInt8(ascii: "/"), omittingEmptySubsequences: false)
-        var values: [Placeholder: String] = [:]
-        for (level, part) in zip(levels, parts) {
-            switch level {
-            case .literal(let bytes):
-                guard part.elementsEqual(bytes) else { return nil }
-            case .placeholder(let placeholder):
-                values[placeholder] = String(decoding: part, as: UTF8.self)
+    /// The values of a matched topic's placeholders.
+    struct Values: Sendable {
+        private var device: String?
+        private var operation: String?
+        private var command: String?
+
+        subscript(_ placeholder: Placeholder) -> String? {
+            get {
+                switch placeholder {
+                case .device: device
+                case .operation: operation
+                case .command: command
+                }
+            }
+            set {
+                switch placeholder {
+                case .device: device = newValue
+                case .operation: operation = newValue
+                case .command: command = newValue
+                }
             }
         }
-        return (values, parts.suffix(suffix).map { String(decoding: $0, as: UTF8.self) })
+    }
+
+    /// The placeholders' values and the `suffix` levels after the template, when `topic` has
+    /// exactly the template's levels plus `suffix` more; nil otherwise. Values are not checked.
+    /// Byte by byte, allocating only the strings it returns: every message is matched.
+    func match(_ topic: String, suffix: Int = 0) -> (values: Values, suffix: [String])? {
+        var topic = topic
+        return topic.withUTF8 { bytes -> (values: Values, suffix: [String])? in
+            // Most topics a bridge tries are of another shape: count levels before anything else.
+            var separators = 0
+            for byte in bytes where byte == UInt8(ascii: "/") { separators += 1 }
+            guard separators + 1 == levels.count + suffix else { return nil }
+            var values = Values()
+            var rest: [String] = []
+            var start = 0
+            var index = 0
+            for end in 0...bytes.count where end == bytes.count || bytes[end] == UInt8(ascii: "/") {
+                let part = UnsafeBufferPointer(rebasing: bytes[start..<end])
+                if index < levels.count {
+                    switch levels[index] {
+                    case .literal(let literal):
+                        guard part.elementsEqual(literal) else { return nil }
+                    case .placeholder(let placeholder):
+                        values[placeholder] = String(decoding: part, as: UTF8.self)
+                    }
+                } else {
+                    rest.append(String(decoding: part, as: UTF8.self))
+                }
+                index += 1
+                start = end + 1
+            }
+            return (values, rest)
+        }
     }
 
     /// The template's levels as a pattern: placeholders match any level.
