@@ -31,228 +31,147 @@ package struct RequestRecord: Sendable, Equatable, Codable {
     /// it; devices never see it.
     @inlinable package var id: String {
         get { box.fields.id }
-        set {
-            makeUnique()
-            box.fields.id = newValue
-        }
+        set { makeUnique(); box.fields.id = newValue }
     }
 
     @inlinable package var device: String {
         get { box.fields.device }
-        set {
-            makeUnique()
-            box.fields.device = newValue
-        }
+        set { makeUnique(); box.fields.device = newValue }
     }
 
     @inlinable package var operation: String {
         get { box.fields.operation }
-        set {
-            makeUnique()
-            box.fields.operation = newValue
-        }
+        set { makeUnique(); box.fields.operation = newValue }
     }
 
     @inlinable package var deviceProtocol: DeviceProtocol {
         get { box.fields.deviceProtocol }
-        set {
-            makeUnique()
-            box.fields.deviceProtocol = newValue
-        }
+        set { makeUnique(); box.fields.deviceProtocol = newValue }
     }
 
     /// MQTT 5 correlation data, echoed byte for byte.
     @inlinable package var correlationData: Data? {
         get { box.fields.correlationData }
-        set {
-            makeUnique()
-            box.fields.correlationData = newValue
-        }
+        set { makeUnique(); box.fields.correlationData = newValue }
     }
 
     /// MQTT 3.1.1 request id, or the HTTP idempotency key.
     @inlinable package var requestId: String? {
         get { box.fields.requestId }
-        set {
-            makeUnique()
-            box.fields.requestId = newValue
-        }
+        set { makeUnique(); box.fields.requestId = newValue }
     }
 
     /// Key for duplicate suppression; nil when the request has no identity.
     @inlinable package var identity: String? {
         get { box.fields.identity }
-        set {
-            makeUnique()
-            box.fields.identity = newValue
-        }
+        set { makeUnique(); box.fields.identity = newValue }
     }
 
     /// Where the reply goes; nil when nobody is listening for one.
     @inlinable package var responseTopic: String? {
         get { box.fields.responseTopic }
-        set {
-            makeUnique()
-            box.fields.responseTopic = newValue
-        }
+        set { makeUnique(); box.fields.responseTopic = newValue }
     }
 
     @inlinable package var qos: Int {
         get { box.fields.qos }
-        set {
-            makeUnique()
-            box.fields.qos = newValue
-        }
+        set { makeUnique(); box.fields.qos = newValue }
     }
 
     @inlinable package var payload: Data {
         get { box.fields.payload }
-        set {
-            makeUnique()
-            box.fields.payload = newValue
-        }
+        set { makeUnique(); box.fields.payload = newValue }
     }
 
     @inlinable package var contentType: String? {
         get { box.fields.contentType }
-        set {
-            makeUnique()
-            box.fields.contentType = newValue
-        }
+        set { makeUnique(); box.fields.contentType = newValue }
     }
 
     @inlinable package var payloadFormatIndicator: Int? {
         get { box.fields.payloadFormatIndicator }
-        set {
-            makeUnique()
-            box.fields.payloadFormatIndicator = newValue
-        }
+        set { makeUnique(); box.fields.payloadFormatIndicator = newValue }
     }
 
     @inlinable package var userProperties: [UserProperty] {
         get { box.fields.userProperties }
-        set {
-            makeUnique()
-            box.fields.userProperties = newValue
-        }
+        set { makeUnique(); box.fields.userProperties = newValue }
     }
 
     @inlinable package var state: RequestState {
         get { box.fields.state }
-        set {
-            makeUnique()
-            box.fields.state = newValue
-        }
+        set { makeUnique(); box.fields.state = newValue }
     }
 
     @inlinable package var attempts: Int {
         get { box.fields.attempts }
-        set {
-            makeUnique()
-            box.fields.attempts = newValue
-        }
+        set { makeUnique(); box.fields.attempts = newValue }
     }
 
     /// Unix milliseconds.
     @inlinable package var receivedAt: Int64 {
         get { box.fields.receivedAt }
-        set {
-            makeUnique()
-            box.fields.receivedAt = newValue
-        }
+        set { makeUnique(); box.fields.receivedAt = newValue }
     }
 
     @inlinable package var updatedAt: Int64 {
         get { box.fields.updatedAt }
-        set {
-            makeUnique()
-            box.fields.updatedAt = newValue
-        }
+        set { makeUnique(); box.fields.updatedAt = newValue }
     }
 
     @inlinable package var deadline: Int64 {
         get { box.fields.deadline }
-        set {
-            makeUnique()
-            box.fields.deadline = newValue
-        }
+        set { makeUnique(); box.fields.deadline = newValue }
     }
 
     /// When the bridge must look at the request again (attempt timeout, retry, deadline); nil
     /// when no timer is due.
     @inlinable package var wakeAt: Int64? {
         get { box.fields.wakeAt }
-        set {
-            makeUnique()
-            box.fields.wakeAt = newValue
-        }
+        set { makeUnique(); box.fields.wakeAt = newValue }
     }
 
     @inlinable package var replyStatus: Int? {
         get { box.fields.replyStatus }
-        set {
-            makeUnique()
-            box.fields.replyStatus = newValue
-        }
+        set { makeUnique(); box.fields.replyStatus = newValue }
     }
 
     @inlinable package var replyCode: String? {
         get { box.fields.replyCode }
-        set {
-            makeUnique()
-            box.fields.replyCode = newValue
-        }
+        set { makeUnique(); box.fields.replyCode = newValue }
     }
 
     @inlinable package var replyPayload: Data? {
         get { box.fields.replyPayload }
-        set {
-            makeUnique()
-            box.fields.replyPayload = newValue
-        }
+        set { makeUnique(); box.fields.replyPayload = newValue }
     }
 
     @inlinable package var replyContentType: String? {
         get { box.fields.replyContentType }
-        set {
-            makeUnique()
-            box.fields.replyContentType = newValue
-        }
+        set { makeUnique(); box.fields.replyContentType = newValue }
     }
 
     @inlinable package var replyUserProperties: [UserProperty] {
         get { box.fields.replyUserProperties }
-        set {
-            makeUnique()
-            box.fields.replyUserProperties = newValue
-        }
+        set { makeUnique(); box.fields.replyUserProperties = newValue }
     }
 
     /// Set once the broker acknowledged the final reply (or nothing had to be published).
     @inlinable package var deliveredAt: Int64? {
         get { box.fields.deliveredAt }
-        set {
-            makeUnique()
-            box.fields.deliveredAt = newValue
-        }
+        set { makeUnique(); box.fields.deliveredAt = newValue }
     }
 
     /// Why a dead letter is one (`forbidden_response_topic`, `worker_error`, ...).
     @inlinable package var reason: String? {
         get { box.fields.reason }
-        set {
-            makeUnique()
-            box.fields.reason = newValue
-        }
+        set { makeUnique(); box.fields.reason = newValue }
     }
 
     /// A device's request, or a command to a device.
     @inlinable package var kind: RequestKind {
         get { box.fields.kind }
-        set {
-            makeUnique()
-            box.fields.kind = newValue
-        }
+        set { makeUnique(); box.fields.kind = newValue }
     }
 
     package init(
