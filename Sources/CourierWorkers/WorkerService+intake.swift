@@ -14,6 +14,9 @@ extension WorkerService {
     /// ``MQTTConfiguration/inboundOverflowWait``, so that keep-alives still go out: past that
     /// it takes the message anyway, to wait in the pool's queue, and logs it.
     ///
+    /// The attempts start in tasks of their own, outside the caller's task tree: ``close()``
+    /// cancels those still running, as cancelling the service's run cancels its work.
+    ///
     /// `@unchecked Sendable`: every mutable field is read and written only with `condition`
     /// locked.
     final class WorkIntake: @unchecked Sendable {
@@ -25,6 +28,9 @@ extension WorkerService {
         private let condition = NSCondition()
         private var client: MQTTClient?
         private var held = 0
+        /// The requests held, with how many attempts of each (a retry may come while an
+        /// earlier attempt still runs).
+        private var requests: [String: Int] = [:]
         private var closed = false
 
         init(pool: WorkerPool, lifecycle: Lifecycle, limit: Int, overflowWait: Duration, logger: Logger) {
@@ -42,13 +48,16 @@ extension WorkerService {
             condition.unlock()
         }
 
-        /// Takes no more work and wakes a network thread waiting for room, so that the client
-        /// can shut down.
+        /// Takes no more work, wakes a network thread waiting for room (so that the client can
+        /// shut down) and cancels the attempts still running: their answers would find no
+        /// connection.
         func close() {
             condition.lock()
             closed = true
+            let running = requests.keys
             condition.broadcast()
             condition.unlock()
+            for requestID in running { pool.cancel(requestID: requestID) }
         }
 
         /// The client's message hook: one work message, on the network thread.
@@ -70,7 +79,7 @@ extension WorkerService {
             }
             if work.request.deadline <= unixMillis() {
                 logger.debug("deadline passed: work dropped", metadata: work.request.logMetadata)
-                releaseSlot()
+                releaseSlot(work.request.requestID)
                 lifecycle.leave()
                 return
             }
@@ -91,12 +100,18 @@ extension WorkerService {
                 )
             }
             held += 1
+            requests[work.request.requestID, default: 0] += 1
             return client
         }
 
-        private func releaseSlot() {
+        private func releaseSlot(_ requestID: String) {
             condition.lock()
             held -= 1
+            if let count = requests[requestID], count > 1 {
+                requests[requestID] = count - 1
+            } else {
+                requests[requestID] = nil
+            }
             condition.signal()
             condition.unlock()
         }
@@ -115,7 +130,7 @@ extension WorkerService {
                     }
                 }
             } completion: { [self] outcome in
-                releaseSlot()
+                releaseSlot(work.request.requestID)
                 guard case .answered(let result) = outcome else {
                     logger.debug("request cancelled: no answer published", metadata: work.request.logMetadata)
                     lifecycle.leave()

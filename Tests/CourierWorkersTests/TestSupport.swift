@@ -27,9 +27,9 @@ func jsonRequest(_ operation: String, _ json: String) -> HandlerRequest {
 
 /// Suspends until a condition on shared state holds, giving other tasks the thread meanwhile.
 /// Used only for counters the pool keeps internally; everything the tests control is awaited
-/// through `Recorder`.
+/// through `Recorder`. Returns early when the task is cancelled (a `withTimeout` ran out).
 func until(_ condition: () -> Bool) async {
-    while !condition() { await Task.yield() }
+    while !condition(), !Task.isCancelled { await Task.yield() }
 }
 
 /// Records what blocking handlers do and lets the test decide when each may finish. Every wait is

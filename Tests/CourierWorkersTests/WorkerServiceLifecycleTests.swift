@@ -200,7 +200,8 @@ struct WorkerServiceLifecycleTests {
         try await withBroker { broker in
             let bridge = try await TestBridge.connect(broker)
             let recorder = Recorder()
-            let worker = makeWorker(broker, pool: WorkerPool(handlers: [SleepingHandler(recorder: recorder)], concurrency: 1))
+            let pool = WorkerPool(handlers: [SleepingHandler(recorder: recorder)], concurrency: 1)
+            let worker = makeWorker(broker, pool: pool)
             let running = Task { try await worker.run() }
             try await bridge.awaitPresence(of: worker)
             try await bridge.send("sleep", "a minute of work", correlation: Data("long".utf8))
@@ -208,6 +209,8 @@ struct WorkerServiceLifecycleTests {
             running.cancel()
             // The handler is cancelled and the client shut down: no minute-long wait.
             try await withTimeout(.seconds(10), "the cancelled worker stops") { try await running.value }
+            try await withTimeout(.seconds(10), "the handler is cancelled") { await until { pool.inFlight == 0 } }
+            #expect(pool.counters.cancelled == 1)
             #expect(await recorder.snapshot.finished == 0)
             await bridge.shutdown()
         }
