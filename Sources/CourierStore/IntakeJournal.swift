@@ -11,7 +11,8 @@ import Glibc
 /// A group commit is one `write(2)` of its records' frames: once it returns, the records survive
 /// a crash of the process, the same guarantee as SQLite's WAL with `synchronous = NORMAL`
 /// (neither syncs at commit). A frame is a 4-byte length, a 4-byte FNV-1a checksum and the
-/// record (``RecordCodec``), so reading stops cleanly at a write that a crash cut short.
+/// entry (``RecordCodec``: a record version, or a delivery mark), so reading stops cleanly at a
+/// write that a crash cut short.
 ///
 /// The store applies segments to SQLite in order and records the last one applied in the same
 /// transaction; an applied segment is deleted. Holding the directory's lock file (`flock`)
@@ -97,21 +98,21 @@ final class IntakeJournal {
             .sorted()
     }
 
-    /// The records of one segment, in order, up to its end or the first frame a crash cut short.
-    static func records(_ directory: String, segment: UInt64) throws -> [RequestRecord] {
+    /// The entries of one segment, in order, up to its end or the first frame a crash cut short.
+    static func entries(_ directory: String, segment: UInt64) throws -> [JournalEntry] {
         let bytes = [UInt8](try Data(contentsOf: URL(fileURLWithPath: path(directory, segment))))
-        var records: [RequestRecord] = []
+        var entries: [JournalEntry] = []
         var offset = 0
         while bytes.count - offset >= 8 {
             let length = Int(word(bytes, offset))
             let start = offset + 8
             guard length <= bytes.count - start else { break }
             let payload = bytes[start..<start + length]
-            guard checksum(payload) == word(bytes, offset + 4), let record = RecordCodec.decode(payload) else { break }
-            records.append(record)
+            guard checksum(payload) == word(bytes, offset + 4), let entry = RecordCodec.decodeEntry(payload) else { break }
+            entries.append(entry)
             offset = start + length
         }
-        return records
+        return entries
     }
 
     /// Deletes the segment files numbered up to `last`.
@@ -123,9 +124,18 @@ final class IntakeJournal {
 
     /// Appends `record`'s frame to `bytes`.
     static func frame(_ record: RequestRecord, into bytes: inout [UInt8]) {
+        frame(into: &bytes) { RecordCodec.encode(record, into: &$0) }
+    }
+
+    /// Appends the frame of a delivery mark to `bytes`.
+    static func frameDelivered(id: String, at time: Int64, into bytes: inout [UInt8]) {
+        frame(into: &bytes) { RecordCodec.encodeDelivered(id: id, at: time, into: &$0) }
+    }
+
+    private static func frame(into bytes: inout [UInt8], _ encode: (inout [UInt8]) -> Void) {
         let start = bytes.count
         bytes.append(contentsOf: repeatElement(0, count: 8))
-        RecordCodec.encode(record, into: &bytes)
+        encode(&bytes)
         let length = UInt32(bytes.count - start - 8)
         let sum = checksum(bytes[(start + 8)...])
         put(length, &bytes, at: start)

@@ -42,10 +42,42 @@ enum RecordCodec {
 
     /// The record `bytes` hold, all of them; nil when they hold anything else.
     static func decode(_ bytes: ArraySlice<UInt8>) -> RequestRecord? {
-        var reader = ByteReader(bytes: bytes)
-        guard let record = try? reader.record(), reader.isAtEnd else { return nil }
+        guard case .record(let record) = decodeEntry(bytes) else { return nil }
         return record
     }
+
+    /// Appends a delivery mark: 4 bytes `FF FF FF FF` (a record starts with its id's length,
+    /// never that long), the id, the time.
+    static func encodeDelivered(id: String, at time: Int64, into bytes: inout [UInt8]) {
+        var writer = ByteWriter(bytes: consume bytes)
+        writer.bytes.append(contentsOf: deliveryMarker)
+        writer.string(id)
+        writer.integer(time)
+        bytes = writer.bytes
+    }
+
+    /// The entry `bytes` hold, all of them; nil when they hold anything else.
+    static func decodeEntry(_ bytes: ArraySlice<UInt8>) -> JournalEntry? {
+        var reader = ByteReader(bytes: bytes)
+        if bytes.starts(with: deliveryMarker) {
+            _ = try? reader.take(deliveryMarker.count)
+            guard let id = try? reader.string(), let time = try? reader.integer(), reader.isAtEnd else { return nil }
+            return .delivered(id: id, at: time)
+        }
+        guard let record = try? reader.record(), reader.isAtEnd else { return nil }
+        return .record(record)
+    }
+
+    private static let deliveryMarker: [UInt8] = [0xFF, 0xFF, 0xFF, 0xFF]
+}
+
+/// What one journal frame holds.
+enum JournalEntry: Equatable {
+    /// A record's new version, whole.
+    case record(RequestRecord)
+    /// Its final reply was acknowledged (``SQLiteStore/markDelivered(ids:now:)``): the one
+    /// change written as the id and the time rather than a whole version, for every reply.
+    case delivered(id: String, at: Int64)
 }
 
 private struct ByteWriter {

@@ -66,9 +66,15 @@ extension SQLiteStore {
             let applied = try UInt64.fetchOne(db, sql: "SELECT segment FROM journal_applied") ?? 0
             let pending = segments.filter { $0 > applied }
             let upsert = try db.cachedStatement(sql: RequestRow.upsertSQL)
+            let deliver = try db.cachedStatement(sql: deliverSQL)
             for segment in pending {
-                for record in try IntakeJournal.records(directory, segment: segment) {
-                    try RequestRow(record).upsert(upsert)
+                for entry in try IntakeJournal.entries(directory, segment: segment) {
+                    switch entry {
+                    case .record(let record):
+                        try RequestRow(record).upsert(upsert)
+                    case .delivered(let id, let time):
+                        try deliver.execute(arguments: [time, id])
+                    }
                 }
             }
             guard let last = pending.last else { return applied }
@@ -80,6 +86,13 @@ extension SQLiteStore {
         try IntakeJournal.remove(directory, through: newest)
         return newest
     }
+
+    /// A journaled delivery mark, as ``markDelivered(_:_:now:)`` makes it: `deliveredAt`, and
+    /// `completed` becomes `delivered`, for a final record not yet marked.
+    private static let deliverSQL = """
+        UPDATE requests SET deliveredAt = ?, state = CASE state WHEN 'completed' THEN 'delivered' ELSE state END
+        WHERE id = ? AND deliveredAt IS NULL AND state NOT IN \(RequestState.pendingSQL)
+        """
 
     private static func setApplied(_ db: Database, _ segment: UInt64) throws {
         try db.cachedStatement(sql: "UPDATE journal_applied SET segment = ?").execute(arguments: [segment])

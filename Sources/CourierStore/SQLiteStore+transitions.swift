@@ -40,7 +40,7 @@ extension SQLiteStore {
             var record = original
             record.deliveredAt = now
             if record.state == .completed { record.state = .delivered }
-            transaction.update(original, to: record)
+            transaction.markDelivered(record)
         }
     }
 

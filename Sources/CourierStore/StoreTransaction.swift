@@ -7,6 +7,9 @@ import GRDB
 /// versions once the body has decided them all, or nothing if the body throws.
 struct StoreTransaction {
     private(set) var records: [RequestRecord] = []
+    /// For each of ``records``, whether it only marks its reply delivered: journaled as that
+    /// mark, not as a whole version.
+    private(set) var deliveryMarks: [Bool] = []
     private(set) var changes = PendingCounts()
     /// The new records among ``records``.
     private(set) var inserted: [RequestRecord] = []
@@ -68,10 +71,17 @@ struct StoreTransaction {
         changes.record(from: original, to: record)
     }
 
-    private mutating func append(_ record: RequestRecord) {
+    /// Writes `record`, a final record marked delivered: it differs from the newest version
+    /// only in `deliveredAt` and `completed` becoming `delivered`.
+    mutating func markDelivered(_ record: RequestRecord) {
+        append(record, deliveryMark: true)
+    }
+
+    private mutating func append(_ record: RequestRecord, deliveryMark: Bool = false) {
         newest[record.id] = records.count
         if let identity = record.identity { identities[identity] = record.id }
         records.append(record)
+        deliveryMarks.append(deliveryMark)
     }
 }
 

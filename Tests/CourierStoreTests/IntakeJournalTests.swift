@@ -42,6 +42,20 @@ struct IntakeJournalTests {
         #expect(RecordCodec.decode((bytes + [0])[...]) == nil)
     }
 
+    /// A delivery mark is 4 marker bytes, the id and the time: far smaller than the version it
+    /// stands for, and never taken for a record (nor a record for it).
+    @Test func aDeliveryMarkComesBackFromItsBytes() {
+        var bytes: [UInt8] = []
+        RecordCodec.encodeDelivered(id: Self.records[0].id, at: -3, into: &bytes)
+        #expect(RecordCodec.decodeEntry(bytes[...]) == .delivered(id: Self.records[0].id, at: -3))
+        #expect(RecordCodec.decode(bytes[...]) == nil)
+        #expect(bytes.count == 4 + 4 + 44 + 8)
+        for cut in [0, 3, 4, bytes.count - 1] {
+            #expect(RecordCodec.decodeEntry(bytes[..<cut]) == nil)
+        }
+        #expect(RecordCodec.decodeEntry((bytes + [0])[...]) == nil)
+    }
+
     @Test func segmentsAreReadBackUpToAFrameACrashCutShort() throws {
         let directory = try temporaryDirectory()
         defer { try? FileManager.default.removeItem(atPath: directory) }
@@ -51,22 +65,24 @@ struct IntakeJournalTests {
         for record in Self.records {
             IntakeJournal.frame(record, into: &frames)
         }
+        IntakeJournal.frameDelivered(id: "e", at: 7_000, into: &frames)
+        let written = Self.records.map(JournalEntry.record) + [.delivered(id: "e", at: 7_000)]
         try journal.append(frames)
         #expect(try journal.rotate() == 7)
         try journal.append(frames)
         journal.close()
         #expect(try IntakeJournal.segments(in: directory) == [7, 8])
-        #expect(try IntakeJournal.records(directory, segment: 7) == Self.records)
+        #expect(try IntakeJournal.entries(directory, segment: 7) == written)
 
-        // A write cut short: the whole first frame, part of the second.
+        // A write cut short: the whole first two frames, part of the third.
         let path = directory + "/00000000000000000008.log"
         try Data(frames.prefix(frames.count - 10)).write(to: URL(fileURLWithPath: path))
-        #expect(try IntakeJournal.records(directory, segment: 8) == [Self.records[0]])
+        #expect(try IntakeJournal.entries(directory, segment: 8) == Array(written.prefix(2)))
         // A flipped byte inside the first frame's payload: its checksum stops the reading there.
         var flipped = frames
         flipped[20] ^= 0xff
         try Data(flipped).write(to: URL(fileURLWithPath: path))
-        #expect(try IntakeJournal.records(directory, segment: 8) == [])
+        #expect(try IntakeJournal.entries(directory, segment: 8) == [])
 
         try IntakeJournal.remove(directory, through: 7)
         #expect(try IntakeJournal.segments(in: directory) == [8])
