@@ -40,12 +40,6 @@ enum RecordCodec {
         bytes = writer.bytes
     }
 
-    /// The record `bytes` hold, all of them; nil when they hold anything else.
-    static func decode(_ bytes: ArraySlice<UInt8>) -> RequestRecord? {
-        guard case .record(let record) = decodeEntry(bytes) else { return nil }
-        return record
-    }
-
     /// Appends a delivery mark: 4 bytes `FF FF FF FF` (a record starts with its id's length,
     /// never that long), the id, the time.
     static func encodeDelivered(id: String, at time: Int64, into bytes: inout [UInt8]) {

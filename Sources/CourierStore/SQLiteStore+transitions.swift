@@ -40,7 +40,7 @@ extension SQLiteStore {
             var record = original
             record.deliveredAt = now
             if record.state == .completed { record.state = .delivered }
-            transaction.markDelivered(record)
+            transaction.markDelivered(record, at: now)
         }
     }
 

@@ -210,18 +210,7 @@ package final class SQLiteStore: Sendable {
             let result = try body(&transaction, writes.pending)
             let records = transaction.records
             guard !records.isEmpty else { return result }
-            var frames: [UInt8] = []
-            // A frame is its payloads and a few hundred bytes more: room for all, so that the
-            // buffer is not copied as it grows.
-            frames.reserveCapacity(records.reduce(0) { $0 + 256 + $1.payload.count + ($1.replyPayload?.count ?? 0) })
-            for (record, isMark) in zip(records, transaction.deliveryMarks) {
-                if isMark, let time = record.deliveredAt {
-                    IntakeJournal.frameDelivered(id: record.id, at: time, into: &frames)
-                } else {
-                    IntakeJournal.frame(record, into: &frames)
-                }
-            }
-            try journal.append(frames)
+            try journal.append(transaction.frames)
             for record in records {
                 writes.unapplied.put(record)
             }

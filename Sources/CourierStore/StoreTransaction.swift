@@ -3,13 +3,13 @@ import GRDB
 
 /// One write of ``SQLiteStore``, staged in memory: the record versions it writes and what they
 /// do to the pending counts. It reads through its own versions, then the store's unapplied
-/// ones, then the SQLite file, so each record it reads is the newest. The store journals the
-/// versions once the body has decided them all, or nothing if the body throws.
+/// ones, then the SQLite file, so each record it reads is the newest. Each version's journal
+/// frame is made as it is written; the store appends the frames once the body has decided
+/// them all, or nothing if the body throws.
 struct StoreTransaction {
     private(set) var records: [RequestRecord] = []
-    /// For each of ``records``, whether it only marks its reply delivered: journaled as that
-    /// mark, not as a whole version.
-    private(set) var deliveryMarks: [Bool] = []
+    /// The journal frames of ``records``, in order (``IntakeJournal``).
+    private(set) var frames: [UInt8] = []
     private(set) var changes = PendingCounts()
     /// The new records among ``records``.
     private(set) var inserted: [RequestRecord] = []
@@ -71,17 +71,22 @@ struct StoreTransaction {
         changes.record(from: original, to: record)
     }
 
-    /// Writes `record`, a final record marked delivered: it differs from the newest version
-    /// only in `deliveredAt` and `completed` becoming `delivered`.
-    mutating func markDelivered(_ record: RequestRecord) {
-        append(record, deliveryMark: true)
+    /// Writes `record`, a final record marked delivered at `time`: it differs from the newest
+    /// version only in `deliveredAt` and `completed` becoming `delivered`, so the journal gets
+    /// the mark, not the whole version.
+    mutating func markDelivered(_ record: RequestRecord, at time: Int64) {
+        append(record) { IntakeJournal.frameDelivered(id: record.id, at: time, into: &$0) }
     }
 
-    private mutating func append(_ record: RequestRecord, deliveryMark: Bool = false) {
+    private mutating func append(_ record: RequestRecord, frame: ((inout [UInt8]) -> Void)? = nil) {
         newest[record.id] = records.count
         if let identity = record.identity { identities[identity] = record.id }
         records.append(record)
-        deliveryMarks.append(deliveryMark)
+        if let frame {
+            frame(&frames)
+        } else {
+            IntakeJournal.frame(record, into: &frames)
+        }
     }
 }
 
