@@ -55,7 +55,7 @@ struct RequestRow: FetchableRecord, TableRecord {
         "responseTopic", "qos", "payload", "contentType", "payloadFormatIndicator", "userProperties",
         "state", "attempts", "receivedAt", "updatedAt", "deadline", "wakeAt", "replyStatus",
         "replyCode", "replyPayload", "replyContentType", "replyUserProperties", "deliveredAt", "reason",
-        "kind",
+        "kind", "identityHash",
     ]
 
     /// Decodes a `SELECT *` (or `RETURNING *`) row of `requests`.
@@ -108,12 +108,22 @@ struct RequestRow: FetchableRecord, TableRecord {
         self.record = record
     }
 
-    /// `INSERT` of a whole row, or, when a row with its id is stored, `UPDATE` of every other
-    /// column.
+    /// The columns of what was asked, by whom and how to answer: set when a record is first
+    /// stored and never changed by a later version (``StoreTransaction`` checks it).
+    static let requestColumns: Set<String> = [
+        "id", "device", "operation", "deviceProtocol", "correlationData", "requestId", "identity",
+        "responseTopic", "qos", "payload", "contentType", "payloadFormatIndicator", "userProperties",
+        "receivedAt", "kind", "identityHash",
+    ]
+
+    /// `INSERT` of a whole row, or, when a row with its id is stored, `UPDATE` of the columns a
+    /// later version changes. Leaving the ``requestColumns`` alone leaves the indexes on them
+    /// alone: SQLite rewrites an index entry only when the `SET` names one of its columns, and
+    /// the identity index's entries sit on random pages.
     static let upsertSQL = """
         INSERT INTO requests (\(columnNames.joined(separator: ", ")))
         VALUES (\(Array(repeating: "?", count: columnNames.count).joined(separator: ", ")))
-        ON CONFLICT (id) DO UPDATE SET \(columnNames.dropFirst().map { "\($0) = excluded.\($0)" }.joined(separator: ", "))
+        ON CONFLICT (id) DO UPDATE SET \(columnNames.filter { !requestColumns.contains($0) }.map { "\($0) = excluded.\($0)" }.joined(separator: ", "))
         """
 
     /// Writes the whole row through `statement`, an ``upsertSQL`` statement prepared once per
@@ -160,6 +170,7 @@ struct RequestRow: FetchableRecord, TableRecord {
         bind(record.deliveredAt)
         bind(record.reason)
         bind(record.kind.rawValue)
+        bind(record.identity.map(IdentityHash.of))
         assert(Int(index) == Self.columnNames.count, "one value per column")
         if code == SQLITE_OK { code = sqlite3_step(handle) }
         guard code == SQLITE_DONE else {

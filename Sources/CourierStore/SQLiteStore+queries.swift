@@ -156,7 +156,7 @@ extension SQLiteStore {
             let deleted = db.changesCount
             try db.execute(
                 sql: """
-                    UPDATE requests SET identity = NULL WHERE id IN (
+                    UPDATE requests SET identity = NULL, identityHash = NULL WHERE id IN (
                         SELECT id FROM requests WHERE \(Self.deadLetterIdentityCondition) AND updatedAt < ? LIMIT ?)
                     """,
                 arguments: [cutoff, limit])

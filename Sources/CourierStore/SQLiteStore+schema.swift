@@ -37,6 +37,7 @@ extension SQLiteStore {
                 try db.execute(sql: statement)
             }
         }
+        migrator.registerMigration("v8", migrate: migrateV8)
         return migrator
     }
 
@@ -206,6 +207,21 @@ extension SQLiteStore {
         "CREATE TABLE journal_applied (id INTEGER PRIMARY KEY CHECK (id = 1), segment INTEGER NOT NULL)",
         "INSERT INTO journal_applied (id, segment) VALUES (1, 0)",
     ]
+
+    /// Version 8: identities are indexed by their ``IdentityHash``, in a column of its own,
+    /// instead of by their text; lookups compare both. The index is no longer unique: the
+    /// store's one writer finds duplicates before it writes (``StoreTransaction``).
+    private static func migrateV8(_ db: Database) throws {
+        try db.execute(sql: "ALTER TABLE requests ADD COLUMN identityHash INTEGER")
+        let hash = DatabaseFunction("courier_identity_hash", argumentCount: 1, pure: true) { values in
+            String.fromDatabaseValue(values[0]).map(IdentityHash.of)
+        }
+        db.add(function: hash)
+        defer { db.remove(function: hash) }
+        try db.execute(sql: "UPDATE requests SET identityHash = courier_identity_hash(identity) WHERE identity IS NOT NULL")
+        try db.execute(sql: "DROP INDEX requests_identity")
+        try db.execute(sql: "CREATE INDEX requests_identity_hash ON requests (identityHash) WHERE identityHash IS NOT NULL")
+    }
 
     private static let schemaV4 = """
         CREATE INDEX requests_dead_letter_identities ON requests (updatedAt)

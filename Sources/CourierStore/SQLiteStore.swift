@@ -255,7 +255,7 @@ package final class SQLiteStore: Sendable {
     }
 
     static func fetch(_ db: Database, identity: String) throws -> RequestRecord? {
-        let statement = try db.cachedStatement(sql: "SELECT * FROM requests WHERE identity = ?")
-        return try RequestRow.fetchOne(statement, arguments: [identity])?.record
+        let statement = try db.cachedStatement(sql: "SELECT * FROM requests WHERE identityHash = ? AND identity = ?")
+        return try RequestRow.fetchOne(statement, arguments: [IdentityHash.of(identity), identity])?.record
     }
 }

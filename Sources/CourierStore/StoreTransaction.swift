@@ -49,8 +49,11 @@ struct StoreTransaction {
             // Two columns rather than rows: the usual answer is that neither is stored.
             let row = try Row.fetchOne(
                 db.cachedStatement(
-                    sql: "SELECT (SELECT id FROM requests WHERE identity = ?), EXISTS (SELECT 1 FROM requests WHERE id = ?)"),
-                arguments: [record.identity, record.id])
+                    sql: """
+                        SELECT (SELECT id FROM requests WHERE identityHash = ? AND identity = ?),
+                            EXISTS (SELECT 1 FROM requests WHERE id = ?)
+                        """),
+                arguments: [record.identity.map(IdentityHash.of), record.identity, record.id])
             guard let duplicate = row?[0] as String? else { return (nil, row?[1] ?? false) }
             return (try SQLiteStore.fetch(db, id: duplicate), false)
         }
@@ -67,6 +70,7 @@ struct StoreTransaction {
 
     /// Writes `record`, a changed version of `original`.
     mutating func update(_ original: RequestRecord, to record: RequestRecord) {
+        assert(Self.asksTheSame(record, as: original), "a later version changes only how a request stands (RequestRow.requestColumns)")
         append(record)
         changes.record(from: original, to: record)
     }
@@ -76,6 +80,19 @@ struct StoreTransaction {
     /// the mark, not the whole version.
     mutating func markDelivered(_ record: RequestRecord, at time: Int64) {
         append(record) { IntakeJournal.frameDelivered(id: record.id, at: time, into: &$0) }
+    }
+
+    /// Whether `record` holds what `original` asked, by whom and how to answer, unchanged: the
+    /// columns the store writes only when it first stores a record.
+    private static func asksTheSame(_ record: RequestRecord, as original: RequestRecord) -> Bool {
+        record.id == original.id && record.device == original.device && record.operation == original.operation
+            && record.deviceProtocol == original.deviceProtocol && record.correlationData == original.correlationData
+            && record.requestId == original.requestId && record.identity == original.identity
+            && record.responseTopic == original.responseTopic && record.qos == original.qos
+            && record.payload == original.payload && record.contentType == original.contentType
+            && record.payloadFormatIndicator == original.payloadFormatIndicator
+            && record.userProperties == original.userProperties && record.receivedAt == original.receivedAt
+            && record.kind == original.kind
     }
 
     private mutating func append(_ record: RequestRecord, frame: ((inout [UInt8]) -> Void)? = nil) {
