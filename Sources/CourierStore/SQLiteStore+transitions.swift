@@ -10,7 +10,7 @@ extension SQLiteStore {
     package func finish(_ outcomes: [FinalOutcome], markingDelivered delivered: [String] = [], now: Int64) throws
         -> [RequestRecord?]
     {
-        try write { transaction, _ in
+        try write(versions: outcomes.count + delivered.count) { transaction, _ in
             let records = try outcomes.map { try Self.finish($0, &transaction, now: now) }
             try Self.markDelivered(delivered, &transaction, now: now)
             return records
@@ -31,7 +31,7 @@ extension SQLiteStore {
     /// marked are left alone.
     package func markDelivered(ids: [String], now: Int64) throws {
         guard !ids.isEmpty else { return }
-        try write { transaction, _ in try Self.markDelivered(ids, &transaction, now: now) }
+        try write(versions: ids.count) { transaction, _ in try Self.markDelivered(ids, &transaction, now: now) }
     }
 
     static func markDelivered(_ ids: [String], _ transaction: inout StoreTransaction, now: Int64) throws {

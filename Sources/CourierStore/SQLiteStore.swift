@@ -155,7 +155,7 @@ package final class SQLiteStore: Sendable {
         maxPendingPerDevice: Int,
         maxPendingTotal: Int
     ) throws -> [AcceptOutcome] {
-        try write { transaction, pending in
+        try write(versions: records.count) { transaction, pending in
             try records.map { try Self.accept($0, &transaction, pending, maxPendingPerDevice: maxPendingPerDevice, maxPendingTotal: maxPendingTotal) }
         }
     }
@@ -171,7 +171,7 @@ package final class SQLiteStore: Sendable {
         markingDelivered delivered: [String],
         now: Int64
     ) throws -> (accepted: [AcceptOutcome], finished: [RequestRecord?]) {
-        try write { transaction, pending in
+        try write(versions: records.count + outcomes.count + delivered.count) { transaction, pending in
             let accepted = try records.map {
                 try Self.accept($0, &transaction, pending, maxPendingPerDevice: maxPendingPerDevice, maxPendingTotal: maxPendingTotal)
             }
@@ -199,14 +199,14 @@ package final class SQLiteStore: Sendable {
         return .accepted
     }
 
-    /// A write: `body` decides its record versions in a transaction, given the pending counts
-    /// before it; they are journaled and become the newest versions, or, if `body` or the
-    /// journal throws, nothing changes.
-    func write<T>(_ body: (inout StoreTransaction, PendingCounts) throws -> T) throws -> T {
+    /// A write: `body` decides its record versions (about `versions` of them) in a transaction,
+    /// given the pending counts before it; they are journaled and become the newest versions,
+    /// or, if `body` or the journal throws, nothing changes.
+    func write<T>(versions: Int = 1, _ body: (inout StoreTransaction, PendingCounts) throws -> T) throws -> T {
         if writes.withLock({ $0.unapplied.count }) > Self.unappliedLimit { try apply() }
         return try writes.withLock { writes in
             guard let journal = writes.journal else { throw DatabaseError(resultCode: .SQLITE_MISUSE, message: "the store is closed") }
-            var transaction = StoreTransaction(unapplied: writes.unapplied, keys: writes.keys, file: file)
+            var transaction = StoreTransaction(unapplied: writes.unapplied, keys: writes.keys, file: file, versions: versions)
             let result = try body(&transaction, writes.pending)
             let records = transaction.records
             guard !records.isEmpty else { return result }

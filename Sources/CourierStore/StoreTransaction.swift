@@ -19,10 +19,15 @@ struct StoreTransaction {
     private let keys: KeyFilter?
     private let file: DatabaseQueue
 
-    init(unapplied: UnappliedRecords, keys: KeyFilter?, file: DatabaseQueue) {
+    /// - Parameter versions: about how many versions the transaction will write, to size its
+    ///   tables once.
+    init(unapplied: UnappliedRecords, keys: KeyFilter?, file: DatabaseQueue, versions: Int) {
         self.unapplied = unapplied
         self.keys = keys
         self.file = file
+        newest.reserveCapacity(versions)
+        identities.reserveCapacity(versions)
+        records.reserveCapacity(versions)
     }
 
     /// The newest version of the record with this id.
@@ -96,8 +101,10 @@ struct StoreTransaction {
     }
 
     private mutating func append(_ record: RequestRecord, frame: ((inout [UInt8]) -> Void)? = nil) {
-        newest[record.id] = records.count
-        if let identity = record.identity { identities[identity] = record.id }
+        let previous = newest.updateValue(records.count, forKey: record.id)
+        if let identity = record.identity, previous.map({ records[$0].identity != identity }) ?? true {
+            identities[identity] = record.id
+        }
         records.append(record)
         if let frame {
             frame(&frames)

@@ -20,6 +20,13 @@ final class UnappliedRecords {
         /// The earliest `updatedAt` of a final version here, shadowed or not.
         fileprivate var earliestFinal: Int64?
 
+        /// Room for `capacity` records: a generation filled from empty would hash each key
+        /// again at every doubling of its tables.
+        fileprivate init(capacity: Int = 0) {
+            records.reserveCapacity(capacity)
+            identities.reserveCapacity(capacity)
+        }
+
         var isEmpty: Bool { records.isEmpty }
 
         /// The versions, oldest first.
@@ -78,11 +85,11 @@ final class UnappliedRecords {
     /// Makes `record` its id's newest version.
     func put(_ record: RequestRecord) {
         lastVersion += 1
-        let old = current.records.updateValue((record, lastVersion), forKey: record.id)
-        if let identity = old?.record.identity, identity != record.identity {
+        let old = current.records.updateValue((record, lastVersion), forKey: record.id)?.record
+        if let identity = old?.identity, identity != record.identity {
             current.identities[identity] = nil
         }
-        if let identity = record.identity {
+        if let identity = record.identity, identity != old?.identity {
             current.identities[identity] = record.id
         }
         if record.state.isFinal {
@@ -103,7 +110,7 @@ final class UnappliedRecords {
     /// the current generation, to be applied next time. Returns the generation it ended, for
     /// the caller to release outside the lock.
     func finishApplying(succeeded: Bool) -> Generation {
-        defer { applying = Generation() }
+        defer { applying = Generation(capacity: applying.records.count) }
         guard !succeeded else { return applying }
         for (id, entry) in applying.records where current.records[id] == nil {
             current.records[id] = entry
