@@ -1,5 +1,9 @@
 import ArgumentParser
 
+#if canImport(Glibc)
+import Glibc
+#endif
+
 /// `courier-bench`: performance figures, printed with the command that produced them.
 ///
 /// Each benchmark is a subcommand in its own file. To add one, write an `AsyncParsableCommand`
@@ -21,4 +25,11 @@ struct BenchCommand: AsyncParsableCommand {
             DispatchBenchmark.self,
         ]
     )
+
+    /// Ignores SIGPIPE first: a reader that goes away (`| head`) would otherwise kill the
+    /// benchmark before it stops the brokers and daemons it started, leaving them running.
+    static func main() async {
+        signal(SIGPIPE, SIG_IGN)
+        await main(nil)
+    }
 }

@@ -31,7 +31,9 @@ enum BenchReport {
     /// A line of figures on stdout, written at once so that it keeps its place among the
     /// progress lines on stderr.
     static func output(_ line: String = "") {
-        FileHandle.standardOutput.write(Data((line + "\n").utf8))
+        // A closed stdout (`courier-bench bridge | head`) loses the figures, not the run:
+        // the benchmark still stops what it started (``BenchCommand/main()``).
+        try? FileHandle.standardOutput.write(contentsOf: Data((line + "\n").utf8))
     }
 
     static func output(_ table: TextTable) {
@@ -40,7 +42,7 @@ enum BenchReport {
 
     /// Progress, on stderr so that stdout holds only the figures.
     static func progress(_ message: String) {
-        FileHandle.standardError.write(Data("… \(message)\n".utf8))
+        try? FileHandle.standardError.write(contentsOf: Data("… \(message)\n".utf8))
     }
 
     private static func shellQuoted(_ argument: String) -> String {
