@@ -3,6 +3,7 @@ import CourierDevices
 import CourierTesting
 import Foundation
 import MQTT
+import Synchronization
 import Testing
 
 /// `courier devices` as a user runs it: devices on a configured topic layout answering
@@ -20,9 +21,13 @@ struct DevicesCommandLineTests {
             let prefix = "cli-\(UUID().uuidString.prefix(6))"
             let profile = directory.appendingPathComponent("p.yaml").path
             try Data("name: p\ndevices: { count: 1, idPrefix: \(prefix) }\ncommands:\n  - command: ping\nduration: 8s\n".utf8).write(to: URL(fileURLWithPath: profile))
-            async let run = Command.run(CourierDaemon.binary, [
-                "devices", "--profile", profile, "--config", config, "--broker", broker.url, "--json", "--progress-every", "1s",
-            ])
+            let ended = Atomic(false)
+            let run = Task {
+                defer { ended.store(true, ordering: .releasing) }
+                return try await Command.run(CourierDaemon.binary, [
+                    "devices", "--profile", profile, "--config", config, "--broker", broker.url, "--json", "--progress-every", "1s",
+                ])
+            }
 
             let topics = try Topics(templates: layout)
             let device = "\(prefix)-1"
@@ -32,16 +37,17 @@ struct DevicesCommandLineTests {
             var properties = MQTTProperties()
             properties.responseTopic = topics.commandReplyTopic(device: device, command: "ping")
             properties.correlationData = Data("k1".utf8)
-            // Attempts of one command id until the device, once connected, answers.
+            // Attempts of one command id until the device, once connected, answers, or its run
+            // ends: on a loaded machine the process may take seconds to start and connect.
             var answers: [MQTTMessage] = []
-            for _ in 0..<50 where answers.isEmpty {
+            while answers.isEmpty, !ended.load(ordering: .acquiring) {
                 try await backend.publish(topics.commandTopic(device: device, command: "ping"), payload: Data("hi".utf8), properties: properties)
                 answers = (try? await inbox.wait(within: .milliseconds(200))) ?? []
             }
             #expect(answers.first?.topic == "v1/\(device)/cmd-result/ping")
             #expect(answers.first?.properties.userProperty("status") == "200")
 
-            let result = try await run
+            let result = try await run.value
             #expect(result.status == 0, "\(result.stdout)\(result.stderr)")
             let last = try #require(result.stdout.split(separator: "\n").last)
             let summary = try #require(try SimulatorJSONLine(decoding: last).summary)
