@@ -90,6 +90,13 @@ package final class MosquittoBroker: Sendable {
         await process.terminateAndWait(signal: SIGTERM)
     }
 
+    /// Stops the broker and deletes its directory (configuration, log, persistence): the end
+    /// of a broker whose test went well.
+    package func stopAndRemove() async {
+        await stop()
+        try? FileManager.default.removeItem(at: directory)
+    }
+
     /// Kills the broker (SIGKILL) and waits for it to exit.
     package func kill() async {
         await process.terminateAndWait(signal: SIGKILL)
@@ -127,9 +134,8 @@ package func withBroker<T>(
     let broker = try await MosquittoBroker.start(extraConfig: extraConfig, listener: listener, persistence: persistence)
     do {
         let result = try await body(broker)
-        await broker.stop()
         // Kept when the body failed, for its log.
-        try? FileManager.default.removeItem(at: broker.directory)
+        await broker.stopAndRemove()
         return result
     } catch {
         await broker.stop()

@@ -236,8 +236,8 @@ private final class SecureBroker: Sendable {
         do {
             try await body(secure)
         } catch {
-            await secure.close()
             Issue.record("broker log:\n\(broker.log)")
+            await secure.close()
             throw error
         }
         await secure.close()
@@ -263,7 +263,7 @@ private final class SecureBroker: Sendable {
 
     private func close() async {
         for client in clients.withLock({ $0 }) { await client.shutdown() }
-        await broker.stop()
+        await broker.stopAndRemove()
     }
 }
 

@@ -292,6 +292,6 @@ final class SecureDeployment: Sendable {
     private func close() async {
         for client in clients.withLock({ $0 }) { await client.shutdown() }
         for daemon in daemons.withLock({ $0 }).reversed() { await daemon.stop() }
-        await broker.stop()
+        await broker.stopAndRemove()
     }
 }

@@ -168,7 +168,7 @@ struct EventLoopTests {
         try await withTimeout(.seconds(15), "connect after the broker came up") { try await connecting.value }
         #expect(client.isConnected)
         await loop.shutdown()
-        await broker.stop()
+        await broker.stopAndRemove()
     }
 
     static func openDescriptorCount() -> Int {

@@ -48,7 +48,7 @@ struct ReconnectTests {
         try await withTimeout(.seconds(15), "connect after the broker came up") { try await connecting.value }
         #expect(client.isConnected)
         await client.shutdown()
-        await broker.stop()
+        await broker.stopAndRemove()
     }
 
     @Test
