@@ -5,7 +5,9 @@ import Testing
 @testable import CourierConfig
 
 @Suite(.timeLimit(.minutes(1)))
-struct ConfigEnvironmentTests {
+final class ConfigEnvironmentTests {
+    private let files = TemporaryFiles()
+
     @Test func everyVariableOverridesTheFile() throws {
         let environment = [
             "COURIER_BROKER_URL": "mqtts://broker.example.com:8883",
@@ -117,8 +119,7 @@ struct ConfigEnvironmentTests {
 
     @Test func workerOperationsAreCheckedAgainstTheFile() throws {
         let yaml = "operations:\n  - name: only\n"
-        let path = try temporaryFile("courier.yaml", contents: yaml)
-        defer { try? FileManager.default.removeItem(atPath: path) }
+        let path = try files.file("courier.yaml", contents: yaml)
         let config = try ConfigLoader.load(path: path, environment: ["COURIER_WORKER_OPERATIONS": "only"])
         #expect(config.workers.operations == ["only"])
         #expect(throws: ConfigError.self) {
@@ -128,7 +129,9 @@ struct ConfigEnvironmentTests {
 }
 
 @Suite(.timeLimit(.minutes(1)))
-struct ReadPasswordTests {
+final class ReadPasswordTests {
+    private let files = TemporaryFiles()
+
     @Test func noPassword() throws {
         #expect(try ConfigLoader.readPassword(CourierConfiguration()) == nil)
     }
@@ -139,21 +142,18 @@ struct ReadPasswordTests {
     }
 
     @Test func passwordFileFirstLineTrimmed() throws {
-        let path = try temporaryFile("bridge.pass", contents: "  s3cret \t\nsecond line\n")
-        defer { try? FileManager.default.removeItem(atPath: path) }
+        let path = try files.file("bridge.pass", contents: "  s3cret \t\nsecond line\n")
         let config = CourierConfiguration().with { $0.broker.passwordFile = path }
         #expect(try ConfigLoader.readPassword(config) == "s3cret")
     }
 
     @Test func passwordFileWithoutNewline() throws {
-        let path = try temporaryFile("bridge.pass", contents: "only")
-        defer { try? FileManager.default.removeItem(atPath: path) }
+        let path = try files.file("bridge.pass", contents: "only")
         #expect(try ConfigLoader.readPassword(CourierConfiguration().with { $0.broker.passwordFile = path }) == "only")
     }
 
     @Test func emptyPasswordFileIsAnError() throws {
-        let path = try temporaryFile("bridge.pass", contents: "\nsecond\n")
-        defer { try? FileManager.default.removeItem(atPath: path) }
+        let path = try files.file("bridge.pass", contents: "\nsecond\n")
         let error = try #require(throws: ConfigError.self) {
             try ConfigLoader.readPassword(CourierConfiguration().with { $0.broker.passwordFile = path })
         }
@@ -168,11 +168,21 @@ struct ReadPasswordTests {
     }
 }
 
-/// Writes a file in a fresh temporary directory and returns its path.
-func temporaryFile(_ name: String, contents: String) throws -> String {
-    let directory = FileManager.default.temporaryDirectory.appendingPathComponent("courier-tests-\(UUID().uuidString)")
-    try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
-    let path = directory.appendingPathComponent(name).path
-    try contents.write(toFile: path, atomically: true, encoding: .utf8)
-    return path
+/// Temporary files for one test, deleted with it: a suite class holds one, so `deinit` runs
+/// when the test ends. Each file is in a fresh directory of its own.
+final class TemporaryFiles {
+    private let root = FileManager.default.temporaryDirectory.appendingPathComponent("courier-tests-\(UUID().uuidString)")
+
+    deinit {
+        try? FileManager.default.removeItem(at: root)
+    }
+
+    /// Writes a file named `name` in a fresh directory and returns its path.
+    func file(_ name: String, contents: String) throws -> String {
+        let directory = root.appendingPathComponent(UUID().uuidString)
+        try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+        let path = directory.appendingPathComponent(name).path
+        try contents.write(toFile: path, atomically: true, encoding: .utf8)
+        return path
+    }
 }

@@ -13,12 +13,13 @@ let productionConfigPath = URL(fileURLWithPath: shippedConfigPath)
 /// `http.tokens`, `COURIER_HTTP_TOKENS_FILE`, and the rule that an API without tokens listens on
 /// loopback only, as `courier config check` and every daemon apply them.
 @Suite(.timeLimit(.minutes(1)))
-struct HTTPAccessConfigTests {
+final class HTTPAccessConfigTests {
+    private let files = TemporaryFiles()
     static let tokenText = "read 0123456789abcdef0123456789abcdef grafana\nwrite fedcba9876543210fedcba9876543210 ops\n"
 
     /// A configuration file with these `http` lines (the address on line 2, tokens on line 3).
-    static func config(_ http: String) throws -> String {
-        try temporaryFile("courier.yaml", contents: "http:\n\(http)\nlog:\n  level: info\n")
+    func config(_ http: String) throws -> String {
+        try files.file("courier.yaml", contents: "http:\n\(http)\nlog:\n  level: info\n")
     }
 
     @Test func theTokensKeyAndItsVariableAreRead() throws {
@@ -35,17 +36,17 @@ struct HTTPAccessConfigTests {
 
     /// A worker has no HTTP API: the production config's `http` keys are not its business.
     @Test func aDaemonWithoutTheHTTPAPISkipsItsChecks() throws {
-        let path = try Self.config("  address: 0.0.0.0:8080\n  tokens: /nonexistent/http.tokens")
+        let path = try config("  address: 0.0.0.0:8080\n  tokens: /nonexistent/http.tokens")
         let configuration = try ConfigLoader.load(path: path, environment: [:])
         try ConfigLoader.checkFiles(configuration, path: path, servesHTTP: false, environment: [:])
         #expect(throws: ConfigError.self) { try ConfigLoader.checkFiles(configuration, path: path, environment: [:]) }
-        let open = try ConfigLoader.load(path: try Self.config("  address: 0.0.0.0:8080"), environment: [:])
+        let open = try ConfigLoader.load(path: try config("  address: 0.0.0.0:8080"), environment: [:])
         try ConfigLoader.checkFiles(open, path: nil, servesHTTP: false, environment: [:])
     }
 
     @Test func anOpenAPIOnLoopbackIsFine() throws {
         for address in ["127.0.0.1:8080", "localhost:8080", "[::1]:8080", "127.0.0.1:0"] {
-            let path = try Self.config("  address: \"\(address)\"")
+            let path = try config("  address: \"\(address)\"")
             let configuration = try ConfigLoader.load(path: path, environment: [:])
             try ConfigLoader.checkFiles(configuration, path: path, environment: [:])
             #expect(try ConfigLoader.readTokens(configuration) == nil)
@@ -56,7 +57,7 @@ struct HTTPAccessConfigTests {
     }
 
     @Test func anOpenAPIBeyondLoopbackIsRefusedWhereTheAddressWasSet() throws {
-        let path = try Self.config("  address: 0.0.0.0:8080")
+        let path = try config("  address: 0.0.0.0:8080")
         let configuration = try ConfigLoader.load(path: path, environment: [:])
         let fromFile = try #require(throws: ConfigError.self) { try ConfigLoader.checkFiles(configuration, path: path, environment: [:]) }
         #expect(fromFile.file == path)
@@ -80,8 +81,8 @@ struct HTTPAccessConfigTests {
     }
 
     @Test func withTokensAnyAddressIsFine() throws {
-        let tokens = try temporaryFile("http.tokens", contents: Self.tokenText)
-        let path = try Self.config("  address: 0.0.0.0:8080\n  tokens: \(tokens)")
+        let tokens = try files.file("http.tokens", contents: Self.tokenText)
+        let path = try config("  address: 0.0.0.0:8080\n  tokens: \(tokens)")
         let configuration = try ConfigLoader.load(path: path, environment: [:])
         try ConfigLoader.checkFiles(configuration, path: path, environment: [:])
         let read = try #require(try ConfigLoader.readTokens(configuration))
@@ -89,13 +90,13 @@ struct HTTPAccessConfigTests {
         #expect(read.tokens.map(\.name) == ["grafana", "ops"])
 
         // The same through the variable.
-        let open = try Self.config("  address: 0.0.0.0:8080")
+        let open = try config("  address: 0.0.0.0:8080")
         let environment = ["COURIER_HTTP_TOKENS_FILE": tokens]
         try ConfigLoader.checkFiles(try ConfigLoader.load(path: open, environment: environment), path: open, environment: environment)
     }
 
     @Test func anUnreadableTokenFileIsReportedLikeAPasswordFile() throws {
-        let path = try Self.config("  address: 0.0.0.0:8080\n  tokens: /nonexistent/http.tokens")
+        let path = try config("  address: 0.0.0.0:8080\n  tokens: /nonexistent/http.tokens")
         let configuration = try ConfigLoader.load(path: path, environment: [:])
         let error = try #require(throws: ConfigError.self) { try ConfigLoader.checkFiles(configuration, path: path, environment: [:]) }
         #expect(error.description == #"\#(path):3: http.tokens: cannot read "/nonexistent/http.tokens": no such file"#)
@@ -105,7 +106,7 @@ struct HTTPAccessConfigTests {
         let fromVariable = try #require(throws: ConfigError.self) { try ConfigLoader.checkFiles(overridden, path: path, environment: environment) }
         #expect(fromVariable.description == #"COURIER_HTTP_TOKENS_FILE: cannot read "/nonexistent/other.tokens": no such file"#)
 
-        let directory = URL(fileURLWithPath: try temporaryFile("x", contents: "")).deletingLastPathComponent().path
+        let directory = URL(fileURLWithPath: try files.file("x", contents: "")).deletingLastPathComponent().path
         let readError = try #require(throws: ConfigError.self) {
             try ConfigLoader.readTokens(CourierConfiguration().with { $0.httpTokensFile = directory })
         }
@@ -113,8 +114,8 @@ struct HTTPAccessConfigTests {
     }
 
     @Test func aBadTokenFileNamesItsOwnLine() throws {
-        let tokens = try temporaryFile("http.tokens", contents: "# tokens\nread 0123456789abcdef0123456789abcdef\nwrite tooshort\n")
-        let path = try Self.config("  address: 127.0.0.1:8080\n  tokens: \(tokens)")
+        let tokens = try files.file("http.tokens", contents: "# tokens\nread 0123456789abcdef0123456789abcdef\nwrite tooshort\n")
+        let path = try config("  address: 127.0.0.1:8080\n  tokens: \(tokens)")
         let error = try #require(throws: ConfigError.self) {
             try ConfigLoader.checkFiles(try ConfigLoader.load(path: path, environment: [:]), path: path, environment: [:])
         }
@@ -132,9 +133,9 @@ struct HTTPAccessConfigTests {
 
         // With every secret it names (made elsewhere, as make-dev-secrets.sh would), it passes.
         let environment = [
-            "COURIER_BROKER_PASSWORD_FILE": try temporaryFile("bridge.pass", contents: "secret\n"),
-            "COURIER_BROKER_TLS_CA_FILE": try temporaryFile("ca.crt", contents: "-----BEGIN CERTIFICATE-----\n"),
-            "COURIER_HTTP_TOKENS_FILE": try temporaryFile("http.tokens", contents: Self.tokenText),
+            "COURIER_BROKER_PASSWORD_FILE": try files.file("bridge.pass", contents: "secret\n"),
+            "COURIER_BROKER_TLS_CA_FILE": try files.file("ca.crt", contents: "-----BEGIN CERTIFICATE-----\n"),
+            "COURIER_HTTP_TOKENS_FILE": try files.file("http.tokens", contents: Self.tokenText),
         ]
         let withSecrets = try ConfigLoader.load(path: productionConfigPath, environment: environment)
         try ConfigLoader.checkFiles(withSecrets, path: productionConfigPath, environment: environment)

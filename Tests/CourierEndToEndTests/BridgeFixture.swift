@@ -83,6 +83,8 @@ struct BridgeFixture {
                 throw error
             }
             await fixture.stopAll()
+            // Kept when the body failed, for the logs.
+            try? FileManager.default.removeItem(at: directory)
         }
     }
 

@@ -42,6 +42,8 @@ struct CommandTests {
                     throw error
                 }
                 #expect(await bridge.stop() == 0)
+                // Kept when the body failed, for the bridge's log.
+                try? FileManager.default.removeItem(at: directory)
             }
         }
 

@@ -5,12 +5,23 @@ import Testing
 /// `courier config check` on the shipped files and on broken ones; daemons refuse the same
 /// problems before they start anything.
 @Suite(.timeLimit(.minutes(1)))
-struct ConfigCheckTests {
+final class ConfigCheckTests {
     static let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
 
+    /// The test's files, deleted when it ends (a class: an instance per test, then `deinit`).
+    private let directory = FileManager.default.temporaryDirectory.appendingPathComponent("courier-config-check-\(UUID().uuidString)")
+
+    init() throws {
+        try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+    }
+
+    deinit {
+        try? FileManager.default.removeItem(at: directory)
+    }
+
     /// Writes `yaml` to a file of its own and returns its path.
-    static func file(_ yaml: String) throws -> String {
-        let file = FileManager.default.temporaryDirectory.appendingPathComponent("config-\(UUID().uuidString).yaml")
+    func file(_ yaml: String) throws -> String {
+        let file = directory.appendingPathComponent("config-\(UUID().uuidString).yaml")
         try yaml.write(to: file, atomically: true, encoding: .utf8)
         return file.path
     }
@@ -31,7 +42,7 @@ struct ConfigCheckTests {
 
     @Test
     func aBrokenFileNamesItsLineAndKeyOnStderr() async throws {
-        let path = try Self.file("bridge:\n  id: b\nlimits:\n  maxPendingPerDevice: lots\n")
+        let path = try file("bridge:\n  id: b\nlimits:\n  maxPendingPerDevice: lots\n")
         let result = try await Self.check(path)
         #expect(result.status == 2)
         #expect(result.stderr.hasPrefix("\(path):4: limits.maxPendingPerDevice: expected a whole number"), "\(result.stderr)")
@@ -46,8 +57,8 @@ struct ConfigCheckTests {
     ])
     func aMissingFileIsNamedWithItsKeyAndLine(yaml: String, line: Int, key: String, missing: String) async throws {
         // CA and KEY stand for files that exist.
-        let readable = try Self.file("-----BEGIN CERTIFICATE-----\n")
-        let path = try Self.file(yaml.replacingOccurrences(of: "CA", with: readable).replacingOccurrences(of: "KEY", with: readable))
+        let readable = try file("-----BEGIN CERTIFICATE-----\n")
+        let path = try file(yaml.replacingOccurrences(of: "CA", with: readable).replacingOccurrences(of: "KEY", with: readable))
         let result = try await Self.check(path)
         #expect(result.status == 2)
         #expect(result.stderr == "\(path):\(line): \(key): cannot read \"\(missing)\": no such file\n", "\(result.stderr)")
@@ -55,7 +66,7 @@ struct ConfigCheckTests {
 
     @Test
     func aMissingPasswordFileFromTheEnvironmentNamesTheVariable() async throws {
-        let path = try Self.file("broker:\n  username: u\n  passwordFile: /nonexistent/file.pass\n")
+        let path = try file("broker:\n  username: u\n  passwordFile: /nonexistent/file.pass\n")
         let result = try await Self.check(path, environment: ["COURIER_BROKER_PASSWORD_FILE": "/nonexistent/env.pass"])
         #expect(result.status == 2)
         #expect(result.stderr == "COURIER_BROKER_PASSWORD_FILE: cannot read \"/nonexistent/env.pass\": no such file\n", "\(result.stderr)")
@@ -67,13 +78,13 @@ struct ConfigCheckTests {
 
     @Test(arguments: [0, 1])
     func replyQoSZeroOrOneIsValid(qos: Int) async throws {
-        let result = try await Self.check(try Self.file("replyQoS: \(qos)\n"))
+        let result = try await Self.check(try file("replyQoS: \(qos)\n"))
         #expect(result.status == 0, "\(result.stderr)")
     }
 
     @Test
     func replyQoSTwoIsRefused() async throws {
-        let path = try Self.file("bridge:\n  id: b\nreplyQoS: 2\n")
+        let path = try file("bridge:\n  id: b\nreplyQoS: 2\n")
         let result = try await Self.check(path)
         #expect(result.status == 2)
         #expect(result.stderr == "\(path):3: replyQoS: must be between 0 and 1, found 2\n", "\(result.stderr)")
@@ -81,7 +92,7 @@ struct ConfigCheckTests {
 
     @Test
     func aDaemonRefusesAMissingCertificateBeforeStarting() async throws {
-        let path = try Self.file("broker:\n  url: mqtts://127.0.0.1:1\n  tls:\n    caFile: /nonexistent/ca.crt\n")
+        let path = try file("broker:\n  url: mqtts://127.0.0.1:1\n  tls:\n    caFile: /nonexistent/ca.crt\n")
         let result = try await Command.run(CourierDaemon.binary, ["serve", "--config", path, "--http", "127.0.0.1:0"])
         #expect(result.status != 0)
         #expect(result.stderr.contains("\(path):4: broker.tls.caFile: cannot read \"/nonexistent/ca.crt\": no such file"), "\(result.stderr)")
