@@ -25,6 +25,8 @@ struct SimulatorTests {
                 throw error
             }
             await serve.stop()
+            // Kept when the body failed, for the log.
+            try? FileManager.default.removeItem(at: directory)
         }
     }
 

@@ -48,6 +48,8 @@ struct Cluster {
                     }
                     let result = try await body(&cluster)
                     await cluster.stopAll()
+                    // Kept when the body failed, for the logs.
+                    try? FileManager.default.removeItem(at: directory)
                     return result
                 } catch {
                     await cluster.stopAll()

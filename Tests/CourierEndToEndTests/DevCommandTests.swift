@@ -118,6 +118,7 @@ struct DevCommandTests {
             environment: environment
         )
         #expect(await dev.stop() == 0, "\(dev.log)")
+        try? FileManager.default.removeItem(at: directory)
     }
 
     @Test

@@ -22,6 +22,8 @@ struct ServeTests {
                 throw error
             }
             #expect(await serve.stop() == 0)
+            // Kept when the body failed, for the log.
+            try? FileManager.default.removeItem(at: directory)
         }
     }
 

@@ -11,6 +11,7 @@ struct SecurityTests {
         let file = directory.appendingPathComponent("passwords").path
         let made = try await Command.run("mosquitto_passwd", ["-b", "-c", file, "alice", "secret"])
         #expect(made.status == 0, "\(made.stderr)")
+        defer { try? FileManager.default.removeItem(at: directory) }
         try await withBroker(extraConfig: "allow_anonymous false\npassword_file \(file)", body)
     }
 
