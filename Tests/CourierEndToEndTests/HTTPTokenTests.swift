@@ -33,6 +33,7 @@ struct HTTPTokenTests {
         #expect(serve.status != 0)
         #expect(serve.stderr.contains(#"http.address: "0.0.0.0:0" is not a loopback address"#), "\(serve.stderr)")
         #expect(!FileManager.default.fileExists(atPath: store), "the bridge started before refusing")
+        try? FileManager.default.removeItem(at: directory)
     }
 
     @Test
@@ -96,6 +97,7 @@ struct HTTPTokenTests {
             for output in outputs {
                 #expect(!output.contains(Self.readToken) && !output.contains(Self.writeToken), "a token was printed: \(output)")
             }
+            try? FileManager.default.removeItem(at: directory)
         }
     }
 }
