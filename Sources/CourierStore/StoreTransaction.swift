@@ -84,7 +84,8 @@ struct StoreTransaction {
     /// version only in `deliveredAt` and `completed` becoming `delivered`, so the journal gets
     /// the mark, not the whole version.
     mutating func markDelivered(_ record: RequestRecord, at time: Int64) {
-        append(record) { IntakeJournal.frameDelivered(id: record.id, at: time, into: &$0) }
+        stage(record)
+        IntakeJournal.frameDelivered(id: record.id, at: time, into: &frames)
     }
 
     /// Whether `record` holds what `original` asked, by whom and how to answer, unchanged: the
@@ -100,17 +101,19 @@ struct StoreTransaction {
             && record.kind == original.kind
     }
 
-    private mutating func append(_ record: RequestRecord, frame: ((inout [UInt8]) -> Void)? = nil) {
+    /// Stages `record` as a whole version, journaled whole.
+    private mutating func append(_ record: RequestRecord) {
+        stage(record)
+        IntakeJournal.frame(record, into: &frames)
+    }
+
+    /// Makes `record` its id's newest version in the transaction; the caller journals it.
+    private mutating func stage(_ record: RequestRecord) {
         let previous = newest.updateValue(records.count, forKey: record.id)
         if let identity = record.identity, previous.map({ records[$0].identity != identity }) ?? true {
             identities[identity] = record.id
         }
         records.append(record)
-        if let frame {
-            frame(&frames)
-        } else {
-            IntakeJournal.frame(record, into: &frames)
-        }
     }
 }
 
