@@ -42,6 +42,11 @@ final class CommandResponder: Sendable {
     let stats: RunStats
     let link: DeviceLink
     private let state = Mutex(State())
+    /// The last answer handed to the broker, or on its way: each answer waits for the one
+    /// before, so they leave in the order the device decided them. A repeat that arrives while
+    /// its command runs is answered 202 before the command's own answer, even when the two are
+    /// decided a moment apart (as when the device comes back online).
+    private let lastAnswer = Mutex<Task<Void, Never>?>(nil)
 
     init(device: String, profile: DeviceProfile, topics: Topics, stats: RunStats, link: DeviceLink) {
         self.device = device
@@ -81,10 +86,10 @@ final class CommandResponder: Sendable {
         switch remembered {
         case .answered(let answer):
             stats.commandRepeat()
-            Task { await publish(answer, progress: nil, to: destination) }
+            send(answer, progress: nil, to: destination)
         case .running:
             stats.commandRepeat()
-            Task { await publish(Answer(status: 202, payload: Data()), progress: nil, to: destination) }
+            send(Answer(status: 202, payload: Data()), progress: nil, to: destination)
         case nil:
             stats.commandExecuted()
             Task { await run(parsed.command, message: message, key: key, destination: destination) }
@@ -99,7 +104,7 @@ final class CommandResponder: Sendable {
             for step in 0..<handler.progressSteps {
                 try? await Task.sleep(for: handler.progressEvery)
                 let percent = (step + 1) * 100 / (handler.progressSteps + 1)
-                await publish(Answer(status: 102, payload: Data("step \(step + 1) of \(handler.progressSteps)".utf8)), progress: percent, to: destination)
+                send(Answer(status: 102, payload: Data("step \(step + 1) of \(handler.progressSteps)".utf8)), progress: percent, to: destination)
             }
             if handler.delay > .zero { try? await Task.sleep(for: handler.delay) }
             answer = switch handler.answer {
@@ -112,7 +117,18 @@ final class CommandResponder: Sendable {
             answer = Answer(status: 404, payload: body.encoded(), contentType: ErrorBody.contentType)
         }
         state.withLock { $0.memory[key] = .answered(answer) }
-        await publish(answer, progress: nil, to: destination)
+        send(answer, progress: nil, to: destination)
+    }
+
+    /// Queues an answer behind the ones already sent or queued.
+    private func send(_ answer: Answer, progress: Int?, to destination: Destination) {
+        lastAnswer.withLock { last in
+            let previous = last
+            last = Task {
+                await previous?.value
+                await publish(answer, progress: progress, to: destination)
+            }
+        }
     }
 
     private func publish(_ answer: Answer, progress: Int?, to destination: Destination) async {
