@@ -85,6 +85,19 @@ package final class CourierDaemon: Sendable {
         return lines
     }
 
+    /// The base URL of the process's HTTP API (`http://127.0.0.1:PORT`), from the line the
+    /// HTTP server logs once it listens. Tests give their daemons port 0: a port picked in
+    /// advance may be taken by another process before the daemon binds it.
+    package func httpAPI(within limit: Duration = .seconds(20)) async throws -> String {
+        var address: Substring?
+        try await eventually("courier \(arguments.first ?? "") listening for HTTP", within: limit) {
+            guard child.isRunning else { throw FixtureError.commandFailed("courier exited: \(log)") }
+            address = log.firstMatch(of: /Server started and listening on (\S+:\d+)/)?.1
+            return address != nil
+        }
+        return "http://\(address!)"
+    }
+
     /// Sends a signal without waiting.
     package func signal(_ signal: Int32) { child.signal(signal) }
 
@@ -131,7 +144,7 @@ package func writeCourierConfig(
         store:
           path: \(directory.path)/courier.sqlite
         http:
-          address: 127.0.0.1:\(try FreePort.allocate())
+          address: 127.0.0.1:0
         limits:
           maxCorrelationDataBytes: 64
         \(limits)

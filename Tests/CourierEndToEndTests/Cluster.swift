@@ -1,5 +1,4 @@
 import CourierDevices
-import CourierProcess
 import CourierTesting
 import Foundation
 import Testing
@@ -13,7 +12,7 @@ struct Cluster {
     let directory: URL
     let config: String
     private(set) var bridges: [String: CourierDaemon] = [:]
-    private(set) var httpPorts: [String: Int] = [:]
+    private(set) var apis: [String: String] = [:]
     private(set) var workers: [CourierDaemon] = []
 
     /// Runs `body` with a cluster of `bridges` bridges (`bridge-1`...) and `workers` workers.
@@ -62,16 +61,16 @@ struct Cluster {
     var storeURL: String { postgres.url(database: database) }
 
     mutating func startBridge(_ id: String) async throws {
-        let port = try FreePort.allocate()
-        bridges[id] = try await CourierDaemon.start(
-            ["bridge", "--config", config, "--store", storeURL, "--bridge-id", id, "--http", "127.0.0.1:\(port)"],
+        let bridge = try await CourierDaemon.start(
+            ["bridge", "--config", config, "--store", storeURL, "--bridge-id", id, "--http", "127.0.0.1:0"],
             readyLine: "bridge started", directory: directory
         )
-        httpPorts[id] = port
+        bridges[id] = bridge
+        apis[id] = try await bridge.httpAPI()
     }
 
     /// The bridge's HTTP API.
-    func api(_ id: String) -> String { "http://127.0.0.1:\(httpPorts[id]!)" }
+    func api(_ id: String) -> String { apis[id]! }
 
     /// `curl` against a bridge's HTTP API: the status code and the body.
     func http(_ id: String, _ path: String, method: String = "GET") async throws -> (status: Int, body: String) {

@@ -31,11 +31,9 @@ struct CommandTests {
             try await withBroker { broker in
                 let directory = FileManager.default.temporaryDirectory.appendingPathComponent("courier-commands-\(UUID().uuidString)")
                 let config = try writeCourierConfig(in: directory, broker: broker, commands: commands)
-                let yaml = try String(contentsOfFile: config, encoding: .utf8)
-                let address = try #require(yaml.firstMatch(of: /address: (\S+)/)?.1)
                 let bridge = try await CourierDaemon.start(["bridge", "--config", config], readyLine: "bridge started", directory: directory)
                 do {
-                    try await body(Fixture(broker: broker, bridge: bridge, api: "http://\(address)"))
+                    try await body(Fixture(broker: broker, bridge: bridge, api: try await bridge.httpAPI()))
                 } catch {
                     print("bridge log:\n\(bridge.log)")
                     await bridge.stop()

@@ -17,7 +17,7 @@ struct DevCommandTests {
             [
                 "dev", "--devices", "5",
                 "--port", "\(try FreePort.allocate())",
-                "--http", "127.0.0.1:\(try FreePort.allocate())",
+                "--http", "127.0.0.1:0",
                 "--state-dir", directory.appendingPathComponent("state").path,
                 "--config", root.appendingPathComponent("Config/courier.yaml").path,
                 "--mosquitto-config", root.appendingPathComponent("Config/mosquitto.conf").path,
@@ -108,7 +108,7 @@ struct DevCommandTests {
             [
                 "dev", "--config", config,
                 "--port", "\(try FreePort.allocate())",
-                "--http", "127.0.0.1:\(try FreePort.allocate())",
+                "--http", "127.0.0.1:0",
                 "--state-dir", directory.appendingPathComponent("state").path,
                 "--mosquitto-config", Self.root.appendingPathComponent("Config/mosquitto.conf").path,
             ] + (flag.map { ["--log-level", $0] } ?? []),

@@ -53,8 +53,7 @@ struct HTTPTokenTests {
             let serve = try await CourierDaemon.start(
                 ["serve", "--config", config], readyLine: "bridge started", directory: directory, environment: environment
             )
-            let yaml = try String(contentsOfFile: config, encoding: .utf8)
-            let api = "http://" + (try #require(yaml.firstMatch(of: /address: (\S+)/)?.1))
+            let api = try await serve.httpAPI()
             var outputs: [String] = []
 
             let none = try await Self.courier(["requests", "list", "--api", api])

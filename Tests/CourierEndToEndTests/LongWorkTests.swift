@@ -47,7 +47,7 @@ struct LongWorkTests {
             try await device.ask("echo", Data("big job".utf8), correlation: "job")
             let work = try #require(try await fixture.worker.received.wait { $0.topic == "courier/work/echo" }.first.map(FakeWorker.Work.init))
             let id = String(decoding: work.requestID, as: UTF8.self)
-            let api = try fixture.api
+            let api = try await fixture.api
 
             let stream = try EventStreamReader.start("\(api)/v1/requests/\(id)/events", in: fixture.directory)
             try await stream.waitFor("state")
@@ -91,7 +91,7 @@ struct LongWorkTests {
             try await device.ask("echo", Data("job".utf8), correlation: "resume")
             let work = try #require(try await fixture.worker.received.wait { $0.topic == "courier/work/echo" }.first.map(FakeWorker.Work.init))
             let id = String(decoding: work.requestID, as: UTF8.self)
-            let api = try fixture.api
+            let api = try await fixture.api
             let first = try EventStreamReader.start("\(api)/v1/requests/\(id)/events", in: fixture.directory)
             try await first.waitFor("state")
             let seen = try #require(first.text.matches(of: /id: (\d+)/).last.map { Int64($0.1)! })
@@ -99,7 +99,7 @@ struct LongWorkTests {
             await fixture.bridge.kill()
             _ = await first.process.wait()
             let restarted = try await fixture.restartBridge()
-            let second = try EventStreamReader.start("\(api)/v1/requests/\(id)/events", lastEventID: "\(seen)", in: fixture.directory)
+            let second = try EventStreamReader.start("\(try await restarted.httpAPI())/v1/requests/\(id)/events", lastEventID: "\(seen)", in: fixture.directory)
             try await fixture.worker.reply(to: work, status: 200, payload: Data("done".utf8))
             #expect(await second.process.wait() == 0)
             #expect(second.events.last == "result", "\(second.text)")
@@ -169,7 +169,7 @@ struct LongWorkTests {
             let work = try #require(try await fixture.worker.received.wait { $0.topic == "courier/work/echo" }.first.map(FakeWorker.Work.init))
             let id = String(decoding: work.requestID, as: UTF8.self)
 
-            let cancelled = try await Command.run("curl", ["-s", "-X", "DELETE", "-o", "/dev/null", "-w", "%{http_code}", "\(try fixture.api)/v1/requests/\(id)"])
+            let cancelled = try await Command.run("curl", ["-s", "-X", "DELETE", "-o", "/dev/null", "-w", "%{http_code}", "\(try await fixture.api)/v1/requests/\(id)"])
             #expect(cancelled.stdout == "200")
             #expect(try await device.finalReply(to: "stop").status == 410)
             let told = try await cancellations.wait { _ in true }

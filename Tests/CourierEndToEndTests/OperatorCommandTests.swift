@@ -173,18 +173,14 @@ struct OperatorCommandTests {
 }
 
 extension BridgeFixture {
-    /// The bridge's HTTP API, from the `http.address` its configuration was written with.
+    /// The first bridge's HTTP API.
     var api: String {
-        get throws {
-            let yaml = try String(contentsOfFile: configPath, encoding: .utf8)
-            let address = try #require(yaml.firstMatch(of: /address: (\S+)/)?.1)
-            return "http://\(address)"
-        }
+        get async throws { try await bridge.httpAPI() }
     }
 
     /// Runs `courier arguments... --api` against this bridge.
     func run(_ arguments: [String]) async throws -> Command.Output {
-        try await Command.run(CourierDaemon.binary, arguments + ["--api", try api])
+        try await Command.run(CourierDaemon.binary, arguments + ["--api", try await api])
     }
 
     /// The stdout of `courier arguments...`, which must succeed.

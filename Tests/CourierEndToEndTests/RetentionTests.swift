@@ -14,8 +14,8 @@ struct RetentionTests {
             let config = try writeCourierConfig(in: directory, broker: broker)
             let yaml = try String(contentsOfFile: config, encoding: .utf8).replacingOccurrences(of: "store:\n", with: "store:\n  retention: 10s\n")
             try yaml.write(toFile: config, atomically: true, encoding: .utf8)
-            let api = "http://" + (try #require(yaml.firstMatch(of: /address: (\S+)/)?.1))
             let serve = try await CourierDaemon.start(["serve", "--config", config], readyLine: "bridge started", directory: directory)
+            let api = try await serve.httpAPI()
 
             let answer = try await Command.run(
                 "mosquitto_rr", ["-p", "\(broker.port)", "-t", "devices/kept-1/requests/echo", "-e", "devices/kept-1/replies/echo", "-m", "ping", "-W", "10"]

@@ -219,7 +219,7 @@ final class SecureDeployment: Sendable {
             store:
               path: \(directory.appendingPathComponent("courier.sqlite").path)
             http:
-              address: 127.0.0.1:\(try FreePort.allocate())
+              address: 127.0.0.1:0
             operations:
               - name: echo
                 timeout: 10s

@@ -109,7 +109,7 @@ struct DirectDispatchTests {
             store:
               path: \(directory.path)/courier.sqlite
             http:
-              address: 127.0.0.1:\(try FreePort.allocate())
+              address: 127.0.0.1:0
             operations:
               - name: work
                 timeout: 20s
