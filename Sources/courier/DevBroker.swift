@@ -1,7 +1,6 @@
 import CourierProcess
 import Foundation
 
-
 /// The private mosquitto `courier dev` runs: `Config/mosquitto.conf` with its listener moved to
 /// the chosen loopback port, started from the working directory and stopped by PID.
 struct DevBroker {
@@ -9,10 +8,24 @@ struct DevBroker {
     let process: ChildProcess
     let logFile: String
 
-    /// Starts mosquitto on `port` (a free one chosen by the system when it is taken) and waits
-    /// until it accepts connections.
+    /// Starts mosquitto on `wanted` and waits until it accepts connections. When `wanted` is 0
+    /// or already taken, it picks a free port, and picks again (five times at most) when
+    /// another process binds that one first.
     static func start(baseConfig: String, port wanted: Int, stateDirectory: String) async throws -> DevBroker {
-        let port = FreePort.accepts(port: wanted) ? try FreePort.allocate() : wanted
+        let picks = wanted == 0 || FreePort.accepts(port: wanted)
+        var failure: (any Error)?
+        for _ in 0..<(picks ? 5 : 1) {
+            do {
+                let port = picks ? try FreePort.allocate() : wanted
+                return try await launch(baseConfig: baseConfig, port: port, stateDirectory: stateDirectory)
+            } catch {
+                failure = error
+            }
+        }
+        throw failure!
+    }
+
+    private static func launch(baseConfig: String, port: Int, stateDirectory: String) async throws -> DevBroker {
         try FileManager.default.createDirectory(atPath: "\(stateDirectory)/mosquitto", withIntermediateDirectories: true)
         var lines = try String(contentsOfFile: baseConfig, encoding: .utf8)
             .split(separator: "\n", omittingEmptySubsequences: false)

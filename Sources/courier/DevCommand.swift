@@ -18,7 +18,7 @@ struct DevCommand: AsyncParsableCommand {
 
     @OptionGroup var options: DaemonOptions
 
-    @Option(help: "Loopback port of the private broker; a free one chosen by the system when taken.")
+    @Option(help: "Loopback port of the private broker; 0, or a port already taken, picks a free one.")
     var port: Int = 1883
 
     @Option(name: .customLong("mosquitto-config"), help: "Broker configuration to start from.")

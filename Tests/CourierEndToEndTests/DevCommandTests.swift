@@ -16,7 +16,7 @@ struct DevCommandTests {
         return try await CourierDaemon.start(
             [
                 "dev", "--devices", "5",
-                "--port", "\(try FreePort.allocate())",
+                "--port", "0",
                 "--http", "127.0.0.1:0",
                 "--state-dir", directory.appendingPathComponent("state").path,
                 "--config", root.appendingPathComponent("Config/courier.yaml").path,
@@ -107,7 +107,7 @@ struct DevCommandTests {
         let dev = try await CourierDaemon.start(
             [
                 "dev", "--config", config,
-                "--port", "\(try FreePort.allocate())",
+                "--port", "0",
                 "--http", "127.0.0.1:0",
                 "--state-dir", directory.appendingPathComponent("state").path,
                 "--mosquitto-config", Self.root.appendingPathComponent("Config/mosquitto.conf").path,
