@@ -129,50 +129,42 @@ struct RequestRow: FetchableRecord, TableRecord {
     /// Writes the whole row through `statement`, an ``upsertSQL`` statement prepared once per
     /// transaction: inserts it, or replaces every column but its id.
     ///
-    /// The applying thread's hot path: the values are bound to the SQLite statement as they
-    /// are, in ``columnNames`` order, and it is stepped directly. Going through
-    /// `StatementArguments` boxed and converted every value first, about a quarter of the
-    /// applying thread's time (Benchmarks/README.md).
-    func upsert(_ statement: Statement) throws {
+    /// The applying thread's hot path: the values are bound to the SQLite statement directly,
+    /// in ``columnNames`` order, by `binder`, which the caller keeps from row to row.
+    func upsert(_ statement: Statement, binder: inout RowBinder) throws {
         let handle = statement.sqliteStatement
         // Reset after every use, so the next starts from a statement ready to bind.
         defer { sqlite3_reset(handle) }
-        var index: CInt = 0
-        var code = SQLITE_OK
-        func bind(_ value: some StatementBinding) {
-            index += 1
-            if code == SQLITE_OK { code = value.bind(to: handle, at: index) }
-        }
-        bind(record.id)
-        bind(record.device)
-        bind(record.operation)
-        bind(record.deviceProtocol.rawValue)
-        bind(record.correlationData)
-        bind(record.requestId)
-        bind(record.identity)
-        bind(record.responseTopic)
-        bind(record.qos)
-        bind(record.payload)
-        bind(record.contentType)
-        bind(record.payloadFormatIndicator)
-        bind(try StoredProperties.json(record.userProperties))
-        bind(record.state.rawValue)
-        bind(record.attempts)
-        bind(record.receivedAt)
-        bind(record.updatedAt)
-        bind(record.deadline)
-        bind(record.wakeAt)
-        bind(record.replyStatus)
-        bind(record.replyCode)
-        bind(record.replyPayload)
-        bind(record.replyContentType)
-        bind(try StoredProperties.json(record.replyUserProperties))
-        bind(record.deliveredAt)
-        bind(record.reason)
-        bind(record.kind.rawValue)
-        bind(record.identity.map(IdentityHash.of))
-        assert(Int(index) == Self.columnNames.count, "one value per column")
-        if code == SQLITE_OK { code = sqlite3_step(handle) }
+        binder.bind(record.id)
+        binder.bind(record.device)
+        binder.bind(record.operation)
+        binder.bind(record.deviceProtocol.rawValue)
+        binder.bind(record.correlationData)
+        binder.bind(record.requestId)
+        binder.bind(record.identity)
+        binder.bind(record.responseTopic)
+        binder.bind(record.qos)
+        binder.bind(record.payload)
+        binder.bind(record.contentType)
+        binder.bind(record.payloadFormatIndicator)
+        binder.bind(try StoredProperties.json(record.userProperties))
+        binder.bind(record.state.rawValue)
+        binder.bind(record.attempts)
+        binder.bind(record.receivedAt)
+        binder.bind(record.updatedAt)
+        binder.bind(record.deadline)
+        binder.bind(record.wakeAt)
+        binder.bind(record.replyStatus)
+        binder.bind(record.replyCode)
+        binder.bind(record.replyPayload)
+        binder.bind(record.replyContentType)
+        binder.bind(try StoredProperties.json(record.replyUserProperties))
+        binder.bind(record.deliveredAt)
+        binder.bind(record.reason)
+        binder.bind(record.kind.rawValue)
+        binder.bind(record.identity.map(IdentityHash.of))
+        assert(binder.count == Self.columnNames.count, "one value per column")
+        let code = binder.step(handle)
         guard code == SQLITE_DONE else {
             let message = String(cString: sqlite3_errmsg(sqlite3_db_handle(handle)))
             throw DatabaseError(resultCode: ResultCode(rawValue: code), message: message, sql: Self.upsertSQL)

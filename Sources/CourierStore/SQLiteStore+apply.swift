@@ -20,8 +20,9 @@ extension SQLiteStore {
             defer { _ = writes.withLock { $0.unapplied.finishApplying(succeeded: succeeded) } }
             try pool.write { db in
                 let upsert = try db.cachedStatement(sql: RequestRow.upsertSQL)
+                var binder = RowBinder()
                 for record in generation.inOrder {
-                    try RequestRow(record).upsert(upsert)
+                    try RequestRow(record).upsert(upsert, binder: &binder)
                 }
                 try Self.setApplied(db, segment)
             }
@@ -67,11 +68,12 @@ extension SQLiteStore {
             let pending = segments.filter { $0 > applied }
             let upsert = try db.cachedStatement(sql: RequestRow.upsertSQL)
             let deliver = try db.cachedStatement(sql: deliverSQL)
+            var binder = RowBinder()
             for segment in pending {
                 for entry in try IntakeJournal.entries(directory, segment: segment) {
                     switch entry {
                     case .record(let record):
-                        try RequestRow(record).upsert(upsert)
+                        try RequestRow(record).upsert(upsert, binder: &binder)
                     case .delivered(let id, let time):
                         try deliver.execute(arguments: [time, id])
                     }

@@ -59,7 +59,8 @@ extension StoreContractTests {
             #expect(try reopened.record(identity: "dev-1/echo/req-7") == record)
         }
 
-        /// Absent and empty are different: empty correlation data must not come back as nil.
+        /// Absent and empty are different: empty correlation data or an empty content type
+        /// (a device may send either) must not come back as nil.
         @Test(arguments: StoreBackend.allCases)
         func roundTripKeepsNilAndEmptyValues(_ backend: StoreBackend) async throws {
             let fixture = try await StoreFixture.make(backend)
@@ -69,8 +70,9 @@ extension StoreContractTests {
                 receivedAt: 5, deadline: 10)
             var empty = RequestRecord(
                 id: "empty", device: "d", operation: "o", deviceProtocol: .mqtt5,
-                correlationData: Data(), payload: Data(), receivedAt: 5, deadline: 10)
+                correlationData: Data(), payload: Data(), contentType: "", receivedAt: 5, deadline: 10)
             empty.replyPayload = Data()
+            empty.replyCode = ""
             try fixture.store.insert(bare)
             try fixture.store.insert(empty)
 
@@ -91,6 +93,8 @@ extension StoreContractTests {
             #expect(storedEmpty == empty)
             #expect(storedEmpty.correlationData == Data())
             #expect(storedEmpty.payload == Data())
+            #expect(storedEmpty.contentType == "")
+            #expect(storedEmpty.replyCode == "")
         }
 
         @Test(arguments: StoreBackend.allCases)
