@@ -27,6 +27,22 @@ package enum FreePort {
         throw ChildProcessError(message: "no free loopback port in \(range)")
     }
 
+    /// Runs `start` with a free port, and again with another one (`attempts` times at most)
+    /// while it throws: a port free when it was picked can still be bound by another process
+    /// before `start` binds it. Rethrows the last error.
+    package static func retrying<T>(attempts: Int = 5, _ start: (Int) async throws -> T) async throws -> T {
+        precondition(attempts > 0)
+        var failure: (any Error)?
+        for _ in 0..<attempts {
+            do {
+                return try await start(try allocate())
+            } catch {
+                failure = error
+            }
+        }
+        throw failure!
+    }
+
     private static func canBind(port: Int) -> Bool {
         let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
         guard fd >= 0 else { return false }

@@ -126,8 +126,8 @@ struct RequestRow: FetchableRecord, TableRecord {
         ON CONFLICT (id) DO UPDATE SET \(columnNames.filter { !requestColumns.contains($0) }.map { "\($0) = excluded.\($0)" }.joined(separator: ", "))
         """
 
-    /// Writes the whole row through `statement`, an ``upsertSQL`` statement prepared once per
-    /// transaction: inserts it, or replaces every column but its id.
+    /// Writes the row through `statement`, an ``upsertSQL`` statement prepared once per
+    /// transaction: inserts it, or updates the columns a later version changes.
     ///
     /// The applying thread's hot path: the values are bound to the SQLite statement directly,
     /// in ``columnNames`` order, by `binder`, which the caller keeps from row to row.

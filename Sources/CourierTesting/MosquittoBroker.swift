@@ -23,18 +23,13 @@ package final class MosquittoBroker: Sendable {
         persistence: Bool = false,
         port fixedPort: Int? = nil
     ) async throws -> MosquittoBroker {
-        var lastError: (any Error)?
-        for _ in 0..<(fixedPort == nil ? 5 : 1) {
-            let port = try fixedPort ?? FreePort.allocate()
-            do {
-                let broker = try MosquittoBroker(port: port, extraConfig: extraConfig, listener: listener, persistence: persistence)
-                try await broker.launch()
-                return broker
-            } catch {
-                lastError = error
-            }
+        func start(on port: Int) async throws -> MosquittoBroker {
+            let broker = try MosquittoBroker(port: port, extraConfig: extraConfig, listener: listener, persistence: persistence)
+            try await broker.launch()
+            return broker
         }
-        throw lastError ?? FixtureError.brokerDidNotStart("unknown")
+        if let fixedPort { return try await start(on: fixedPort) }
+        return try await FreePort.retrying(start(on:))
     }
 
     private init(port: Int, extraConfig: String, listener: Bool, persistence: Bool) throws {

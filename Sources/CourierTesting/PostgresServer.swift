@@ -40,19 +40,11 @@ package final class PostgresServer: Sendable {
         let server = try PostgresServer(binaries: try installation())
         do {
             try await server.initialize()
-            var lastError: (any Error)?
-            for _ in 0..<5 {
-                do {
-                    try await server.launch()
-                    return server
-                } catch {
-                    // Most likely someone took the port meanwhile: another one.
-                    lastError = error
-                    let port = try FreePort.allocate()
-                    server.chosenPort.withLock { $0 = port }
-                }
+            return try await FreePort.retrying { port in
+                server.chosenPort.withLock { $0 = port }
+                try await server.launch()
+                return server
             }
-            throw lastError ?? FixtureError.postgresDidNotStart(server.log)
         } catch {
             await server.stop()
             throw error
@@ -61,7 +53,7 @@ package final class PostgresServer: Sendable {
 
     private init(binaries: URL) throws {
         self.binaries = binaries
-        chosenPort = Mutex(try FreePort.allocate())
+        chosenPort = Mutex(0)  // chosen at launch
         directory = FileManager.default.temporaryDirectory.appendingPathComponent("courier-pg-\(UUID().uuidString)")
         try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
         guard getuid() == 0 else {

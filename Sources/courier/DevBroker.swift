@@ -12,17 +12,12 @@ struct DevBroker {
     /// or already taken, it picks a free port, and picks again (five times at most) when
     /// another process binds that one first.
     static func start(baseConfig: String, port wanted: Int, stateDirectory: String) async throws -> DevBroker {
-        let picks = wanted == 0 || FreePort.accepts(port: wanted)
-        var failure: (any Error)?
-        for _ in 0..<(picks ? 5 : 1) {
-            do {
-                let port = picks ? try FreePort.allocate() : wanted
-                return try await launch(baseConfig: baseConfig, port: port, stateDirectory: stateDirectory)
-            } catch {
-                failure = error
-            }
+        guard wanted == 0 || FreePort.accepts(port: wanted) else {
+            return try await launch(baseConfig: baseConfig, port: wanted, stateDirectory: stateDirectory)
         }
-        throw failure!
+        return try await FreePort.retrying { port in
+            try await launch(baseConfig: baseConfig, port: port, stateDirectory: stateDirectory)
+        }
     }
 
     private static func launch(baseConfig: String, port: Int, stateDirectory: String) async throws -> DevBroker {
