@@ -33,10 +33,12 @@ let package = Package(
             pkgConfig: "libmosquitto",
             providers: [.apt(["libmosquitto-dev"])]
         ),
+        .target(name: "CSocketReads"),
         .target(
             name: "MQTT",
             dependencies: [
                 "CMosquitto",
+                "CSocketReads",
                 .product(name: "Logging", package: "swift-log"),
             ],
             swiftSettings: strict

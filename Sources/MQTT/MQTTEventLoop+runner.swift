@@ -1,4 +1,5 @@
 internal import CMosquitto
+internal import CSocketReads
 import Foundation
 import Logging
 
@@ -28,16 +29,24 @@ final class EventLoopRunner {
     /// Wake-up pairs detached from their clients, oldest first, each closed at its instant.
     private var detachedPairs: [(read: Int32, write: Int32, closeAt: ContinuousClock.Instant)] = []
     private var nextTick: ContinuousClock.Instant
+    /// The buffer libmosquitto's reads of the socket being serviced come from.
+    private let reads: OpaquePointer
 
     static let tickInterval = Duration.seconds(1)
-    /// The most `mosquitto_loop_read` calls for one readable event.
-    static let readRounds = 64
+    /// The most times one readable event fills `reads` from the kernel (64 KiB each).
+    static let refillsPerEvent: UInt32 = 16
     static let closeGrace = Duration.seconds(2)
 
     init(loop: MQTTEventLoop) {
         self.loop = loop
         logger = loop.logger
         nextTick = ContinuousClock.now + Self.tickInterval
+        guard let reads = courier_socket_reads_create() else { fatalError("no memory for the MQTT read buffer") }
+        self.reads = reads
+    }
+
+    deinit {
+        courier_socket_reads_destroy(reads)
     }
 
     func run() {
@@ -218,12 +227,16 @@ final class EventLoopRunner {
         let mosq = slot.mosq.value
         if events & (Epoll.input | Epoll.error | Epoll.hangUp) != 0 {
             // Reads what the socket holds (bounded), so that the batch hook then sees it all
-            // before any PUBACK is written.
-            var rounds = 0
+            // before any PUBACK is written. libmosquitto's reads come from `reads`, which takes
+            // up to 64 KiB from the kernel at a time, instead of three system calls a packet
+            // (CSocketReads). It stops at `max_packets` or at an EAGAIN: called again until
+            // the buffer is empty, as nothing else may read the socket.
+            courier_socket_reads_begin(reads, slot.registeredFD, Self.refillsPerEvent)
             repeat {
+                errno = 0  // libmosquitto checks errno after a packet: a stale EAGAIN stops it
                 _ = mosquitto_loop_read(mosq, 1)
-                rounds += 1
-            } while rounds < Self.readRounds && mosquitto_socket(mosq) == slot.registeredFD && Self.hasInput(slot.registeredFD)
+            } while mosquitto_socket(mosq) == slot.registeredFD && courier_socket_reads_pending(reads) > 0
+            courier_socket_reads_end(reads)
             slot.handle.didFinishReading()
         }
         if events & Epoll.output != 0, mosquitto_socket(mosq) == slot.registeredFD {
@@ -294,12 +307,6 @@ final class EventLoopRunner {
     static func cork(_ fd: Int32, _ on: Bool) {
         var value: Int32 = on ? 1 : 0
         _ = setsockopt(fd, Int32(IPPROTO_TCP), TCP_CORK, &value, socklen_t(MemoryLayout<Int32>.size))
-    }
-
-    /// Whether bytes wait on the socket, without consuming them.
-    static func hasInput(_ fd: Int32) -> Bool {
-        var byte: UInt8 = 0
-        return recv(fd, &byte, 1, Int32(MSG_PEEK | MSG_DONTWAIT)) > 0
     }
 
     /// libmosquitto opens its descriptors without FD_CLOEXEC: a child process started later
