@@ -33,12 +33,12 @@ let package = Package(
             pkgConfig: "libmosquitto",
             providers: [.apt(["libmosquitto-dev"])]
         ),
-        .target(name: "CSocketReads"),
+        .target(name: "CSocketBuffers"),
         .target(
             name: "MQTT",
             dependencies: [
                 "CMosquitto",
-                "CSocketReads",
+                "CSocketBuffers",
                 .product(name: "Logging", package: "swift-log"),
             ],
             swiftSettings: strict

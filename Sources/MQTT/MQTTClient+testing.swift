@@ -8,7 +8,7 @@ extension MQTTClient {
         handle.withSocket { fd in _ = Glibc.shutdown(fd, Int32(SHUT_RDWR)) }
     }
 
-    /// The value of a TCP-level option (`TCP_NODELAY`, `TCP_CORK`) on the client's socket.
+    /// The value of a TCP-level option (`TCP_NODELAY`) on the client's socket.
     func tcpOptionForTesting(_ option: Int32) -> Int32 {
         var value: Int32 = -1
         handle.withSocket { fd in

@@ -1,5 +1,5 @@
 internal import CMosquitto
-internal import CSocketReads
+internal import CSocketBuffers
 import Foundation
 import Logging
 
@@ -29,8 +29,9 @@ final class EventLoopRunner {
     /// Wake-up pairs detached from their clients, oldest first, each closed at its instant.
     private var detachedPairs: [(read: Int32, write: Int32, closeAt: ContinuousClock.Instant)] = []
     private var nextTick: ContinuousClock.Instant
-    /// The buffer libmosquitto's reads of the socket being serviced come from.
+    /// The buffers libmosquitto's reads and writes of the socket being serviced go through.
     private let reads: OpaquePointer
+    private let writes: OpaquePointer
 
     static let tickInterval = Duration.seconds(1)
     /// The most times one readable event fills `reads` from the kernel (64 KiB each).
@@ -41,12 +42,16 @@ final class EventLoopRunner {
         self.loop = loop
         logger = loop.logger
         nextTick = ContinuousClock.now + Self.tickInterval
-        guard let reads = courier_socket_reads_create() else { fatalError("no memory for the MQTT read buffer") }
+        guard let reads = courier_socket_reads_create(), let writes = courier_socket_writes_create() else {
+            fatalError("no memory for the MQTT socket buffers")
+        }
         self.reads = reads
+        self.writes = writes
     }
 
     deinit {
         courier_socket_reads_destroy(reads)
+        courier_socket_writes_destroy(writes)
     }
 
     func run() {
@@ -229,7 +234,7 @@ final class EventLoopRunner {
             // Reads what the socket holds (bounded), so that the batch hook then sees it all
             // before any PUBACK is written. libmosquitto's reads come from `reads`, which takes
             // up to 64 KiB from the kernel at a time, instead of three system calls a packet
-            // (CSocketReads). It stops at `max_packets` or at an EAGAIN: called again until
+            // (CSocketBuffers). It stops at `max_packets` or at an EAGAIN: called again until
             // the buffer is empty, as nothing else may read the socket.
             courier_socket_reads_begin(reads, slot.registeredFD, Self.refillsPerEvent)
             repeat {
@@ -239,9 +244,6 @@ final class EventLoopRunner {
             courier_socket_reads_end(reads)
             slot.handle.didFinishReading()
         }
-        if events & Epoll.output != 0, mosquitto_socket(mosq) == slot.registeredFD {
-            _ = mosquitto_loop_write(mosq, 1)
-        }
         afterIO(slot)
     }
 
@@ -249,23 +251,24 @@ final class EventLoopRunner {
     /// epoll interest in step, and notices a closed socket.
     private func afterIO(_ slot: Slot) {
         let mosq = slot.mosq.value
-        if mosquitto_socket(mosq) == slot.registeredFD, slot.registeredFD >= 0, mosquitto_want_write(mosq) {
-            // libmosquitto writes each packet with a `write` of its own; corked, a burst (the
-            // PUBACKs and replies of a batch) leaves in a few segments instead of one each,
-            // which spares both ends per-segment work (Benchmarks/README.md).
-            Self.cork(slot.registeredFD, true)
+        if mosquitto_socket(mosq) == slot.registeredFD, slot.registeredFD >= 0, sendUnsent(slot), mosquitto_want_write(mosq) {
+            // libmosquitto writes each packet with a `write` of its own; gathered in `writes`
+            // (CSocketBuffers), a burst (the PUBACKs and replies of a batch) leaves in one
+            // `send`, which spares both ends per-packet work (Benchmarks/README.md).
+            courier_socket_writes_begin(writes, slot.registeredFD)
             _ = mosquitto_loop_write(mosq, 1)
-            if mosquitto_socket(mosq) == slot.registeredFD { Self.cork(slot.registeredFD, false) }
+            endWrites(slot)
         }
         let fd = mosquitto_socket(mosq)
         guard fd >= 0, fd == slot.registeredFD else {
             // libmosquitto closed the socket, which also took it out of epoll.
             slot.registeredFD = -1
             slot.watchesOutput = false
+            slot.unsent = []
             lost(slot)
             return
         }
-        let wantsOutput = mosquitto_want_write(mosq)
+        let wantsOutput = !slot.unsent.isEmpty || mosquitto_want_write(mosq)
         if wantsOutput != slot.watchesOutput {
             slot.watchesOutput = wantsOutput
             let events = Epoll.input | (wantsOutput ? Epoll.output : 0)
@@ -296,17 +299,44 @@ final class EventLoopRunner {
     private func register(_ slot: Slot, fd: Int32) {
         slot.registeredFD = fd
         slot.watchesOutput = false
+        slot.unsent = []
         Self.closeOnExec(fd)
         if Epoll.control(loop.epollFD, Epoll.add, fd, events: Epoll.input, token: slot.id) != 0 {
             logger.error("epoll_ctl ADD failed", metadata: ["mqtt.errno": "\(errno)", "mqtt.client": "\(slot.handle.configuration.clientID)"])
         }
     }
 
-    /// Sets TCP_CORK: while it is on, the kernel holds written bytes back until a segment is
-    /// full; turning it off sends what is held at once.
-    static func cork(_ fd: Int32, _ on: Bool) {
-        var value: Int32 = on ? 1 : 0
-        _ = setsockopt(fd, Int32(IPPROTO_TCP), TCP_CORK, &value, socklen_t(MemoryLayout<Int32>.size))
+    /// Sends what the kernel did not take last time, which goes before anything libmosquitto
+    /// writes next. True when nothing is left.
+    private func sendUnsent(_ slot: Slot) -> Bool {
+        guard !slot.unsent.isEmpty else { return true }
+        let sent = slot.unsent.withUnsafeBytes { bytes in
+            send(slot.registeredFD, bytes.baseAddress, bytes.count, Int32(MSG_NOSIGNAL))
+        }
+        if sent > 0 {
+            slot.unsent.removeFirst(sent)
+        } else if sent < 0, errno != EAGAIN, errno != EINTR {
+            failWrites(slot)
+        }
+        return slot.unsent.isEmpty
+    }
+
+    /// Sends what libmosquitto wrote; keeps what the kernel did not take for `sendUnsent`.
+    private func endWrites(_ slot: Slot) {
+        let left = courier_socket_writes_end(writes)
+        guard mosquitto_socket(slot.mosq.value) == slot.registeredFD else { return }
+        if left > 0 {
+            slot.unsent = Array(UnsafeBufferPointer(start: courier_socket_writes_unsent(writes), count: left))
+        } else if left < 0 {
+            failWrites(slot)
+        }
+    }
+
+    /// The socket failed under bytes libmosquitto counts as written: it is shut down, so that
+    /// libmosquitto's next read finds it closed and reconnects, resending what is unacknowledged.
+    private func failWrites(_ slot: Slot) {
+        slot.unsent = []
+        _ = shutdown(slot.registeredFD, Int32(SHUT_RDWR))
     }
 
     /// libmosquitto opens its descriptors without FD_CLOEXEC: a child process started later

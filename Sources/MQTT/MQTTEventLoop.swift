@@ -89,6 +89,8 @@ public final class MQTTEventLoop: Sendable {
         /// The descriptor registered with epoll, or -1.
         var registeredFD: Int32 = -1
         var watchesOutput = false
+        /// Bytes libmosquitto wrote that the kernel has not taken yet (its buffer was full).
+        var unsent: [UInt8] = []
         /// Consecutive reconnect attempts since the last accepted CONNACK.
         var attempts = 0
         var firstConnect: CheckedContinuation<Int32, Never>?

@@ -53,26 +53,6 @@ struct DeliveryTests {
     }
 
     @Test
-    func aBurstOfPublishesLeavesTheSocketUncorked() async throws {
-        try await withBroker { broker in
-            let client = try await broker.connectedClient("cork")
-            let topic = uniqueTopic("burst")
-            #expect(client.tcpOptionForTesting(TCP_CORK) == 0)
-            let acks = try await withThrowingTaskGroup(of: PublishAck.self) { group in
-                for index in 0..<200 {
-                    group.addTask { try await client.publish(topic, payload: Data("\(index)".utf8)) }
-                }
-                return try await group.reduce(into: [PublishAck]()) { $0.append($1) }
-            }
-            // Every PUBACK came back, so every PUBLISH left; a socket left corked would hold
-            // the next lone packet back for up to 200 ms.
-            #expect(acks.count == 200)
-            #expect(client.tcpOptionForTesting(TCP_CORK) == 0)
-            await client.shutdown()
-        }
-    }
-
-    @Test
     func anAcknowledgementArrivingBeforeItsWaiterIsHandedOver() async throws {
         let table = AckTable()
         table.acknowledge(42, code: 16)
