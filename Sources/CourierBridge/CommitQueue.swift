@@ -40,14 +40,16 @@ final class CommitQueue<Item: Sendable>: Sendable {
     }
 
     /// Queues an item and, when `urgent`, makes sure a drain is scheduled; an item that is not
-    /// urgent waits for the next drain (see ``flushSoon()``). False (and the item is dropped)
-    /// when the queue is full or closed.
+    /// urgent waits for the next drain (see ``flushSoon()``). A drain in progress takes the
+    /// item before it ends, so none is scheduled then: a worker's answer given while its
+    /// request's batch commits is committed by the same drain, in the same pass of the loop.
+    /// False (and the item is dropped) when the queue is full or closed.
     @discardableResult
     func submit(_ item: Item, urgent: Bool = true) -> Bool {
         let outcome: Bool? = state.withLock { state in
             guard !state.closed, state.items.count < capacity else { return nil }
             state.items.append(item)
-            guard urgent else { return false }
+            guard urgent, !state.processing else { return false }
             defer { state.scheduled = true }
             return !state.scheduled
         }
@@ -72,15 +74,20 @@ final class CommitQueue<Item: Sendable>: Sendable {
         drain { batch in if !batch.isEmpty { process(batch) } }
     }
 
-    /// Hands what is queued to `body`, batch by batch, on the calling thread; `body` is called
-    /// at least once, with no items when none are queued. Only from the scheduler's context.
+    /// Hands what is queued to `body`, batch by batch, on the calling thread, until it finds
+    /// the queue empty (items queued meanwhile included); `body` is called at least once, with
+    /// no items when none are queued. Only from the scheduler's context.
     func drain(_ body: ([Item]) -> Void) {
         var first = true
         while true {
-            let batch: [Item] = state.withLock { state in
+            let batch: [Item]? = state.withLock { state in
                 guard !state.items.isEmpty else {
-                    state.scheduled = false
-                    state.processing = false
+                    guard first else {
+                        state.scheduled = false
+                        state.processing = false
+                        return nil
+                    }
+                    state.processing = true
                     return []
                 }
                 state.processing = true
@@ -91,10 +98,9 @@ final class CommitQueue<Item: Sendable>: Sendable {
                 defer { state.items.removeFirst(maxBatch) }
                 return Array(state.items.prefix(maxBatch))
             }
-            if batch.isEmpty, !first { return }
+            guard let batch else { return }
             first = false
             body(batch)
-            if batch.isEmpty { return }
         }
     }
 

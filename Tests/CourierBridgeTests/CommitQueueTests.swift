@@ -74,6 +74,32 @@ struct CommitQueueTests {
         #expect(batches.count == 0)
     }
 
+    @Test func itemsSubmittedDuringADrainAreTakenByItWithoutAnotherBeingScheduled() {
+        let loop = DispatchQueue(label: "loop")
+        let batches = Batches()
+        let scheduled = Atomic(0)
+        let queue = CommitQueue<Int>(schedule: { work in
+            scheduled.add(1, ordering: .relaxed)
+            loop.async(execute: work)
+        }) { batch in batches.batches.withLock { $0.append(batch) } }
+        var seen: [[Int]] = []
+        loop.sync {
+            // As the bridge's intake does: its batch's commit answers items of its own.
+            queue.drain { batch in
+                seen.append(batch)
+                if batch.isEmpty { #expect(queue.submit(1) && queue.submit(2)) }
+            }
+            #expect(queue.isIdle)
+        }
+        loop.sync {}
+        #expect(seen == [[], [1, 2]])
+        #expect(scheduled.load(ordering: .relaxed) == 0)
+        #expect(queue.submit(3))
+        loop.sync {}
+        #expect(scheduled.load(ordering: .relaxed) == 1)
+        #expect(batches.all == [3])
+    }
+
     @Test func aFullOrClosedQueueRefusesItemsAndCloseProcessesWhatWaits() {
         let loop = DispatchQueue(label: "loop")
         let batches = Batches()
