@@ -153,10 +153,6 @@ void courier_socket_writes_begin(courier_socket_writes *writes, int fd) {
     current_writes = writes;
 }
 
-size_t courier_socket_writes_pending(const courier_socket_writes *writes) {
-    return writes->end - writes->start;
-}
-
 long courier_socket_writes_end(courier_socket_writes *writes) {
     current_writes = NULL;
     if (writes->error == 0) send_gathered(writes);

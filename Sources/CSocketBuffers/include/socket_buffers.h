@@ -50,9 +50,6 @@ void courier_socket_writes_destroy(courier_socket_writes *writes);
  * one after a failed send fails with that send's error. */
 void courier_socket_writes_begin(courier_socket_writes *writes, int fd);
 
-/* Bytes gathered and not yet sent. */
-size_t courier_socket_writes_pending(const courier_socket_writes *writes);
-
 /* Sends what was gathered and ends the calling thread's writes. Returns 0 when all of it went;
  * otherwise the number of bytes the kernel did not take (its buffer is full), which stay in
  * `writes` at `courier_socket_writes_unsent` until the next `begin`; or -1 with `errno` when
