@@ -118,14 +118,16 @@ static int send_gathered(courier_socket_writes *writes) {
 ssize_t write(int fd, const void *buffer, size_t count) {
     courier_socket_writes *writes = current_writes;
     if (writes == NULL || fd != writes->fd || count == 0) return kernel_write(fd, buffer, count);
-    if (writes->error == 0 && count > capacity - writes->end && send_gathered(writes) && count > capacity) {
-        return send(fd, buffer, count, MSG_NOSIGNAL);
+    if (writes->error == 0 && count > capacity - writes->end) {
+        /* No room: what is gathered goes first, then a write larger than the buffer itself. */
+        if (send_gathered(writes) && count > capacity) return send(fd, buffer, count, MSG_NOSIGNAL);
     }
     if (writes->error != 0) {
         errno = writes->error;
         return -1;
     }
     if (count > capacity - writes->end) {
+        /* What was gathered did not all go: the kernel's buffer is full. */
         errno = EAGAIN;
         return -1;
     }
